@@ -1,0 +1,145 @@
+//! Emits a handler's type-erased shim and its link-time registration.
+
+use crate::attr::private;
+use crate::handler::args::{Args, Phase};
+use crate::handler::signature::{Form, Param, Signature};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenStream {
+    let krate = &args.krate;
+    let p = private(krate);
+    let ident = &function.sig.ident;
+    let message = &sig.message;
+    let shim = shim(ident, args, sig);
+    let name = match &args.name {
+        Some(name) => quote!(#name),
+        None => {
+            let suffix = format!("::{ident}");
+            quote!(::core::concat!(::core::module_path!(), #suffix))
+        }
+    };
+    let phase = args.phase.map_or(Phase::Immediate, |(phase, _)| phase).variant();
+    let dependencies = sig.params.iter().filter_map(|param| match param {
+        Param::Dependency { name, ty } => Some(quote_spanned! {ty.span()=>
+            #p::Dependency::of::<#ty>(#name)
+        }),
+        Param::Context => None,
+    });
+    let emits = args.emits.iter().map(|ty| quote_spanned! {ty.span()=> #p::MessageRef::of::<#ty>() });
+    let takes_context = sig.takes_context();
+    let takes_envelope = sig.form == Form::Envelope;
+    let message_ref = quote_spanned! {message.span()=> #p::MessageRef::of::<#message>() };
+    let invoke = match (sig.form, sig.is_async) {
+        (Form::Request, false) => quote!(Request),
+        (Form::Request, true) => quote!(AsyncRequest),
+        (_, false) => quote!(Event),
+        (_, true) => quote!(AsyncEvent),
+    };
+    let line = quote_spanned!(ident.span()=> ::core::line!());
+    quote! {
+        #[allow(non_snake_case, unused_qualifications, clippy::all)]
+        const _: () = {
+            #shim
+
+            #p::inventory::submit! {
+                #p::HandlerRegistration {
+                    name: #name,
+                    message: #message_ref,
+                    phase: #p::Phase::#phase,
+                    dependencies: &[#(#dependencies),*],
+                    emits: &[#(#emits),*],
+                    takes_context: #takes_context,
+                    takes_envelope: #takes_envelope,
+                    invoke: #p::Invoke::#invoke(__tidings_invoke),
+                    location: #p::Location::new(::core::file!(), #line, ::core::module_path!()),
+                }
+            }
+        };
+    }
+}
+
+fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
+    let krate = &args.krate;
+    let p = private(krate);
+    let message = &sig.message;
+    let output = &sig.output;
+    let mut index = 0usize;
+    let params = sig.params.iter().map(|param| match param {
+        Param::Context => quote!(#p::Invocation::context(__inv)),
+        Param::Dependency { ty, .. } => {
+            let slot = index;
+            index += 1;
+            quote_spanned! {ty.span()=> #p::Invocation::dependency::<#ty>(__inv, #slot) }
+        }
+    });
+    let params: Vec<_> = params.collect();
+    let awaited = sig.is_async.then(|| quote!(.await));
+    // `__reply` carries the return type's span: a wrong return type is reported there.
+    let reply = quote_spanned!(sig.output_span=> __reply);
+    match sig.form {
+        Form::Event | Form::Envelope => {
+            let first = if sig.form == Form::Envelope { quote!(__env) } else { quote!(&__env.payload) };
+            let open = quote_spanned! {message.span()=> #p::downcast_envelope::<#message>(__env) };
+            let check = quote_spanned! {sig.output_span=> #p::handler_result(#reply) };
+            let body = quote! {
+                let __env = #open;
+                let #reply: #output = #ident(#first, #(#params),*) #awaited;
+                #check
+            };
+            if sig.is_async {
+                quote! {
+                    fn __tidings_invoke<'a>(
+                        __env: &'a (dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync),
+                        __inv: &'a #p::Invocation<'a>,
+                    ) -> #p::BoxFuture<'a, #p::HandlerResult> {
+                        #p::boxed_future(async move { #body })
+                    }
+                }
+            } else {
+                quote! {
+                    fn __tidings_invoke(
+                        __env: &(dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync),
+                        __inv: &#p::Invocation<'_>,
+                    ) -> #p::HandlerResult {
+                        #body
+                    }
+                }
+            }
+        }
+        Form::Request => {
+            let take = quote_spanned! {message.span()=> #p::take_request::<#message>(__input) };
+            let check = quote_spanned! {sig.output_span=>
+                let #reply: <#message as #krate::Request>::Reply = #reply;
+            };
+            let body = quote! {
+                let __message = #take;
+                let #reply: #output = #ident(__message, #(#params),*) #awaited;
+                #check
+                #p::put_reply::<#message>(__output, #reply);
+            };
+            if sig.is_async {
+                quote! {
+                    fn __tidings_invoke<'a>(
+                        __input: &'a mut (dyn ::core::any::Any + ::core::marker::Send),
+                        __output: &'a mut (dyn ::core::any::Any + ::core::marker::Send),
+                        __inv: &'a #p::Invocation<'a>,
+                    ) -> #p::BoxFuture<'a, ()> {
+                        #p::boxed_future(async move { #body })
+                    }
+                }
+            } else {
+                quote! {
+                    fn __tidings_invoke(
+                        __input: &mut (dyn ::core::any::Any + ::core::marker::Send),
+                        __output: &mut (dyn ::core::any::Any + ::core::marker::Send),
+                        __inv: &#p::Invocation<'_>,
+                    ) {
+                        #body
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Procedural macros of [tidings](https://docs.rs/tidings).
+//!
+//! Use them through the `tidings` crate, which re-exports each one with its documentation;
+//! the expansions name `::tidings::__private` paths and are not usable on their own.
+
+mod attr;
+mod handler;
+mod message;
+
+use proc_macro::TokenStream;
+
+/// Derives `tidings::DomainEvent`; documented on the re-export in `tidings`.
+#[proc_macro_derive(DomainEvent, attributes(event, serde))]
+pub fn derive_domain_event(input: TokenStream) -> TokenStream {
+    message::derive(input.into(), message::Kind::Event).into()
+}
+
+/// Derives `tidings::Command`; documented on the re-export in `tidings`.
+#[proc_macro_derive(Command, attributes(command, serde))]
+pub fn derive_command(input: TokenStream) -> TokenStream {
+    message::derive(input.into(), message::Kind::Command).into()
+}
+
+/// Derives `tidings::Query`; documented on the re-export in `tidings`.
+#[proc_macro_derive(Query, attributes(query, serde))]
+pub fn derive_query(input: TokenStream) -> TokenStream {
+    message::derive(input.into(), message::Kind::Query).into()
+}
+
+/// Registers a handler function; documented on the re-export in `tidings`.
+#[proc_macro_attribute]
+pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(args.into(), item.into()).into()
+}

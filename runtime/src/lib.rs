@@ -1,0 +1,271 @@
+//! Domain events for Rust, wired at link time.
+//!
+//! A domain crate derives its messages and annotates plain functions as handlers; the program
+//! that links those crates gets a complete, validated routing table with no registration code.
+//!
+//! ```
+//! use tidings::{handler, Bus, Command, Context, DomainEvent};
+//! use std::sync::Mutex;
+//!
+//! #[derive(DomainEvent, Debug, Clone, PartialEq)]
+//! #[event(name = "ordering.order_started", version = 2)]
+//! pub struct OrderStarted {
+//!     pub order_id: u64,
+//!     pub buyer: String,
+//!     #[serde(default)]
+//!     pub coupon: Option<String>,
+//! }
+//!
+//! #[derive(Command, Debug)]
+//! #[command(name = "ordering.start_order", output = u64)]
+//! pub struct StartOrder { pub buyer: String }
+//!
+//! #[derive(Default)]
+//! pub struct Ledger(Mutex<Vec<String>>);
+//!
+//! #[handler]
+//! fn start_order(cmd: StartOrder, ctx: &Context) -> u64 {
+//!     ctx.publish(OrderStarted { order_id: 7, buyer: cmd.buyer, coupon: None });
+//!     7
+//! }
+//!
+//! #[handler]
+//! fn note_order(event: &OrderStarted, ledger: &Ledger) {
+//!     ledger.0.lock().unwrap().push(format!("order {} for {}", event.order_id, event.buyer));
+//! }
+//!
+//! let ledger = std::sync::Arc::new(Ledger::default());
+//! let bus = Bus::builder().provide_arc(ledger.clone()).build()?;
+//! let id = bus.send_sync(StartOrder { buyer: "ada".into() })?;
+//! assert_eq!(id, 7);
+//! assert_eq!(*ledger.0.lock().unwrap(), ["order 7 for ada"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - [`DomainEvent`], [`Command`] and [`Query`] are derived; the derive adds the wire name,
+//!   version and serde impls, and registers the type so JSON decodes into it by name.
+//! - [`handler`] registers a function; its first parameter is the message, the others are
+//!   dependencies (`&T`, given with [`BusBuilder::provide`]) and the [`Context`].
+//! - [`Bus::builder`]`().build()` validates the whole table at once: duplicate names,
+//!   commands without exactly one handler, dependencies nobody provided.
+//! - [`Envelope`] carries id (UUID v7), time, correlation and causation; its JSON form is a
+//!   CloudEvents 1.0 structured event. [`AnyEnvelope`] is the type-erased form.
+//! - [`testing`] records what was published and replaces handlers in tests.
+//!
+//! Handlers in another crate are registered only if the program links that crate: name the
+//! crates you rely on with [`linked!`] (see the README for the traps of link-time
+//! registration).
+
+// Lets the crate's own tests use the derives, whose expansions name `::tidings`.
+#[allow(unused_extern_crates)]
+extern crate self as tidings;
+
+mod messaging;
+pub mod testing;
+
+pub use messaging::any::AnyEnvelope;
+pub use messaging::bus::{BuildError, Bus, BusBuilder, LinkedCrate, Problem, DEFAULT_MAX_DEPTH};
+pub use messaging::cloudevents::DecodeError;
+pub use messaging::context::Context;
+pub use messaging::envelope::{Envelope, Metadata};
+pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
+pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
+pub use messaging::registry::{Location, Phase};
+pub use messaging::routes::{HandlerRoute, MessageRoute, Routes};
+
+/// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
+/// `Deserialize`, and the registration that lets JSON decode into the type by name.
+///
+/// ```
+/// use tidings::DomainEvent;
+/// use chrono::{DateTime, Utc};
+///
+/// #[derive(DomainEvent, Debug)]
+/// #[event(name = "billing.invoice_sent", version = 3)]
+/// #[serde(rename_all = "camelCase")]
+/// pub struct InvoiceSent {
+///     pub invoice_id: u64,
+///     #[event(occurred_on)]
+///     pub sent_at: DateTime<Utc>,
+/// }
+/// ```
+///
+/// - `name = ".."`: the stable wire name, unique in the program; default: the type's name.
+/// - `version = N`: a positive integer, default 1.
+/// - `crate = path`: where to find `tidings` if the dependency is renamed.
+/// - `#[event(occurred_on)]` on a `DateTime<Utc>` (or `Option<DateTime<Utc>>`) field: the
+///   payload carries its own time, and its envelope uses it.
+/// - `#[serde(..)]` attributes on the type and its fields are honoured; do not derive serde
+///   yourself.
+///
+/// Generic types and unions are rejected:
+///
+/// ```compile_fail
+/// #[derive(tidings::DomainEvent)]
+/// struct Wrapped<T> { inner: T }
+/// ```
+pub use tidings_macros::DomainEvent;
+
+/// Derives [`Command`](trait@Command): like [`DomainEvent`](derive@DomainEvent), plus the
+/// handler's `output = T` (default `()`) and `error = E` (default: infallible, the handler
+/// returns the output itself).
+///
+/// ```
+/// #[derive(tidings::Command, Debug)]
+/// #[command(name = "ordering.place_order", output = u64, error = std::io::Error)]
+/// pub struct PlaceOrder { pub buyer: String }
+/// ```
+pub use tidings_macros::Command;
+
+/// Derives [`Query`](trait@Query), with the same keys as [`Command`](derive@Command).
+///
+/// ```
+/// #[derive(tidings::Query, Debug)]
+/// #[query(name = "ordering.get_order", output = Option<String>)]
+/// pub struct GetOrder { pub id: u64 }
+/// ```
+pub use tidings_macros::Query;
+
+/// Registers a function as a handler, at link time.
+///
+/// ```
+/// # use tidings::{handler, Context, DomainEvent, Envelope};
+/// # #[derive(DomainEvent)] struct OrderPaid { order_id: u64 }
+/// # pub struct Mailer;
+/// # impl Mailer { fn send(&self, _: &str) -> std::io::Result<()> { Ok(()) } }
+/// #[handler(name = "billing.email_receipt")]
+/// fn email_receipt(event: &Envelope<OrderPaid>, mailer: &Mailer) -> std::io::Result<()> {
+///     mailer.send(&format!("order {} paid at {}", event.order_id, event.occurred_on()))
+/// }
+/// ```
+///
+/// - The first parameter is the message: `&E` or `&Envelope<E>` for an event, by value for
+///   a command or query.
+/// - Further parameters are `&T` dependencies (given to the builder with `provide`, and
+///   `provide_arc` for trait objects: `&dyn Mailer`) and `&Context`.
+/// - Return `()` or `Result<(), E>` for events; for a command or query, its declared output
+///   (`Result<Output, Error>` when it declares an error). `async fn` works the same way.
+/// - `name = ".."` (default: module path and function name), `phase = immediate |
+///   before_commit | after_commit | after_rollback` (events only), `emits(A, B)` (the messages
+///   it publishes, for the routing graph), `crate = path`.
+/// - The function stays callable as written.
+///
+/// Mistakes are compile errors at the offending token:
+///
+/// ```compile_fail
+/// # use tidings::{handler, DomainEvent};
+/// # #[derive(DomainEvent)] struct OrderPaid { order_id: u64 }
+/// # struct Stock;
+/// #[handler]
+/// fn reserve(event: &OrderPaid, stock: &mut Stock) {} // dependencies are shared: `&Stock`
+/// ```
+pub use tidings_macros::handler;
+
+/// Names a crate whose handlers the program relies on. It makes the linker keep that crate,
+/// and [`BusBuilder::require`] checks at `build()` that its handlers are registered.
+///
+/// ```ignore
+/// let bus = tidings::Bus::builder()
+///     .require(tidings::linked!(inventory_context))
+///     .build()?;
+/// ```
+#[macro_export]
+macro_rules! linked {
+    ($krate:ident) => {{
+        extern crate $krate as _;
+        $crate::LinkedCrate::new(::core::stringify!($krate))
+    }};
+}
+
+/// What the macros expand to. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use chrono;
+    pub use inventory;
+    pub use serde;
+
+    pub use crate::messaging::context::Invocation;
+    pub use crate::messaging::registry::{
+        BoxFuture, Dependency, HandlerRegistration, HandlerResult, Invoke, Location, MessageRef,
+        MessageRegistration, Phase,
+    };
+
+    use crate::{BoxError, DomainEvent, Envelope, Request};
+    use chrono::{DateTime, Utc};
+    use std::any::Any;
+    use std::future::Future;
+
+    pub fn downcast_envelope<E: DomainEvent>(envelope: &(dyn Any + Send + Sync)) -> &Envelope<E> {
+        envelope.downcast_ref().expect("the bus routes each envelope to handlers of its own type")
+    }
+
+    pub fn take_request<R: Request>(input: &mut (dyn Any + Send)) -> R {
+        input
+            .downcast_mut::<Option<R>>()
+            .and_then(Option::take)
+            .expect("the bus hands each request to its handler once")
+    }
+
+    pub fn put_reply<R: Request>(output: &mut (dyn Any + Send), reply: R::Reply) {
+        put_result::<R>(output, R::into_result(reply));
+    }
+
+    pub fn put_result<R: Request>(output: &mut (dyn Any + Send), result: Result<R::Output, R::Error>) {
+        let slot = output
+            .downcast_mut::<Option<Result<R::Output, R::Error>>>()
+            .expect("the bus gives each request handler a slot of its own type");
+        *slot = Some(result);
+    }
+
+    pub fn boxed_future<'a, T>(future: impl Future<Output = T> + Send + 'a) -> BoxFuture<'a, T> {
+        Box::pin(future)
+    }
+
+    /// What an event handler may return.
+    #[diagnostic::on_unimplemented(
+        message = "an event handler cannot return `{Self}`",
+        label = "return `()` or `Result<(), E>` here",
+        note = "`E` is any `std::error::Error + Send + Sync + 'static`, a `Box<dyn Error + Send + Sync>` or an `anyhow::Error`"
+    )]
+    pub trait IntoHandlerResult {
+        fn into_handler_result(self) -> HandlerResult;
+    }
+
+    impl IntoHandlerResult for () {
+        fn into_handler_result(self) -> HandlerResult {
+            Ok(())
+        }
+    }
+
+    impl<E: Into<BoxError>> IntoHandlerResult for Result<(), E> {
+        fn into_handler_result(self) -> HandlerResult {
+            self.map_err(Into::into)
+        }
+    }
+
+    pub fn handler_result<R: IntoHandlerResult>(result: R) -> HandlerResult {
+        result.into_handler_result()
+    }
+
+    /// What a field marked `#[event(occurred_on)]` may be.
+    #[diagnostic::on_unimplemented(
+        message = "`#[event(occurred_on)]` is on a field of type `{Self}`",
+        label = "expected `chrono::DateTime<Utc>` or `Option<chrono::DateTime<Utc>>`",
+        note = "the envelope takes its occurred-on time from this field, so it must be a UTC time"
+    )]
+    pub trait OccurredOnField {
+        fn occurred_on_field(&self) -> Option<DateTime<Utc>>;
+    }
+
+    impl OccurredOnField for DateTime<Utc> {
+        fn occurred_on_field(&self) -> Option<DateTime<Utc>> {
+            Some(*self)
+        }
+    }
+
+    impl OccurredOnField for Option<DateTime<Utc>> {
+        fn occurred_on_field(&self) -> Option<DateTime<Utc>> {
+            *self
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `AnyEnvelope`: an envelope whose payload type is known only at run time.
+
+use crate::messaging::cloudevents::{self, DecodeError, Incoming};
+use crate::messaging::envelope::{Envelope, Metadata};
+use crate::messaging::message::{Message, MessageKind};
+use crate::messaging::registry::Registry;
+use std::any::Any;
+use uuid::Uuid;
+
+/// A message payload behind a trait object: what `AnyEnvelope` holds.
+pub(crate) trait Payload: Any + Send + Sync {
+    fn name(&self) -> &'static str;
+    fn version(&self) -> u32;
+    fn kind(&self) -> MessageKind;
+    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
+}
+
+impl<M: Message> Payload for M {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn version(&self) -> u32 {
+        M::VERSION
+    }
+    fn kind(&self) -> MessageKind {
+        M::KIND
+    }
+    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::to_value(self)
+    }
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// The type-erased form of [`Envelope<E>`]: decodable from JSON through the link-time registry,
+/// and downcastable to the concrete envelope.
+///
+/// ```
+/// use tidings::{AnyEnvelope, DomainEvent, Envelope};
+///
+/// #[derive(DomainEvent, Debug, PartialEq)]
+/// #[event(name = "docs.bell_rang")]
+/// struct BellRang { times: u8 }
+///
+/// let json = Envelope::new(BellRang { times: 3 }).to_json()?.to_string();
+/// let any = AnyEnvelope::from_json(&json)?;
+/// assert_eq!(any.name(), "docs.bell_rang");
+/// let typed: Envelope<BellRang> = any.downcast().expect("a BellRang");
+/// assert_eq!(typed.payload(), &BellRang { times: 3 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AnyEnvelope {
+    meta: Metadata,
+    payload: Box<dyn Payload>,
+}
+
+impl AnyEnvelope {
+    /// Decodes CloudEvents 1.0 structured JSON into whichever registered type its `type` and
+    /// `typeversion` name.
+    pub fn from_json(json: &str) -> Result<AnyEnvelope, DecodeError> {
+        let value = serde_json::from_str(json).map_err(DecodeError::Malformed)?;
+        AnyEnvelope::from_value(value)
+    }
+
+    /// Decodes an already parsed JSON value; see [`AnyEnvelope::from_json`].
+    pub fn from_value(value: serde_json::Value) -> Result<AnyEnvelope, DecodeError> {
+        let Incoming { meta, name, version, data } = Incoming::parse(value)?;
+        let candidates = Registry::get().named(&name);
+        if candidates.is_empty() {
+            return Err(DecodeError::UnknownName { name });
+        }
+        let Some(registration) = candidates.iter().find(|r| r.message.version == version) else {
+            let known = candidates.iter().map(|r| r.message.version).collect();
+            return Err(DecodeError::UnsupportedVersion { name, version, known });
+        };
+        let payload = (registration.decode)(data).map_err(|source| DecodeError::Data { name, version, source })?;
+        Ok(AnyEnvelope { meta, payload })
+    }
+
+    /// The CloudEvents 1.0 structured JSON form.
+    pub fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        let data = self.payload.to_json()?;
+        cloudevents::to_value(&self.meta, self.name(), self.version(), &data)
+    }
+
+    /// The wire name of the payload's type.
+    pub fn name(&self) -> &'static str {
+        self.payload.name()
+    }
+
+    /// The schema version of the payload's type.
+    pub fn version(&self) -> u32 {
+        self.payload.version()
+    }
+
+    /// Event, command or query.
+    pub fn kind(&self) -> MessageKind {
+        self.payload.kind()
+    }
+
+    /// The message id.
+    pub fn id(&self) -> Uuid {
+        self.meta.id
+    }
+
+    /// When the message occurred.
+    pub fn occurred_on(&self) -> chrono::DateTime<chrono::Utc> {
+        self.meta.occurred_on
+    }
+
+    /// The conversation's correlation id.
+    pub fn correlation_id(&self) -> Uuid {
+        self.meta.correlation_id
+    }
+
+    /// The id of the message that caused this one.
+    pub fn causation_id(&self) -> Option<Uuid> {
+        self.meta.causation_id
+    }
+
+    /// All the metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// Whether the payload is an `E`.
+    pub fn is<E: Message>(&self) -> bool {
+        self.payload.as_any().is::<E>()
+    }
+
+    /// The payload, if it is an `E`.
+    pub fn downcast_ref<E: Message>(&self) -> Option<&E> {
+        self.payload.as_any().downcast_ref()
+    }
+
+    /// The typed envelope, or `self` back if the payload is not an `E`.
+    pub fn downcast<E: Message>(self) -> Result<Envelope<E>, AnyEnvelope> {
+        if !self.is::<E>() {
+            return Err(self);
+        }
+        let payload = self.payload.into_any().downcast::<E>().expect("checked by `is` above");
+        Ok(Envelope { meta: self.meta, payload: *payload })
+    }
+}
+
+impl<E: Message> From<Envelope<E>> for AnyEnvelope {
+    fn from(envelope: Envelope<E>) -> AnyEnvelope {
+        AnyEnvelope { meta: envelope.meta, payload: Box::new(envelope.payload) }
+    }
+}
+
+impl std::fmt::Debug for AnyEnvelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnyEnvelope")
+            .field("name", &self.name())
+            .field("version", &self.version())
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,279 @@
+//! Running handlers: events breadth first with a depth limit, commands and queries to their
+//! one handler, each handler isolated so one failure or panic never stops the others.
+//!
+//! There is one async implementation. The synchronous calls drive it with a no-op waker: in
+//! `Mode::Sync` nothing in it ever waits (async handlers are reported, not polled), so it
+//! completes in a single poll.
+
+use crate::messaging::bus::table::{Call, Entry};
+use crate::messaging::bus::Bus;
+use crate::messaging::context::{Context, Invocation};
+use crate::messaging::envelope::{Envelope, Metadata};
+use crate::messaging::error::{FailureReason, HandlerFailure, PublishError, SendError};
+use crate::messaging::message::{DomainEvent, Request};
+use crate::messaging::registry::{Invoke, Phase};
+use futures_util::FutureExt;
+use std::any::{Any, TypeId};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::task::{Poll, Waker};
+use tracing::Instrument;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Sync,
+    Async,
+}
+
+/// Drives a dispatch future made in `Mode::Sync` to its end.
+pub(crate) fn run_sync<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("synchronous dispatch polls no async handler, so it never waits"),
+    }
+}
+
+/// An event envelope behind a trait object, as queued follow-ups and erased dispatch use it.
+pub(crate) trait AnyEvent: Send + Sync {
+    fn payload_type(&self) -> TypeId;
+    fn name(&self) -> &'static str;
+    fn meta(&self) -> &Metadata;
+    /// The `Envelope<E>` itself, which the handler shims downcast.
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
+}
+
+impl<E: DomainEvent> AnyEvent for Envelope<E> {
+    fn payload_type(&self) -> TypeId {
+        TypeId::of::<E>()
+    }
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn meta(&self) -> &Metadata {
+        &self.meta
+    }
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        Envelope::to_json(self)
+    }
+}
+
+pub(crate) type Queued = Box<dyn AnyEvent>;
+
+/// The chain of messages and handlers that led to the current message.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Lineage {
+    links: Vec<(&'static str, &'static str)>,
+}
+
+impl Lineage {
+    pub(crate) fn depth(&self) -> usize {
+        self.links.len()
+    }
+
+    pub(crate) fn links(&self) -> &[(&'static str, &'static str)] {
+        &self.links
+    }
+
+    pub(crate) fn child(&self, message: &'static str, handler: &'static str) -> Lineage {
+        let mut links = Vec::with_capacity(self.links.len() + 1);
+        links.extend_from_slice(&self.links);
+        links.push((message, handler));
+        Lineage { links }
+    }
+}
+
+/// Failures and follow-ups gathered while one publish or send runs.
+#[derive(Default)]
+struct Run {
+    failures: Vec<HandlerFailure>,
+    queue: VecDeque<(Queued, Lineage)>,
+}
+
+impl Bus {
+    /// Publishes `event` and everything its handlers publish, breadth first.
+    pub(crate) async fn dispatch_event(&self, event: &dyn AnyEvent, phase: Phase, mode: Mode) -> Result<(), PublishError> {
+        let mut run = Run::default();
+        self.run_handlers(event, &Lineage::default(), phase, mode, &mut run).await;
+        self.drain(mode, &mut run).await;
+        run.into_result()
+    }
+
+    async fn drain(&self, mode: Mode, run: &mut Run) {
+        while let Some((event, lineage)) = run.queue.pop_front() {
+            self.run_handlers(&*event, &lineage, Phase::Immediate, mode, run).await;
+        }
+    }
+
+    async fn run_handlers(&self, event: &dyn AnyEvent, lineage: &Lineage, phase: Phase, mode: Mode, run: &mut Run) {
+        let inner = &*self.inner;
+        if let Some(recorder) = &inner.recorder {
+            recorder.record(event);
+        }
+        let Some(route) = inner.table.route(event.payload_type()) else { return };
+        let handlers = route.handlers(phase);
+        if handlers.is_empty() {
+            return;
+        }
+        let meta = event.meta();
+        let span = tracing::debug_span!("tidings.publish", event = event.name(), id = %meta.id);
+        async {
+            for entry in handlers {
+                let context = entry
+                    .registration
+                    .takes_context
+                    .then(|| Context::new(self, meta, event.name(), entry.name(), lineage));
+                let invocation = Invocation { provided: &inner.provided, slots: &entry.slots, context: context.as_ref() };
+                let outcome = call_event(entry, event.as_any(), &invocation, mode).await;
+                let published = context.as_ref().map(Context::take_published).unwrap_or_default();
+                match outcome {
+                    Ok(()) => self.enqueue(event.name(), entry, lineage, published, run),
+                    Err(reason) => {
+                        tracing::error!(handler = entry.name(), event = event.name(), id = %meta.id, error = %reason, "event handler failed");
+                        run.failures.push(HandlerFailure { handler: entry.name(), message: event.name(), message_id: meta.id, reason });
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Queues what a handler published, unless that would go past the depth limit.
+    fn enqueue(&self, message: &'static str, entry: &Entry, lineage: &Lineage, published: Vec<Queued>, run: &mut Run) {
+        if published.is_empty() {
+            return;
+        }
+        let child = lineage.child(message, entry.name());
+        if child.depth() > self.inner.max_depth {
+            let first = &published[0];
+            run.failures.push(HandlerFailure {
+                handler: entry.name(),
+                message,
+                message_id: first.meta().causation_id.unwrap_or_default(),
+                reason: FailureReason::DepthExceeded { limit: self.inner.max_depth, chain: child.links().to_vec() },
+            });
+            return;
+        }
+        run.queue.extend(published.into_iter().map(|event| (event, child.clone())));
+    }
+
+    /// Sends a command or query to its one handler, then runs the events it published.
+    pub(crate) async fn request<R: Request>(&self, message: R, cause: Option<&Context>, mode: Mode) -> Result<R::Output, SendError<R>> {
+        let inner = &*self.inner;
+        let lineage = match cause {
+            Some(ctx) => ctx.lineage.child(ctx.message, ctx.handler),
+            None => Lineage::default(),
+        };
+        if lineage.depth() > inner.max_depth {
+            return Err(SendError::depth_exceeded(inner.max_depth, &lineage));
+        }
+        let Some(entry) = inner.table.route(TypeId::of::<R>()).and_then(|route| route.request_handler()) else {
+            return Err(SendError::NoHandler { message: R::NAME });
+        };
+        let meta = match cause {
+            Some(ctx) => Metadata::caused_by(&ctx.meta, R::SOURCE),
+            None => Metadata::root(R::SOURCE),
+        };
+        let context = entry.registration.takes_context.then(|| Context::new(self, &meta, R::NAME, entry.name(), &lineage));
+        let invocation = Invocation { provided: &inner.provided, slots: &entry.slots, context: context.as_ref() };
+        let mut input = Some(message);
+        let mut output: Option<Result<R::Output, R::Error>> = None;
+        let span = tracing::debug_span!("tidings.handler", handler = entry.name(), message = R::NAME, id = %meta.id);
+        let outcome = call_request(entry, &mut input, &mut output, &invocation, mode).instrument(span).await;
+        let handler = entry.name();
+        let result = match outcome {
+            Ok(()) => output.expect("a request handler's shim always writes its reply"),
+            Err(FailureReason::Panicked(message)) => return Err(SendError::Panicked { handler, message }),
+            Err(FailureReason::AsyncInSyncCall) => return Err(SendError::AsyncInSyncCall { handler }),
+            Err(other) => unreachable!("a request handler fails only by panicking or being async: {other}"),
+        };
+        let output = match result {
+            Ok(output) => output,
+            Err(error) => {
+                tracing::error!(handler, message = R::NAME, id = %meta.id, error = %error, "request handler failed");
+                return Err(SendError::Handler { handler, error });
+            }
+        };
+        let mut run = Run::default();
+        if let Some(ctx) = &context {
+            self.enqueue(R::NAME, entry, &lineage, ctx.take_published(), &mut run);
+        }
+        self.drain(mode, &mut run).await;
+        match run.into_result() {
+            Ok(()) => Ok(output),
+            Err(failures) => Err(SendError::FollowUps { output, failures }),
+        }
+    }
+}
+
+impl Run {
+    fn into_result(self) -> Result<(), PublishError> {
+        if self.failures.is_empty() {
+            Ok(())
+        } else {
+            Err(PublishError { failures: self.failures })
+        }
+    }
+}
+
+async fn call_event(entry: &Entry, envelope: &(dyn Any + Send + Sync), invocation: &Invocation<'_>, mode: Mode) -> Result<(), FailureReason> {
+    let result = match &entry.call {
+        Call::Registered(Invoke::Event(shim)) => std::panic::catch_unwind(AssertUnwindSafe(|| shim(envelope, invocation))),
+        Call::Registered(Invoke::AsyncEvent(shim)) => {
+            if mode == Mode::Sync {
+                return Err(FailureReason::AsyncInSyncCall);
+            }
+            let span = tracing::debug_span!("tidings.handler", handler = entry.name());
+            AssertUnwindSafe(shim(envelope, invocation)).catch_unwind().instrument(span).await
+        }
+        Call::Replaced(replacement) => std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_event(envelope))),
+        Call::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => {
+            unreachable!("request handlers are routed to requests only")
+        }
+    };
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(FailureReason::Error(error)),
+        Err(panic) => Err(FailureReason::Panicked(panic_message(panic))),
+    }
+}
+
+async fn call_request<R: Request>(
+    entry: &Entry,
+    input: &mut Option<R>,
+    output: &mut Option<Result<R::Output, R::Error>>,
+    invocation: &Invocation<'_>,
+    mode: Mode,
+) -> Result<(), FailureReason> {
+    let result = match &entry.call {
+        Call::Registered(Invoke::Request(shim)) => std::panic::catch_unwind(AssertUnwindSafe(|| shim(input, output, invocation))),
+        Call::Registered(Invoke::AsyncRequest(shim)) => {
+            if mode == Mode::Sync {
+                return Err(FailureReason::AsyncInSyncCall);
+            }
+            AssertUnwindSafe(shim(input, output, invocation)).catch_unwind().await
+        }
+        Call::Replaced(replacement) => std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_request(input, output))),
+        Call::Registered(Invoke::Event(_) | Invoke::AsyncEvent(_)) => {
+            unreachable!("event handlers are routed to events only")
+        }
+    };
+    result.map_err(|panic| FailureReason::Panicked(panic_message(panic)))
+}
+
+fn panic_message(panic: Box<dyn Any + Send>) -> String {
+    match panic.downcast::<String>() {
+        Ok(message) => *message,
+        Err(panic) => match panic.downcast::<&'static str>() {
+            Ok(message) => (*message).to_owned(),
+            Err(_) => "a panic with a non-string payload".to_owned(),
+        },
+    }
+}

@@ -1,0 +1,167 @@
+//! `Envelope<E>`: a message with its identity, time and causal metadata.
+
+use crate::messaging::message::Message;
+use crate::messaging::stamp;
+use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+use uuid::Uuid;
+
+/// The metadata every envelope carries beside its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub(crate) id: Uuid,
+    pub(crate) occurred_on: DateTime<Utc>,
+    pub(crate) correlation_id: Uuid,
+    pub(crate) causation_id: Option<Uuid>,
+    pub(crate) source: Cow<'static, str>,
+}
+
+impl Metadata {
+    /// Fresh metadata for a message that starts a conversation: its correlation id is its own id.
+    pub(crate) fn root(source: &'static str) -> Metadata {
+        let (id, occurred_on) = stamp::now();
+        Metadata { id, occurred_on, correlation_id: id, causation_id: None, source: Cow::Borrowed(source) }
+    }
+
+    /// Fresh metadata for a message caused by `cause`: same correlation, `cause` as causation.
+    pub(crate) fn caused_by(cause: &Metadata, source: &'static str) -> Metadata {
+        let (id, occurred_on) = stamp::now();
+        Metadata {
+            id,
+            occurred_on,
+            correlation_id: cause.correlation_id,
+            causation_id: Some(cause.id),
+            source: Cow::Borrowed(source),
+        }
+    }
+
+    /// The message id: a UUID v7, so ids sort by creation time.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// When the message occurred.
+    pub fn occurred_on(&self) -> DateTime<Utc> {
+        self.occurred_on
+    }
+
+    /// The id shared by every message of one conversation (the first message's id).
+    pub fn correlation_id(&self) -> Uuid {
+        self.correlation_id
+    }
+
+    /// The id of the message whose handler produced this one, if any.
+    pub fn causation_id(&self) -> Option<Uuid> {
+        self.causation_id
+    }
+
+    /// Where the message was produced (the CloudEvents `source`): by default `/` and the
+    /// package that defines the type.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// A message with its metadata: id, occurred-on, correlation and causation.
+///
+/// Handlers that take `&Envelope<E>` see the metadata; those that take `&E` see the payload
+/// only. `Envelope<E>` dereferences to `E`. Its JSON form is a CloudEvents 1.0 structured event
+/// (see [`Envelope::to_json`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope<E> {
+    pub(crate) meta: Metadata,
+    pub(crate) payload: E,
+}
+
+impl<E: Message> Envelope<E> {
+    /// Wraps a message that starts a new conversation, stamping a new id and the current time
+    /// (or, for an event with an `#[event(occurred_on)]` field, that field's time).
+    pub fn new(payload: E) -> Envelope<E> {
+        let mut meta = Metadata::root(E::SOURCE);
+        meta.occurred_on = own_time(&payload).unwrap_or(meta.occurred_on);
+        Envelope { meta, payload }
+    }
+
+    /// Wraps a message caused by the message `cause`: it inherits the correlation id and gets
+    /// `cause` as its causation.
+    pub fn caused_by(payload: E, cause: &Metadata) -> Envelope<E> {
+        let mut meta = Metadata::caused_by(cause, E::SOURCE);
+        meta.occurred_on = own_time(&payload).unwrap_or(meta.occurred_on);
+        Envelope { meta, payload }
+    }
+
+    /// Rebuilds an envelope from stored parts, such as a row of an event store.
+    pub fn from_parts(meta: Metadata, payload: E) -> Envelope<E> {
+        Envelope { meta, payload }
+    }
+
+    /// The stable wire name of the payload's type.
+    pub fn name(&self) -> &'static str {
+        E::NAME
+    }
+
+    /// The schema version of the payload's type.
+    pub fn version(&self) -> u32 {
+        E::VERSION
+    }
+}
+
+impl<E> Envelope<E> {
+    /// The message id (UUID v7).
+    pub fn id(&self) -> Uuid {
+        self.meta.id
+    }
+
+    /// When the message occurred.
+    pub fn occurred_on(&self) -> DateTime<Utc> {
+        self.meta.occurred_on
+    }
+
+    /// The id shared by every message of one conversation.
+    pub fn correlation_id(&self) -> Uuid {
+        self.meta.correlation_id
+    }
+
+    /// The id of the message whose handler produced this one.
+    pub fn causation_id(&self) -> Option<Uuid> {
+        self.meta.causation_id
+    }
+
+    /// All the metadata at once.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The message itself.
+    pub fn payload(&self) -> &E {
+        &self.payload
+    }
+
+    /// Unwraps the message.
+    pub fn into_payload(self) -> E {
+        self.payload
+    }
+
+    /// Splits the envelope into its metadata and its message.
+    pub fn into_parts(self) -> (Metadata, E) {
+        (self.meta, self.payload)
+    }
+}
+
+impl<E> std::ops::Deref for Envelope<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.payload
+    }
+}
+
+/// The payload's own time, for events that carry one.
+fn own_time<E: Message>(payload: &E) -> Option<DateTime<Utc>> {
+    (E::OCCURRED_ON)(payload)
+}
+
+/// The default `Message::OCCURRED_ON`: no time of its own.
+pub(crate) fn no_time<M>(_: &M) -> Option<DateTime<Utc>> {
+    None
+}

@@ -1,0 +1,94 @@
+//! The message traits the derives implement.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// What a message is for: an event has zero or many handlers, a command or query exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageKind {
+    /// Something that happened: `#[derive(DomainEvent)]`.
+    Event,
+    /// An intent to change state: `#[derive(Command)]`.
+    Command,
+    /// A question about state: `#[derive(Query)]`.
+    Query,
+}
+
+impl MessageKind {
+    /// The lower-case word for this kind, as used in messages and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Event => "event",
+            MessageKind::Command => "command",
+            MessageKind::Query => "query",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message type with a stable wire name and version; implemented by the derives.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tidings message",
+    label = "not an event, command or query",
+    note = "derive it: `#[derive(tidings::DomainEvent)]`, `#[derive(tidings::Command)]` or `#[derive(tidings::Query)]`"
+)]
+pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The stable wire name (`#[event(name = "..")]`), unique in the linked program.
+    const NAME: &'static str;
+    /// The schema version of this type (`#[event(version = N)]`), 1 by default.
+    const VERSION: u32;
+    /// Event, command or query.
+    const KIND: MessageKind;
+    /// The CloudEvents `source` of envelopes made here: `/` and the defining package's name.
+    #[doc(hidden)]
+    const SOURCE: &'static str;
+    /// Reads the payload's own time (events with an `#[event(occurred_on)]` field).
+    #[doc(hidden)]
+    const OCCURRED_ON: fn(&Self) -> Option<DateTime<Utc>> = crate::messaging::envelope::no_time::<Self>;
+}
+
+/// Something that happened in the domain, named in the past tense.
+///
+/// Implemented by `#[derive(DomainEvent)]`; see the [crate docs](crate) for the attributes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a domain event",
+    label = "an event handler takes `&E` or `&Envelope<E>` where `E` derives `DomainEvent`",
+    note = "derive it with `#[derive(tidings::DomainEvent)]`; commands and queries are taken by value"
+)]
+pub trait DomainEvent: Message {
+    /// The time carried by the payload itself (`#[event(occurred_on)]`), if any; otherwise
+    /// the envelope is stamped when the event is published.
+    fn occurred_on(&self) -> Option<DateTime<Utc>> {
+        (Self::OCCURRED_ON)(self)
+    }
+}
+
+/// What commands and queries have in common: one handler, a typed output and error.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a command or a query",
+    label = "a handler taking its message by value handles a command or a query",
+    note = "derive `tidings::Command` or `tidings::Query` on it; an event handler takes `&{Self}` or `&Envelope<{Self}>`"
+)]
+pub trait Request: Message {
+    /// What the handler returns on success (`output = T`, default `()`).
+    type Output: Send + 'static;
+    /// What the handler returns on failure (`error = E`); `Infallible` when none is declared.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// What the handler function returns: `Result<Output, Error>`, or `Output` when infallible.
+    #[doc(hidden)]
+    type Reply;
+    #[doc(hidden)]
+    fn into_result(reply: Self::Reply) -> Result<Self::Output, Self::Error>;
+}
+
+/// An intent to change state, handled by exactly one handler: `#[derive(Command)]`.
+pub trait Command: Request {}
+
+/// A question about state, answered by exactly one handler: `#[derive(Query)]`.
+pub trait Query: Request {}

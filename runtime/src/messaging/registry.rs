@@ -1,0 +1,234 @@
+//! What the macros register at link time, and the process-wide snapshot of it.
+//!
+//! Every item here is built in a `const` context by generated code, so it holds only
+//! `&'static` data and plain function pointers.
+
+use crate::messaging::any::Payload;
+use crate::messaging::context::Invocation;
+use crate::messaging::message::{Message, MessageKind};
+use rustc_hash::FxHashMap;
+use std::any::{Any, TypeId};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+/// Where a macro was used: the file and line of the item, and its module path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Location {
+    file: &'static str,
+    line: u32,
+    module: &'static str,
+}
+
+impl Location {
+    #[doc(hidden)]
+    pub const fn new(file: &'static str, line: u32, module: &'static str) -> Location {
+        Location { file, line, module }
+    }
+
+    /// The source file, relative to its package as `file!()` gives it.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line of the item's name.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The module path of the item, starting with its crate's name.
+    pub fn module(&self) -> &'static str {
+        self.module
+    }
+
+    /// The name of the crate the item is defined in.
+    pub fn krate(&self) -> &'static str {
+        self.module.split("::").next().unwrap_or(self.module)
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A message type, as registered by its derive.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct MessageRegistration {
+    pub(crate) message: MessageRef,
+    pub(crate) decode: fn(serde_json::Value) -> serde_json::Result<Box<dyn Payload>>,
+    pub(crate) location: Location,
+}
+
+impl MessageRegistration {
+    pub const fn of<M: Message>(location: Location) -> MessageRegistration {
+        MessageRegistration { message: MessageRef::of::<M>(), decode: decode::<M>, location }
+    }
+}
+
+fn decode<M: Message>(value: serde_json::Value) -> serde_json::Result<Box<dyn Payload>> {
+    Ok(Box::new(serde_json::from_value::<M>(value)?))
+}
+
+/// A reference to a message type from a handler registration.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRef {
+    pub(crate) type_id: fn() -> TypeId,
+    pub(crate) rust_type: fn() -> &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) version: u32,
+    pub(crate) kind: MessageKind,
+}
+
+impl MessageRef {
+    pub const fn of<M: Message>() -> MessageRef {
+        MessageRef {
+            type_id: TypeId::of::<M>,
+            rust_type: std::any::type_name::<M>,
+            name: M::NAME,
+            version: M::VERSION,
+            kind: M::KIND,
+        }
+    }
+}
+
+/// A dependency parameter of a handler: `stock: &Inventory`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Dependency {
+    pub(crate) param: &'static str,
+    pub(crate) type_id: fn() -> TypeId,
+    pub(crate) rust_type: fn() -> &'static str,
+}
+
+impl Dependency {
+    pub const fn of<T: ?Sized + Send + Sync + 'static>(param: &'static str) -> Dependency {
+        Dependency { param, type_id: TypeId::of::<T>, rust_type: std::any::type_name::<T> }
+    }
+}
+
+/// When an event handler runs relative to a unit of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// When the event is published on the bus (the default).
+    Immediate,
+    /// Inside the unit of work's transaction, before it commits; an error rolls it back.
+    BeforeCommit,
+    /// After the unit of work committed; failures are reported and do not undo it.
+    AfterCommit,
+    /// After the unit of work rolled back.
+    AfterRollback,
+}
+
+impl Phase {
+    /// The word used in `#[handler(phase = ..)]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Immediate => "immediate",
+            Phase::BeforeCommit => "before_commit",
+            Phase::AfterCommit => "after_commit",
+            Phase::AfterRollback => "after_rollback",
+        }
+    }
+}
+
+/// A boxed, sendable future, as async handler shims return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a handler's shim returns: its error boxed.
+pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+pub(crate) type ErasedEnvelope<'a> = &'a (dyn Any + Send + Sync);
+pub(crate) type EventFn = fn(ErasedEnvelope<'_>, &Invocation<'_>) -> HandlerResult;
+pub(crate) type AsyncEventFn = for<'a> fn(ErasedEnvelope<'a>, &'a Invocation<'a>) -> BoxFuture<'a, HandlerResult>;
+pub(crate) type RequestFn = fn(&mut (dyn Any + Send), &mut (dyn Any + Send), &Invocation<'_>);
+pub(crate) type AsyncRequestFn = for<'a> fn(
+    &'a mut (dyn Any + Send),
+    &'a mut (dyn Any + Send),
+    &'a Invocation<'a>,
+) -> BoxFuture<'a, ()>;
+
+/// A handler's type-erased entry point, generated by `#[handler]`.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Invoke {
+    Event(EventFn),
+    AsyncEvent(AsyncEventFn),
+    Request(RequestFn),
+    AsyncRequest(AsyncRequestFn),
+}
+
+impl Invoke {
+    pub(crate) fn is_async(self) -> bool {
+        matches!(self, Invoke::AsyncEvent(_) | Invoke::AsyncRequest(_))
+    }
+}
+
+impl std::fmt::Debug for Invoke {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Invoke::Event(_) => "Event",
+            Invoke::AsyncEvent(_) => "AsyncEvent",
+            Invoke::Request(_) => "Request",
+            Invoke::AsyncRequest(_) => "AsyncRequest",
+        })
+    }
+}
+
+/// A handler function, as registered by `#[handler]`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct HandlerRegistration {
+    pub name: &'static str,
+    pub message: MessageRef,
+    pub phase: Phase,
+    pub dependencies: &'static [Dependency],
+    pub emits: &'static [MessageRef],
+    pub takes_context: bool,
+    pub takes_envelope: bool,
+    pub invoke: Invoke,
+    pub location: Location,
+}
+
+inventory::collect!(MessageRegistration);
+inventory::collect!(HandlerRegistration);
+
+/// Everything registered in the linked program, read once and sorted.
+pub(crate) struct Registry {
+    pub(crate) messages: Vec<&'static MessageRegistration>,
+    pub(crate) handlers: Vec<&'static HandlerRegistration>,
+    by_name: FxHashMap<&'static str, Vec<&'static MessageRegistration>>,
+}
+
+impl Registry {
+    pub(crate) fn get() -> &'static Registry {
+        static REGISTRY: OnceLock<Registry> = OnceLock::new();
+        REGISTRY.get_or_init(|| {
+            Registry::from_parts(
+                inventory::iter::<MessageRegistration>.into_iter().collect(),
+                inventory::iter::<HandlerRegistration>.into_iter().collect(),
+            )
+        })
+    }
+
+    pub(crate) fn from_parts(
+        mut messages: Vec<&'static MessageRegistration>,
+        mut handlers: Vec<&'static HandlerRegistration>,
+    ) -> Registry {
+        messages.sort_by_key(|m| (m.message.name, m.message.version, m.location.module));
+        handlers.sort_by_key(|h| (h.name, h.location.file, h.location.line));
+        let mut by_name: FxHashMap<_, Vec<_>> = FxHashMap::default();
+        for message in &messages {
+            by_name.entry(message.message.name).or_default().push(*message);
+        }
+        Registry { messages, handlers, by_name }
+    }
+
+    /// The registered types with this wire name, oldest version first.
+    pub(crate) fn named(&self, name: &str) -> &[&'static MessageRegistration] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+}

@@ -1,0 +1,185 @@
+//! The routing table as data, and its two renderings: a text table and a Mermaid graph.
+
+use crate::messaging::bus::table::Table;
+use crate::messaging::message::MessageKind;
+use crate::messaging::registry::{Location, Phase};
+use std::fmt::Write as _;
+
+/// Every message the program knows and the handlers routed to it, sorted by name.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    /// One entry per registered message type.
+    pub messages: Vec<MessageRoute>,
+}
+
+/// A message type and its handlers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MessageRoute {
+    /// The wire name.
+    pub name: &'static str,
+    /// The schema version.
+    pub version: u32,
+    /// Event, command or query.
+    pub kind: MessageKind,
+    /// The Rust type.
+    pub rust_type: &'static str,
+    /// Where the type is declared.
+    pub location: Location,
+    /// Its handlers, in the order they run.
+    pub handlers: Vec<HandlerRoute>,
+}
+
+/// One handler of a message.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HandlerRoute {
+    /// The handler's name.
+    pub name: &'static str,
+    /// When it runs.
+    pub phase: Phase,
+    /// Whether it is an `async fn`.
+    pub is_async: bool,
+    /// Each dependency: parameter name and type.
+    pub dependencies: Vec<(&'static str, &'static str)>,
+    /// Whether it takes `&Context`.
+    pub takes_context: bool,
+    /// The wire names of the messages it declares with `emits(..)`.
+    pub emits: Vec<&'static str>,
+    /// Where it is declared.
+    pub location: Location,
+}
+
+impl Routes {
+    pub(crate) fn from_table(table: &Table) -> Routes {
+        let mut messages: Vec<MessageRoute> = table
+            .routes
+            .values()
+            .map(|route| {
+                let message = &route.message.message;
+                MessageRoute {
+                    name: message.name,
+                    version: message.version,
+                    kind: message.kind,
+                    rust_type: (message.rust_type)(),
+                    location: route.message.location,
+                    handlers: route
+                        .phases
+                        .iter()
+                        .flatten()
+                        .map(|entry| {
+                            let r = entry.registration;
+                            HandlerRoute {
+                                name: r.name,
+                                phase: r.phase,
+                                is_async: r.invoke.is_async(),
+                                dependencies: r.dependencies.iter().map(|d| (d.param, (d.rust_type)())).collect(),
+                                takes_context: r.takes_context,
+                                emits: r.emits.iter().map(|m| m.name).collect(),
+                                location: r.location,
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        messages.sort_by_key(|m| (m.name, m.version));
+        Routes { messages }
+    }
+
+    /// The message with this wire name, if registered.
+    pub fn message(&self, name: &str) -> Option<&MessageRoute> {
+        self.messages.iter().find(|m| m.name == name)
+    }
+
+    /// The names of the handlers of the message `name`, in the order they run.
+    pub fn handlers_of(&self, name: &str) -> Vec<&'static str> {
+        self.message(name).map(|m| m.handlers.iter().map(|h| h.name).collect()).unwrap_or_default()
+    }
+
+    /// A Mermaid flowchart: messages, the handlers they reach, and what each handler emits.
+    pub fn mermaid(&self) -> String {
+        let mut out = String::from("flowchart LR\n");
+        let index = |name: &str| self.messages.iter().position(|m| m.name == name);
+        let mut handler = 0;
+        for (i, message) in self.messages.iter().enumerate() {
+            let _ = writeln!(out, "    m{i}[\"{} v{}\"]:::{}", escape(message.name), message.version, message.kind);
+            for route in &message.handlers {
+                let mut label = escape(route.name);
+                if route.phase != Phase::Immediate {
+                    let _ = write!(label, "<br/>{}", route.phase.as_str());
+                }
+                let _ = writeln!(out, "    h{handler}([\"{label}\"])");
+                let _ = writeln!(out, "    m{i} --> h{handler}");
+                for emitted in &route.emits {
+                    if let Some(target) = index(emitted) {
+                        let _ = writeln!(out, "    h{handler} -.-> m{target}");
+                    }
+                }
+                handler += 1;
+            }
+        }
+        out.push_str("    classDef event fill:#e8f4ea,stroke:#3b7d4f\n");
+        out.push_str("    classDef command fill:#e8eef8,stroke:#3b5b9d\n");
+        out.push_str("    classDef query fill:#f6f0e3,stroke:#9d7b3b\n");
+        out
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('"', "#quot;")
+}
+
+impl std::fmt::Display for Routes {
+    /// A text table: one row per handler (or per message without handlers).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rows = vec![[
+            "MESSAGE".to_owned(),
+            "KIND".to_owned(),
+            "HANDLER".to_owned(),
+            "PHASE".to_owned(),
+            "DEPENDENCIES".to_owned(),
+            "AT".to_owned(),
+        ]];
+        for message in &self.messages {
+            let label = format!("{} v{}", message.name, message.version);
+            if message.handlers.is_empty() {
+                rows.push([label.clone(), message.kind.to_string(), "-".into(), "-".into(), "-".into(), message.location.to_string()]);
+            }
+            for handler in &message.handlers {
+                let mut dependencies: Vec<String> =
+                    handler.dependencies.iter().map(|(param, ty)| format!("{param}: &{ty}")).collect();
+                if handler.takes_context {
+                    dependencies.push("&Context".into());
+                }
+                let name = if handler.is_async { format!("{} (async)", handler.name) } else { handler.name.to_owned() };
+                rows.push([
+                    label.clone(),
+                    message.kind.to_string(),
+                    name,
+                    handler.phase.as_str().to_owned(),
+                    if dependencies.is_empty() { "-".into() } else { dependencies.join(", ") },
+                    handler.location.to_string(),
+                ]);
+            }
+        }
+        let mut widths = [0usize; 6];
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in &rows {
+            let mut line = String::new();
+            for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let _ = write!(line, "{cell:<width$}  ");
+                }
+            }
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! Behaviour, compile-fail (trybuild) and cross-crate link tests of tidings; see `tests/`.
