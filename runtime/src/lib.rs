@@ -190,7 +190,9 @@ pub mod __private {
         MessageRegistration, Phase,
     };
 
-    use crate::{BoxError, DomainEvent, Envelope, Request};
+    pub use crate::Envelope;
+
+    use crate::{BoxError, DomainEvent, Request};
     use chrono::{DateTime, Utc};
     use std::any::Any;
     use std::future::Future;

@@ -80,7 +80,7 @@ fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
     let reply = quote_spanned!(sig.output_span=> __reply);
     match sig.form {
         Form::Event | Form::Envelope => {
-            let first = if sig.form == Form::Envelope { quote!(__env) } else { quote!(&__env.payload) };
+            let first = if sig.form == Form::Envelope { quote!(__env) } else { quote!(#p::Envelope::payload(__env)) };
             let open = quote_spanned! {message.span()=> #p::downcast_envelope::<#message>(__env) };
             let check = quote_spanned! {sig.output_span=> #p::handler_result(#reply) };
             let body = quote! {

@@ -130,7 +130,8 @@ impl Bus {
                     .takes_context
                     .then(|| Context::new(self, meta, event.name(), entry.name(), lineage));
                 let invocation = Invocation { provided: &inner.provided, slots: &entry.slots, context: context.as_ref() };
-                let outcome = call_event(entry, event.as_any(), &invocation, mode).await;
+                let span = tracing::debug_span!("tidings.handler", handler = entry.name(), event = event.name());
+                let outcome = call_event(entry, event.as_any(), &invocation, mode).instrument(span).await;
                 let published = context.as_ref().map(Context::take_published).unwrap_or_default();
                 match outcome {
                     Ok(()) => self.enqueue(event.name(), entry, lineage, published, run),
@@ -230,8 +231,7 @@ async fn call_event(entry: &Entry, envelope: &(dyn Any + Send + Sync), invocatio
             if mode == Mode::Sync {
                 return Err(FailureReason::AsyncInSyncCall);
             }
-            let span = tracing::debug_span!("tidings.handler", handler = entry.name());
-            AssertUnwindSafe(shim(envelope, invocation)).catch_unwind().instrument(span).await
+            AssertUnwindSafe(shim(envelope, invocation)).catch_unwind().await
         }
         Call::Replaced(replacement) => std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_event(envelope))),
         Call::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => {
