@@ -155,15 +155,12 @@ impl std::fmt::Display for Problem {
                 Ok(())
             }
             Problem::MissingDependency { handler, param, rust_type, location } => {
-                let hint = if rust_type.starts_with("dyn ") {
-                    format!(".provide_arc::<{rust_type}>(Arc::new(..))")
+                write!(f, "{location}: handler `{handler}` needs `{param}: &{rust_type}`, which was not provided: ")?;
+                if rust_type.starts_with("dyn ") {
+                    write!(f, "add `.provide_arc::<{rust_type}>(Arc::new(..))` to the builder")
                 } else {
-                    format!(".provide(..) with a value of type `{rust_type}`")
-                };
-                write!(
-                    f,
-                    "{location}: handler `{handler}` needs `{param}: &{rust_type}`, which was not provided: add `{hint}` to the builder"
-                )
+                    write!(f, "add `.provide(..)` with a `{rust_type}` to the builder")
+                }
             }
             Problem::ProvidedTwice { rust_type } => write!(
                 f,
