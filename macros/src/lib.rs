@@ -3,6 +3,8 @@
 //! Use them through the `tidings` crate, which re-exports each one with its documentation;
 //! the expansions name `::tidings::__private` paths and are not usable on their own.
 
+#![forbid(unsafe_code)]
+
 mod attr;
 mod handler;
 mod message;

@@ -56,6 +56,8 @@
 //! crates you rely on with [`linked!`] (see the README for the traps of link-time
 //! registration).
 
+#![forbid(unsafe_code)]
+
 // Lets the crate's own tests use the derives, whose expansions name `::tidings`.
 #[allow(unused_extern_crates)]
 extern crate self as tidings;
