@@ -25,7 +25,10 @@ impl Errors {
     }
 
     pub(crate) fn to_compile_errors(&self) -> TokenStream {
-        self.0.as_ref().map(syn::Error::to_compile_error).unwrap_or_default()
+        self.0
+            .as_ref()
+            .map(syn::Error::to_compile_error)
+            .unwrap_or_default()
     }
 }
 
@@ -81,9 +84,24 @@ pub(crate) fn private(krate: &syn::Path) -> TokenStream {
 
 /// A string literal that `#[serde(crate = "...")]` accepts, naming serde behind `krate`.
 pub(crate) fn serde_crate_literal(krate: &syn::Path) -> syn::LitStr {
-    let text = krate
-        .to_token_stream()
-        .to_string()
-        .replace(' ', "");
+    let text = krate.to_token_stream().to_string().replace(' ', "");
     syn::LitStr::new(&format!("{text}::__private::serde"), Span::call_site())
+}
+
+/// The same tokens, all carrying `span`: a bound that fails inside them is reported there
+/// (the user's token) instead of at the macro invocation.
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = proc_macro2::TokenTree::Group(inner);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }

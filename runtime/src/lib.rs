@@ -194,16 +194,18 @@ pub mod __private {
 
     pub use crate::Envelope;
 
-    use crate::{BoxError, DomainEvent, Request};
+    use crate::{BoxError, Request};
     use chrono::{DateTime, Utc};
     use std::any::Any;
     use std::future::Future;
 
-    pub fn downcast_envelope<E: DomainEvent>(envelope: &(dyn Any + Send + Sync)) -> &Envelope<E> {
-        envelope.downcast_ref().expect("the bus routes each envelope to handlers of its own type")
+    pub fn downcast_envelope<E: 'static>(envelope: &(dyn Any + Send + Sync)) -> &Envelope<E> {
+        envelope
+            .downcast_ref()
+            .expect("the bus routes each envelope to handlers of its own type")
     }
 
-    pub fn take_request<R: Request>(input: &mut (dyn Any + Send)) -> R {
+    pub fn take_request<R: 'static>(input: &mut (dyn Any + Send)) -> R {
         input
             .downcast_mut::<Option<R>>()
             .and_then(Option::take)
@@ -214,7 +216,10 @@ pub mod __private {
         put_result::<R>(output, R::into_result(reply));
     }
 
-    pub fn put_result<R: Request>(output: &mut (dyn Any + Send), result: Result<R::Output, R::Error>) {
+    pub fn put_result<R: Request>(
+        output: &mut (dyn Any + Send),
+        result: Result<R::Output, R::Error>,
+    ) {
         let slot = output
             .downcast_mut::<Option<Result<R::Output, R::Error>>>()
             .expect("the bus gives each request handler a slot of its own type");

@@ -42,7 +42,10 @@ impl Recorder {
 
     pub(crate) fn record(&self, event: &dyn AnyEvent) {
         let json = event.to_json().map_err(|e| e.to_string());
-        self.lock().push(Recorded { name: event.name(), json });
+        self.lock().push(Recorded {
+            name: event.name(),
+            json,
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Recorded>> {
@@ -80,8 +83,12 @@ impl Recorder {
             .iter()
             .filter(|r| r.name == E::NAME)
             .map(|r| {
-                let json = r.json.as_ref().unwrap_or_else(|e| panic!("`{}` did not serialize: {e}", r.name));
-                Envelope::from_value(json.clone()).unwrap_or_else(|e| panic!("recorded `{}` did not decode: {e}", r.name))
+                let json = r
+                    .json
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("`{}` did not serialize: {e}", r.name));
+                Envelope::from_value(json.clone())
+                    .unwrap_or_else(|e| panic!("recorded `{}` did not decode: {e}", r.name))
             })
             .collect()
     }
@@ -95,8 +102,12 @@ impl Recorder {
         self.lock()
             .iter()
             .map(|r| {
-                let json = r.json.as_ref().unwrap_or_else(|e| panic!("`{}` did not serialize: {e}", r.name));
-                AnyEnvelope::from_value(json.clone()).unwrap_or_else(|e| panic!("recorded `{}` did not decode: {e}", r.name))
+                let json = r
+                    .json
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("`{}` did not serialize: {e}", r.name));
+                AnyEnvelope::from_value(json.clone())
+                    .unwrap_or_else(|e| panic!("recorded `{}` did not decode: {e}", r.name))
             })
             .collect()
     }
@@ -104,7 +115,9 @@ impl Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("events", &self.names()).finish()
+        f.debug_struct("Recorder")
+            .field("events", &self.names())
+            .finish()
     }
 }
 
@@ -126,7 +139,9 @@ enum ReplacementFn {
 
 impl std::fmt::Debug for Replacement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replacement").field("message", &self.message_name).finish_non_exhaustive()
+        f.debug_struct("Replacement")
+            .field("message", &self.message_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,14 +157,18 @@ impl Replacement {
     pub(crate) fn call_event(&self, envelope: &(dyn Any + Send + Sync)) -> HandlerResult {
         match &self.call {
             ReplacementFn::Event(f) => f(envelope),
-            ReplacementFn::Request(_) => unreachable!("validated by build(): the message types match"),
+            ReplacementFn::Request(_) => {
+                unreachable!("validated by build(): the message types match")
+            }
         }
     }
 
     pub(crate) fn call_request(&self, input: &mut (dyn Any + Send), output: &mut (dyn Any + Send)) {
         match &self.call {
             ReplacementFn::Request(f) => f(input, output),
-            ReplacementFn::Event(_) => unreachable!("validated by build(): the message types match"),
+            ReplacementFn::Event(_) => {
+                unreachable!("validated by build(): the message types match")
+            }
         }
     }
 }
@@ -175,10 +194,16 @@ impl BusBuilder {
         E: DomainEvent,
         F: Fn(&Envelope<E>) -> Result<(), BoxError> + Send + Sync + 'static,
     {
-        let call: EventReplacement = Box::new(move |envelope| replacement(crate::__private::downcast_envelope::<E>(envelope)));
+        let call: EventReplacement = Box::new(move |envelope| {
+            replacement(crate::__private::downcast_envelope::<E>(envelope))
+        });
         self.replacements.push((
             handler.into(),
-            Arc::new(Replacement { message: TypeId::of::<E>(), message_name: E::NAME, call: ReplacementFn::Event(call) }),
+            Arc::new(Replacement {
+                message: TypeId::of::<E>(),
+                message_name: E::NAME,
+                call: ReplacementFn::Event(call),
+            }),
         ));
         self
     }
@@ -195,7 +220,11 @@ impl BusBuilder {
         });
         self.replacements.push((
             handler.into(),
-            Arc::new(Replacement { message: TypeId::of::<R>(), message_name: <R as Message>::NAME, call: ReplacementFn::Request(call) }),
+            Arc::new(Replacement {
+                message: TypeId::of::<R>(),
+                message_name: <R as Message>::NAME,
+                call: ReplacementFn::Request(call),
+            }),
         ));
         self
     }

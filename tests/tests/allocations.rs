@@ -97,7 +97,10 @@ fn publishing_and_sending_synchronously_allocate_nothing() {
             bus.publish_sync(Tick { n }).unwrap();
         }
     });
-    assert_eq!(published, 0, "publish_sync allocated {published} times in 1000 calls");
+    assert_eq!(
+        published, 0,
+        "publish_sync allocated {published} times in 1000 calls"
+    );
 
     let sent = allocations_during(|| {
         for a in 0..1_000 {
@@ -109,5 +112,8 @@ fn publishing_and_sending_synchronously_allocate_nothing() {
     // The counter does count: a path that allocates is seen.
     let boxed = allocations_during(|| drop(std::hint::black_box(Box::new(1u64))));
     assert_eq!(boxed, 1);
-    assert_eq!(total.0.load(Ordering::Relaxed), 2 * (1 + 999 * 1000 / 2) + 1_001);
+    assert_eq!(
+        total.0.load(Ordering::Relaxed),
+        2 * (1 + 999 * 1000 / 2) + 1_001
+    );
 }

@@ -42,7 +42,10 @@ fn needs_mailer(_: &SecondWithName, mailer: &Mailer, stock: &Inventory) {
 /// The line of the first line of this file containing `needle`.
 fn line_of(needle: &str) -> String {
     let source = include_str!("build_errors.rs");
-    let index = source.lines().position(|l| l.contains(needle)).expect("needle in source");
+    let index = source
+        .lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in source");
     format!("tests/tests/build_errors.rs:{}", index + 1)
 }
 
@@ -56,20 +59,45 @@ fn every_problem_is_reported_at_once_with_its_location() {
         .expect_err("the wiring is broken");
     let text = error.to_string();
     println!("{text}");
-    assert!(text.starts_with("the bus cannot be built: 8 problems"), "{text}");
+    assert!(
+        text.starts_with("the bus cannot be built: 8 problems"),
+        "{text}"
+    );
     let problems = error.problems();
     assert_eq!(problems.len(), 8, "{text}");
 
     assert!(problems.iter().any(|p| matches!(p, Problem::DuplicateMessageName { name: "dup.name", types } if types.len() == 2)));
-    assert!(text.contains(&format!("`build_errors::FirstWithName` ({})", line_of("struct FirstWithName"))), "{text}");
-    assert!(text.contains(&format!("`build_errors::SecondWithName` ({})", line_of("struct SecondWithName"))), "{text}");
+    assert!(
+        text.contains(&format!(
+            "`build_errors::FirstWithName` ({})",
+            line_of("struct FirstWithName")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "`build_errors::SecondWithName` ({})",
+            line_of("struct SecondWithName")
+        )),
+        "{text}"
+    );
 
-    assert!(text.contains(&format!("the handler name `dup.handler` is used by 2 handlers: {} {}", line_of("fn first_dup"), line_of("fn second_dup"))), "{text}");
+    assert!(
+        text.contains(&format!(
+            "the handler name `dup.handler` is used by 2 handlers: {} {}",
+            line_of("fn first_dup"),
+            line_of("fn second_dup")
+        )),
+        "{text}"
+    );
 
-    assert!(text.contains(&format!(
-        "{}: command `wiring.unhandled` (`build_errors::Unhandled`) has no handler",
-        line_of("struct Unhandled")
-    )), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}: command `wiring.unhandled` (`build_errors::Unhandled`) has no handler",
+            line_of("struct Unhandled")
+        )),
+        "{text}"
+    );
 
     assert!(text.contains(&format!(
         "command `wiring.twice` has 2 handlers, and must have exactly one: `build_errors::twice_a` ({}) `build_errors::twice_b` ({})",
@@ -81,11 +109,20 @@ fn every_problem_is_reported_at_once_with_its_location() {
         "{}: handler `build_errors::needs_mailer` needs `mailer: &build_errors::Mailer`, which was not provided: add `.provide(..)` with a `build_errors::Mailer` to the builder",
         line_of("fn needs_mailer")
     )), "{text}");
-    assert!(!text.contains("needs `stock"), "the provided dependency is not reported: {text}");
+    assert!(
+        !text.contains("needs `stock"),
+        "the provided dependency is not reported: {text}"
+    );
 
-    assert!(text.contains("`build_errors::Inventory` was provided twice"), "{text}");
+    assert!(
+        text.contains("`build_errors::Inventory` was provided twice"),
+        "{text}"
+    );
     // The linked events crate declares a command whose handler lives in a crate this
     // program does not link.
-    assert!(text.contains("tests/link/events/src/lib.rs:17: command `link.charge_order`"), "{text}");
+    assert!(
+        text.contains("tests/link/events/src/lib.rs:17: command `link.charge_order`"),
+        "{text}"
+    );
     assert!(text.contains("crate `tidings_link_events` was named with `require`, but none of its handlers are registered"), "{text}");
 }

@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 use tidings::testing::Recorder;
-use tidings::{assert_published, handler, Bus, BusBuilder, Context, DomainEvent, Envelope, FailureReason};
+use tidings::{
+    assert_published, handler, Bus, BusBuilder, Context, DomainEvent, Envelope, FailureReason,
+};
 
 #[derive(DomainEvent, Debug, Clone)]
 #[event(name = "test.order_placed")]
@@ -120,7 +122,10 @@ fn mixed_sync(event: &Mixed, journal: &Journal) {
 }
 
 #[handler]
-async fn mixed_async(event: &Mixed, journal: &Journal) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn mixed_async(
+    event: &Mixed,
+    journal: &Journal,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tokio::task::yield_now().await;
     journal.push(format!("async {}", event.id));
     Ok(())
@@ -151,7 +156,11 @@ fn builder(journal: &Arc<Journal>) -> BusBuilder {
 }
 
 fn placed(id: u64) -> OrderPlaced {
-    OrderPlaced { id, fail: false, panic: false }
+    OrderPlaced {
+        id,
+        fail: false,
+        panic: false,
+    }
 }
 
 #[test]
@@ -181,19 +190,37 @@ fn a_failing_and_a_panicking_handler_do_not_stop_the_others() {
     let journal = Arc::new(Journal::default());
     let bus = builder(&journal).build().unwrap();
     let error = bus
-        .publish_sync(OrderPlaced { id: 9, fail: true, panic: true })
+        .publish_sync(OrderPlaced {
+            id: 9,
+            fail: true,
+            panic: true,
+        })
         .expect_err("both handlers fail");
     let mut lines = journal.lines();
     lines.sort();
-    assert_eq!(lines, ["audit 9 at 42", "reserve 9"], "both ran; the failed one published nothing");
+    assert_eq!(
+        lines,
+        ["audit 9 at 42", "reserve 9"],
+        "both ran; the failed one published nothing"
+    );
     assert_eq!(error.failures().len(), 2);
     assert!(error.failed("bus::reserve_stock"));
     assert!(error.failed("test.audit"));
     let text = error.to_string();
-    assert!(text.contains("handler `bus::reserve_stock` on `test.order_placed`"), "{text}");
+    assert!(
+        text.contains("handler `bus::reserve_stock` on `test.order_placed`"),
+        "{text}"
+    );
     assert!(text.contains("no stock for order 9"), "{text}");
-    assert!(text.contains("handler `test.audit`") && text.contains("panicked: audit exploded on 9"), "{text}");
-    let reserve = error.failures().iter().find(|f| f.handler() == "bus::reserve_stock").unwrap();
+    assert!(
+        text.contains("handler `test.audit`") && text.contains("panicked: audit exploded on 9"),
+        "{text}"
+    );
+    let reserve = error
+        .failures()
+        .iter()
+        .find(|f| f.handler() == "bus::reserve_stock")
+        .unwrap();
     assert_eq!(reserve.error().unwrap().to_string(), "no stock for order 9");
 }
 
@@ -203,7 +230,10 @@ fn follow_ups_carry_causation_and_correlation() {
     let recorder = Recorder::new();
     let bus = builder(&journal).record(&recorder).build().unwrap();
     bus.publish_sync(placed(3)).unwrap();
-    assert_eq!(recorder.names(), ["test.order_placed", "test.stock_reserved", "test.shipped"]);
+    assert_eq!(
+        recorder.names(),
+        ["test.order_placed", "test.stock_reserved", "test.shipped"]
+    );
     let root = &recorder.of::<OrderPlaced>()[0];
     let reserved = &recorder.of::<StockReserved>()[0];
     let shipped = &recorder.of::<Shipped>()[0];
@@ -230,36 +260,58 @@ fn follow_ups_run_breadth_first() {
     let mut middle = names[1..3].to_vec();
     middle.sort();
     assert_eq!(middle, ["test.left", "test.right"]);
-    assert_eq!(names[3], "test.left_child", "the grandchild runs after every child");
+    assert_eq!(
+        names[3], "test.left_child",
+        "the grandchild runs after every child"
+    );
 }
 
 #[test]
 fn an_event_loop_is_an_error_naming_the_chain() {
     let journal = Arc::new(Journal::default());
     let recorder = Recorder::new();
-    let bus = builder(&journal).record(&recorder).max_depth(4).build().unwrap();
-    let error = bus.publish_sync(Looping { n: 0 }).expect_err("the loop is cut");
+    let bus = builder(&journal)
+        .record(&recorder)
+        .max_depth(4)
+        .build()
+        .unwrap();
+    let error = bus
+        .publish_sync(Looping { n: 0 })
+        .expect_err("the loop is cut");
     assert_eq!(recorder.len(), 5, "the root and four nested follow-ups ran");
-    let [failure] = error.failures() else { panic!("one failure: {error}") };
+    let [failure] = error.failures() else {
+        panic!("one failure: {error}")
+    };
     assert_eq!(failure.handler(), "bus::loop_forever");
     match failure.reason() {
         FailureReason::DepthExceeded { limit, chain } => {
             assert_eq!(*limit, 4);
             assert_eq!(chain.len(), 5);
-            assert!(chain.iter().all(|link| *link == ("test.looping", "bus::loop_forever")));
+            assert!(chain
+                .iter()
+                .all(|link| *link == ("test.looping", "bus::loop_forever")));
         }
         other => panic!("unexpected reason {other}"),
     }
-    assert!(error.to_string().contains("test.looping -[bus::loop_forever]-> test.looping"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("test.looping -[bus::loop_forever]-> test.looping"),
+        "{error}"
+    );
 }
 
 #[test]
 fn an_async_handler_reached_synchronously_is_an_error_not_a_skip() {
     let journal = Arc::new(Journal::default());
     let bus = builder(&journal).build().unwrap();
-    let error = bus.publish_sync(Mixed { id: 1 }).expect_err("the async handler cannot run");
+    let error = bus
+        .publish_sync(Mixed { id: 1 })
+        .expect_err("the async handler cannot run");
     assert_eq!(journal.lines(), ["sync 1"], "the sync handler still ran");
-    let [failure] = error.failures() else { panic!("{error}") };
+    let [failure] = error.failures() else {
+        panic!("{error}")
+    };
     assert_eq!(failure.handler(), "bus::mixed_async");
     assert!(matches!(failure.reason(), FailureReason::AsyncInSyncCall));
     assert!(error.to_string().contains("publish(..).await"), "{error}");
@@ -289,7 +341,11 @@ fn a_seed_shuffles_handler_order_reproducibly() {
         }
         builder.build().unwrap().routes().handlers_of("test.fanout")
     };
-    assert_eq!(order(None), ["bus::fan_left", "bus::fan_middle", "bus::fan_right"], "sorted by name by default");
+    assert_eq!(
+        order(None),
+        ["bus::fan_left", "bus::fan_middle", "bus::fan_right"],
+        "sorted by name by default"
+    );
     assert_eq!(order(Some(7)), order(Some(7)));
     let orders: std::collections::HashSet<_> = (0..20).map(|seed| order(Some(seed))).collect();
     assert!(orders.len() > 1, "twenty seeds gave one order: {orders:?}");
@@ -309,11 +365,22 @@ fn handlers_can_be_left_out_or_replaced() {
         .build()
         .unwrap();
     bus.publish_sync(placed(8)).unwrap();
-    assert!(journal.lines().is_empty(), "neither the left-out nor the replaced handler ran");
+    assert!(
+        journal.lines().is_empty(),
+        "neither the left-out nor the replaced handler ran"
+    );
     assert_eq!(*replaced.lock().unwrap(), [8]);
 
-    let error = builder(&journal).without("no.such.handler").build().unwrap_err();
-    assert!(error.to_string().contains("`without(\"no.such.handler\")` names no registered handler"), "{error}");
+    let error = builder(&journal)
+        .without("no.such.handler")
+        .build()
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("`without(\"no.such.handler\")` names no registered handler"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -322,17 +389,36 @@ fn routes_render_as_a_table_and_a_mermaid_graph() {
     let routes = builder(&journal).build().unwrap().routes();
     let audit = routes.message("test.order_placed").unwrap();
     assert_eq!(audit.handlers.len(), 2);
-    let handler = audit.handlers.iter().find(|h| h.name == "test.audit").unwrap();
-    assert_eq!(handler.dependencies, [("journal", "bus::Journal"), ("clock", "dyn bus::Clock")]);
+    let handler = audit
+        .handlers
+        .iter()
+        .find(|h| h.name == "test.audit")
+        .unwrap();
+    assert_eq!(
+        handler.dependencies,
+        [("journal", "bus::Journal"), ("clock", "dyn bus::Clock")]
+    );
     assert_eq!(handler.location.file(), "tests/tests/bus.rs");
     let table = routes.to_string();
-    assert!(table.lines().next().unwrap().starts_with("MESSAGE"), "{table}");
-    let row = table.lines().find(|l| l.contains("test.audit")).expect("a row for the handler");
-    assert!(row.contains("test.order_placed v1") && row.contains("journal: &bus::Journal"), "{row}");
+    assert!(
+        table.lines().next().unwrap().starts_with("MESSAGE"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.contains("test.audit"))
+        .expect("a row for the handler");
+    assert!(
+        row.contains("test.order_placed v1") && row.contains("journal: &bus::Journal"),
+        "{row}"
+    );
     assert!(table.contains("bus::mixed_async (async)"), "{table}");
     let graph = routes.mermaid();
     assert!(graph.starts_with("flowchart LR\n"), "{graph}");
-    assert!(graph.contains("[\"test.order_placed v1\"]:::event"), "{graph}");
+    assert!(
+        graph.contains("[\"test.order_placed v1\"]:::event"),
+        "{graph}"
+    );
     assert!(graph.contains("([\"test.audit\"])"), "{graph}");
 }
 
@@ -361,11 +447,27 @@ fn spans_name_the_event_and_each_handler() {
     let journal = Arc::new(Journal::default());
     let bus = builder(&journal).build().unwrap();
     tracing::subscriber::with_default(subscriber, || {
-        let _ = bus.publish_sync(OrderPlaced { id: 4, fail: true, panic: false });
+        let _ = bus.publish_sync(OrderPlaced {
+            id: 4,
+            fail: true,
+            panic: false,
+        });
     });
     let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    assert!(output.contains("tidings.publish") && output.contains("event=\"test.order_placed\""), "{output}");
-    assert!(output.contains("tidings.handler") && output.contains("handler=\"test.audit\""), "{output}");
-    let error_line = output.lines().find(|l| l.contains("ERROR")).expect("the failure is logged");
-    assert!(error_line.contains("bus::reserve_stock") && error_line.contains("no stock for order 4"), "{error_line}");
+    assert!(
+        output.contains("tidings.publish") && output.contains("event=\"test.order_placed\""),
+        "{output}"
+    );
+    assert!(
+        output.contains("tidings.handler") && output.contains("handler=\"test.audit\""),
+        "{output}"
+    );
+    let error_line = output
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .expect("the failure is logged");
+    assert!(
+        error_line.contains("bus::reserve_stock") && error_line.contains("no stock for order 4"),
+        "{error_line}"
+    );
 }

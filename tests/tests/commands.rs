@@ -70,7 +70,10 @@ fn open_account(cmd: OpenAccount, accounts: &Accounts, ctx: &Context) -> Result<
     }
     let id = balances.len() as u64 + 1;
     balances.insert(id, (cmd.owner.clone(), 0));
-    ctx.publish(AccountOpened { id, owner: cmd.owner });
+    ctx.publish(AccountOpened {
+        id,
+        owner: cmd.owner,
+    });
     Ok(id)
 }
 
@@ -89,18 +92,31 @@ fn explode(_: Explode) -> u8 {
 #[handler]
 fn audit_all(_: AuditAll, ctx: &Context) -> usize {
     // Queries asked from a handler run at once and share the conversation.
-    (1..=3).filter(|id| matches!(ctx.query_sync(Balance { id: *id }), Ok(Some(_)))).count()
+    (1..=3)
+        .filter(|id| matches!(ctx.query_sync(Balance { id: *id }), Ok(Some(_))))
+        .count()
 }
 
 #[handler]
 fn balance(query: Balance, accounts: &Accounts) -> Option<i64> {
-    accounts.balances.lock().unwrap().get(&query.id).map(|(_, balance)| *balance)
+    accounts
+        .balances
+        .lock()
+        .unwrap()
+        .get(&query.id)
+        .map(|(_, balance)| *balance)
 }
 
 #[handler]
 async fn slow_balance(query: SlowBalance, accounts: &Accounts) -> Result<i64, std::io::Error> {
     tokio::task::yield_now().await;
-    accounts.balances.lock().unwrap().get(&query.id).map(|(_, b)| *b).ok_or_else(|| std::io::Error::other("no such account"))
+    accounts
+        .balances
+        .lock()
+        .unwrap()
+        .get(&query.id)
+        .map(|(_, b)| *b)
+        .ok_or_else(|| std::io::Error::other("no such account"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +134,11 @@ fn welcome(event: &AccountOpened, accounts: &Accounts) -> Result<(), Bounced> {
 
 #[handler]
 fn forget(event: &AccountClosed, accounts: &Accounts) {
-    accounts.welcomed.lock().unwrap().retain(|id| *id != event.id);
+    accounts
+        .welcomed
+        .lock()
+        .unwrap()
+        .retain(|id| *id != event.id);
 }
 
 fn builder(accounts: &Arc<Accounts>) -> BusBuilder {
@@ -130,25 +150,55 @@ fn send_returns_the_handlers_output_and_runs_follow_ups() {
     let accounts = Arc::new(Accounts::default());
     let recorder = Recorder::new();
     let bus = builder(&accounts).record(&recorder).build().unwrap();
-    let id: u64 = bus.send_sync(OpenAccount { owner: "ada".into() }).unwrap();
+    let id: u64 = bus
+        .send_sync(OpenAccount {
+            owner: "ada".into(),
+        })
+        .unwrap();
     assert_eq!(id, 1);
     assert_eq!(*accounts.welcomed.lock().unwrap(), [1]);
     assert_eq!(bus.query_sync(Balance { id }).unwrap(), Some(0));
     assert_eq!(bus.query_sync(Balance { id: 99 }).unwrap(), None);
     let opened = &recorder.of::<AccountOpened>()[0];
-    assert!(opened.causation_id().is_some(), "the command is the event's cause");
-    assert_eq!(opened.correlation_id(), opened.causation_id().unwrap(), "the command started the conversation");
+    assert!(
+        opened.causation_id().is_some(),
+        "the command is the event's cause"
+    );
+    assert_eq!(
+        opened.correlation_id(),
+        opened.causation_id().unwrap(),
+        "the command started the conversation"
+    );
 }
 
 #[test]
 fn the_handlers_own_error_keeps_its_type() {
     let accounts = Arc::new(Accounts::default());
     let bus = builder(&accounts).build().unwrap();
-    bus.send_sync(OpenAccount { owner: "bob".into() }).unwrap();
-    let error = bus.send_sync(OpenAccount { owner: "bob".into() }).unwrap_err();
-    assert_eq!(error.handler_error(), Some(&OpenError::Exists("bob".into())));
-    assert!(matches!(&error, SendError::Handler { handler: "commands::open_account", .. }));
-    assert_eq!(error.to_string(), "handler `commands::open_account` of `test.open_account` failed: an account for bob exists");
+    bus.send_sync(OpenAccount {
+        owner: "bob".into(),
+    })
+    .unwrap();
+    let error = bus
+        .send_sync(OpenAccount {
+            owner: "bob".into(),
+        })
+        .unwrap_err();
+    assert_eq!(
+        error.handler_error(),
+        Some(&OpenError::Exists("bob".into()))
+    );
+    assert!(matches!(
+        &error,
+        SendError::Handler {
+            handler: "commands::open_account",
+            ..
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "handler `commands::open_account` of `test.open_account` failed: an account for bob exists"
+    );
 }
 
 #[test]
@@ -168,13 +218,27 @@ fn a_panic_is_caught_and_names_the_handler() {
 fn follow_up_failures_do_not_undo_the_command_and_reach_the_caller() {
     let accounts = Arc::new(Accounts::default());
     let bus = builder(&accounts).build().unwrap();
-    let error = bus.send_sync(OpenAccount { owner: "bounce".into() }).unwrap_err();
+    let error = bus
+        .send_sync(OpenAccount {
+            owner: "bounce".into(),
+        })
+        .unwrap_err();
     let text = error.to_string();
-    assert!(text.contains("`test.open_account` succeeded") && text.contains("welcome mail bounced for 1"), "{text}");
-    let SendError::FollowUps { output, failures } = error else { panic!("{text}") };
+    assert!(
+        text.contains("`test.open_account` succeeded")
+            && text.contains("welcome mail bounced for 1"),
+        "{text}"
+    );
+    let SendError::FollowUps { output, failures } = error else {
+        panic!("{text}")
+    };
     assert_eq!(output, 1, "the command's output is kept");
     assert!(failures.failed("commands::welcome"));
-    assert_eq!(bus.query_sync(Balance { id: 1 }).unwrap(), Some(0), "the account exists");
+    assert_eq!(
+        bus.query_sync(Balance { id: 1 }).unwrap(),
+        Some(0),
+        "the account exists"
+    );
 }
 
 #[test]
@@ -191,7 +255,9 @@ fn an_async_handler_reached_synchronously_is_an_error() {
     let accounts = Arc::new(Accounts::default());
     let bus = builder(&accounts).build().unwrap();
     match bus.send_sync(CloseAccount { id: 1 }) {
-        Err(SendError::AsyncInSyncCall { handler }) => assert_eq!(handler, "commands::close_account"),
+        Err(SendError::AsyncInSyncCall { handler }) => {
+            assert_eq!(handler, "commands::close_account")
+        }
         other => panic!("expected an error, got {other:?}"),
     }
 }
@@ -203,9 +269,15 @@ async fn async_send_and_query() {
     let id = bus.send(OpenAccount { owner: "cy".into() }).await.unwrap();
     assert_eq!(bus.query(SlowBalance { id }).await.unwrap(), 0);
     bus.send(CloseAccount { id }).await.unwrap();
-    assert!(accounts.welcomed.lock().unwrap().is_empty(), "the closing event ran its handler");
+    assert!(
+        accounts.welcomed.lock().unwrap().is_empty(),
+        "the closing event ran its handler"
+    );
     let error = bus.query(SlowBalance { id }).await.unwrap_err();
-    assert_eq!(error.handler_error().unwrap().to_string(), "no such account");
+    assert_eq!(
+        error.handler_error().unwrap().to_string(),
+        "no such account"
+    );
 }
 
 #[test]
@@ -216,8 +288,15 @@ fn replaced_request_handlers_answer_in_tests() {
         .build()
         .unwrap();
     assert_eq!(bus.query_sync(Balance { id: 4 }).unwrap(), Some(40));
-    let bus = builder(&accounts).without("commands::balance").build().unwrap_err();
-    assert!(bus.to_string().contains("query `test.balance` (`commands::Balance`) has no handler"), "{bus}");
+    let bus = builder(&accounts)
+        .without("commands::balance")
+        .build()
+        .unwrap_err();
+    assert!(
+        bus.to_string()
+            .contains("query `test.balance` (`commands::Balance`) has no handler"),
+        "{bus}"
+    );
 }
 
 #[test]

@@ -98,16 +98,27 @@ fn name_and_version_come_from_the_attribute_with_defaults() {
 
 #[test]
 fn structs_of_every_shape_round_trip() {
-    let started = OrderStarted { order_id: 1, buyer: "ada".into(), coupon: None };
+    let started = OrderStarted {
+        order_id: 1,
+        buyer: "ada".into(),
+        coupon: None,
+    };
     let value = serde_json::to_value(&started).unwrap();
-    assert_eq!(value, json!({"order_id": 1, "buyer": "ada", "coupon": null}));
+    assert_eq!(
+        value,
+        json!({"order_id": 1, "buyer": "ada", "coupon": null})
+    );
     // `#[serde(default)]` is honoured: the field may be absent.
-    let parsed: OrderStarted = serde_json::from_value(json!({"order_id": 1, "buyer": "ada"})).unwrap();
+    let parsed: OrderStarted =
+        serde_json::from_value(json!({"order_id": 1, "buyer": "ada"})).unwrap();
     assert_eq!(parsed, started);
 
     let tuple = Unnamed(3, "x".into());
     assert_eq!(serde_json::to_value(&tuple).unwrap(), json!([3, "x"]));
-    assert_eq!(serde_json::from_value::<Unnamed>(json!([3, "x"])).unwrap(), tuple);
+    assert_eq!(
+        serde_json::from_value::<Unnamed>(json!([3, "x"])).unwrap(),
+        tuple
+    );
 
     assert_eq!(serde_json::to_value(&Ping).unwrap(), json!(null));
     assert_eq!(serde_json::from_value::<Ping>(json!(null)).unwrap(), Ping);
@@ -122,42 +133,82 @@ fn container_and_field_attributes_are_honoured() {
         extra: Extra { tag: "vip".into() },
     };
     let value = serde_json::to_value(&event).unwrap();
-    assert_eq!(value, json!({"firstName": "Ada", "surname": "Lovelace", "tag": "vip"}));
+    assert_eq!(
+        value,
+        json!({"firstName": "Ada", "surname": "Lovelace", "tag": "vip"})
+    );
     let back: Renamed = serde_json::from_value(value).unwrap();
-    assert_eq!(back.cached, None, "skipped fields come back as their default");
+    assert_eq!(
+        back.cached, None,
+        "skipped fields come back as their default"
+    );
     assert_eq!(back.first_name, "Ada");
     let strict = serde_json::from_value::<Strict>(json!({"id": 1, "extra": true}));
-    let error = strict.expect_err("deny_unknown_fields rejects the unknown key").to_string();
+    let error = strict
+        .expect_err("deny_unknown_fields rejects the unknown key")
+        .to_string();
     assert!(error.contains("unknown field `extra`"), "{error}");
 }
 
 #[test]
 fn enum_tagging_is_honoured() {
-    let captured = PaymentChanged::Captured { amount: 5, reference: "r1".into() };
+    let captured = PaymentChanged::Captured {
+        amount: 5,
+        reference: "r1".into(),
+    };
     let value = serde_json::to_value(&captured).unwrap();
-    assert_eq!(value, json!({"kind": "captured", "amount": 5, "reference": "r1"}));
-    assert_eq!(serde_json::from_value::<PaymentChanged>(value).unwrap(), captured);
-    assert_eq!(serde_json::to_value(PaymentChanged::Voided).unwrap(), json!({"kind": "voided"}));
     assert_eq!(
-        serde_json::from_value::<PaymentChanged>(json!({"kind": "authorized", "amount": 2})).unwrap(),
+        value,
+        json!({"kind": "captured", "amount": 5, "reference": "r1"})
+    );
+    assert_eq!(
+        serde_json::from_value::<PaymentChanged>(value).unwrap(),
+        captured
+    );
+    assert_eq!(
+        serde_json::to_value(PaymentChanged::Voided).unwrap(),
+        json!({"kind": "voided"})
+    );
+    assert_eq!(
+        serde_json::from_value::<PaymentChanged>(json!({"kind": "authorized", "amount": 2}))
+            .unwrap(),
         PaymentChanged::Authorized { amount: 2 }
     );
-    assert_eq!(serde_json::from_value::<Reading>(json!(1.5)).unwrap(), Reading::Number(1.5));
-    assert_eq!(serde_json::from_value::<Reading>(json!("hi")).unwrap(), Reading::Text("hi".into()));
+    assert_eq!(
+        serde_json::from_value::<Reading>(json!(1.5)).unwrap(),
+        Reading::Number(1.5)
+    );
+    assert_eq!(
+        serde_json::from_value::<Reading>(json!("hi")).unwrap(),
+        Reading::Text("hi".into())
+    );
 }
 
 #[test]
 fn occurred_on_comes_from_the_marked_field() {
     let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
-    let envelope = Envelope::new(Timed { at, note: "n".into() });
+    let envelope = Envelope::new(Timed {
+        at,
+        note: "n".into(),
+    });
     assert_eq!(envelope.occurred_on(), at);
-    assert_eq!(Timed { at, note: String::new() }.occurred_on(), Some(at));
+    assert_eq!(
+        Timed {
+            at,
+            note: String::new()
+        }
+        .occurred_on(),
+        Some(at)
+    );
 
     let envelope = Envelope::new(MaybeTimed(Some(at)));
     assert_eq!(envelope.occurred_on(), at);
     let before = Utc::now();
     let envelope = Envelope::new(MaybeTimed(None));
-    assert!(envelope.occurred_on() >= before, "without a time of its own, the envelope is stamped now");
+    assert!(
+        envelope.occurred_on() >= before,
+        "without a time of its own, the envelope is stamped now"
+    );
 }
 
 #[test]

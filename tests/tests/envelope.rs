@@ -27,7 +27,10 @@ struct CancelOrder {
 }
 
 fn started() -> OrderStarted {
-    OrderStarted { order_id: 17, buyer: "ada".into() }
+    OrderStarted {
+        order_id: 17,
+        buyer: "ada".into(),
+    }
 }
 
 #[test]
@@ -41,9 +44,16 @@ fn the_json_form_is_a_cloudevents_structured_event() {
     assert_eq!(value["datacontenttype"], "application/json");
     assert_eq!(value["typeversion"], 2);
     assert_eq!(value["correlationid"], envelope.id().to_string());
-    assert!(value.get("causationid").is_none(), "a root message has no causation");
+    assert!(
+        value.get("causationid").is_none(),
+        "a root message has no causation"
+    );
     assert_eq!(value["data"], json!({"order_id": 17, "buyer": "ada"}));
-    assert_eq!(serde_json::to_value(&envelope).unwrap(), value, "Serialize gives the same document");
+    assert_eq!(
+        serde_json::to_value(&envelope).unwrap(),
+        value,
+        "Serialize gives the same document"
+    );
 }
 
 #[test]
@@ -57,10 +67,22 @@ fn the_cloudevents_sdk_reads_what_tidings_writes() {
     assert_eq!(event.source(), "/tidings-tests");
     assert_eq!(event.time(), Some(&envelope.occurred_on()));
     assert_eq!(event.datacontenttype(), Some("application/json"));
-    assert_eq!(event.data(), Some(&Data::Json(json!({"order_id": 17, "buyer": "ada"}))));
-    assert_eq!(event.extension("typeversion"), Some(&ExtensionValue::Integer(2)));
-    assert_eq!(event.extension("correlationid"), Some(&ExtensionValue::String(cause.id().to_string())));
-    assert_eq!(event.extension("causationid"), Some(&ExtensionValue::String(cause.id().to_string())));
+    assert_eq!(
+        event.data(),
+        Some(&Data::Json(json!({"order_id": 17, "buyer": "ada"})))
+    );
+    assert_eq!(
+        event.extension("typeversion"),
+        Some(&ExtensionValue::Integer(2))
+    );
+    assert_eq!(
+        event.extension("correlationid"),
+        Some(&ExtensionValue::String(cause.id().to_string()))
+    );
+    assert_eq!(
+        event.extension("causationid"),
+        Some(&ExtensionValue::String(cause.id().to_string()))
+    );
 
     // And what the SDK writes back, tidings reads to the same envelope.
     let rewritten = serde_json::to_string(&event).unwrap();
@@ -86,21 +108,38 @@ fn tidings_reads_an_event_built_by_the_cloudevents_sdk() {
     assert_eq!(any.kind(), MessageKind::Event);
     assert_eq!(any.id(), id);
     assert_eq!(any.occurred_on(), time);
-    assert_eq!(any.correlation_id(), id, "without a correlation id, the message starts its own");
+    assert_eq!(
+        any.correlation_id(),
+        id,
+        "without a correlation id, the message starts its own"
+    );
     assert_eq!(any.metadata().source(), "/storefront");
-    assert_eq!(any.downcast_ref::<OrderStarted>(), Some(&OrderStarted { order_id: 5, buyer: "grace".into() }));
+    assert_eq!(
+        any.downcast_ref::<OrderStarted>(),
+        Some(&OrderStarted {
+            order_id: 5,
+            buyer: "grace".into()
+        })
+    );
     let typed: Envelope<OrderStarted> = any.downcast().unwrap();
     assert_eq!(typed.buyer, "grace");
 }
 
 #[test]
 fn any_envelope_decodes_by_name_and_downcasts() {
-    let json = Envelope::new(CancelOrder { order_id: 3 }).to_json().unwrap().to_string();
+    let json = Envelope::new(CancelOrder { order_id: 3 })
+        .to_json()
+        .unwrap()
+        .to_string();
     let any = AnyEnvelope::from_json(&json).unwrap();
     assert_eq!(any.kind(), MessageKind::Command);
     assert!(any.is::<CancelOrder>() && !any.is::<OrderPaid>());
     let any = any.downcast::<OrderPaid>().expect_err("not an OrderPaid");
-    assert_eq!(any.to_json().unwrap().to_string(), json, "the erased form writes the same JSON");
+    assert_eq!(
+        any.to_json().unwrap().to_string(),
+        json,
+        "the erased form writes the same JSON"
+    );
     let typed: Envelope<CancelOrder> = any.downcast().unwrap();
     assert_eq!(typed.payload(), &CancelOrder { order_id: 3 });
     let from_typed = AnyEnvelope::from(Envelope::new(OrderPaid { order_id: 2 }));
@@ -123,23 +162,39 @@ fn bad_input_gets_a_typed_error_that_names_the_problem() {
     let mut unknown = document();
     unknown["type"] = json!("ordering.no_such_event");
     let error = decode(unknown);
-    assert!(matches!(&error, DecodeError::UnknownName { name } if name == "ordering.no_such_event"));
+    assert!(
+        matches!(&error, DecodeError::UnknownName { name } if name == "ordering.no_such_event")
+    );
     assert_eq!(error.to_string(), "unknown message type `ordering.no_such_event`: no type with this name is linked into the program");
 
     let mut future = document();
     future["typeversion"] = json!(9);
     let error = decode(future);
-    assert!(matches!(&error, DecodeError::UnsupportedVersion { version: 9, known, .. } if known == &[2]), "{error}");
+    assert!(
+        matches!(&error, DecodeError::UnsupportedVersion { version: 9, known, .. } if known == &[2]),
+        "{error}"
+    );
 
     let mut wrong_fields = document();
     wrong_fields["data"] = json!({"order_id": "seventeen"});
     let error = decode(wrong_fields);
-    assert!(matches!(&error, DecodeError::Data { name, version: 2, .. } if name == "ordering.order_started"), "{error}");
-    assert!(error.to_string().contains("invalid type: string \"seventeen\""), "{error}");
+    assert!(
+        matches!(&error, DecodeError::Data { name, version: 2, .. } if name == "ordering.order_started"),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("invalid type: string \"seventeen\""),
+        "{error}"
+    );
 
     let mut missing = document();
     missing.as_object_mut().unwrap().remove("time");
-    assert!(matches!(decode(missing), DecodeError::MissingAttribute("time")));
+    assert!(matches!(
+        decode(missing),
+        DecodeError::MissingAttribute("time")
+    ));
 
     let mut spec = document();
     spec["specversion"] = json!("0.3");
@@ -148,16 +203,39 @@ fn bad_input_gets_a_typed_error_that_names_the_problem() {
     let mut not_uuid = document();
     not_uuid["id"] = json!("order-17");
     let error = decode(not_uuid);
-    assert!(matches!(&error, DecodeError::InvalidAttribute { attribute: "id", .. }), "{error}");
+    assert!(
+        matches!(
+            &error,
+            DecodeError::InvalidAttribute {
+                attribute: "id",
+                ..
+            }
+        ),
+        "{error}"
+    );
 
     let mut xml = document();
     xml["datacontenttype"] = json!("application/xml");
-    assert!(matches!(decode(xml), DecodeError::InvalidAttribute { attribute: "datacontenttype", .. }));
+    assert!(matches!(
+        decode(xml),
+        DecodeError::InvalidAttribute {
+            attribute: "datacontenttype",
+            ..
+        }
+    ));
 
     let mut bad_version = document();
     bad_version["typeversion"] = json!(0);
-    assert!(matches!(decode(bad_version), DecodeError::InvalidAttribute { attribute: "typeversion", .. }));
+    assert!(matches!(
+        decode(bad_version),
+        DecodeError::InvalidAttribute {
+            attribute: "typeversion",
+            ..
+        }
+    ));
 
     let error = Envelope::<OrderPaid>::from_value(document()).unwrap_err();
-    assert!(matches!(&error, DecodeError::WrongType { expected: "ordering.order_paid", found } if found == "ordering.order_started"));
+    assert!(
+        matches!(&error, DecodeError::WrongType { expected: "ordering.order_paid", found } if found == "ordering.order_started")
+    );
 }

@@ -6,13 +6,18 @@ use tidings_link_events::OrderPlaced;
 
 #[test]
 fn forgetting_the_handler_crate_is_reported_by_build() {
-    let error = Bus::builder().build().expect_err("the command's handler is missing");
+    let error = Bus::builder()
+        .build()
+        .expect_err("the command's handler is missing");
     let [Problem::NoHandler { message, .. }] = error.problems() else {
         panic!("expected exactly the missing handler: {error}")
     };
     assert_eq!(*message, "link.charge_order");
     let text = error.to_string();
-    assert!(text.contains("name that crate with `.require(tidings::linked!(that_crate))`"), "{text}");
+    assert!(
+        text.contains("name that crate with `.require(tidings::linked!(that_crate))`"),
+        "{text}"
+    );
     // The event type itself is linked (this file uses it); its handlers are not.
     let _ = OrderPlaced { order_id: 1 };
 }

@@ -1,6 +1,6 @@
 //! Emits a handler's type-erased shim and its link-time registration.
 
-use crate::attr::private;
+use crate::attr::{private, respan};
 use crate::handler::args::{Args, Phase};
 use crate::handler::signature::{Form, Param, Signature};
 use proc_macro2::TokenStream;
@@ -20,17 +20,27 @@ pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature)
             quote!(::core::concat!(::core::module_path!(), #suffix))
         }
     };
-    let phase = args.phase.map_or(Phase::Immediate, |(phase, _)| phase).variant();
+    let phase = args
+        .phase
+        .map_or(Phase::Immediate, |(phase, _)| phase)
+        .variant();
     let dependencies = sig.params.iter().filter_map(|param| match param {
         Param::Dependency { name, ty } => Some(quote_spanned! {ty.span()=>
             #p::Dependency::of::<#ty>(#name)
         }),
         Param::Context => None,
     });
-    let emits = args.emits.iter().map(|ty| quote_spanned! {ty.span()=> #p::MessageRef::of::<#ty>() });
+    let emits = args
+        .emits
+        .iter()
+        .map(|ty| quote_spanned! {ty.span()=> #p::MessageRef::of::<#ty>() });
     let takes_context = sig.takes_context();
     let takes_envelope = sig.form == Form::Envelope;
-    let message_ref = quote_spanned! {message.span()=> #p::MessageRef::of::<#message>() };
+    let constructor = match sig.form {
+        Form::Request => quote!(#p::MessageRef::of::<#message>),
+        _ => respan(quote!(#p::MessageRef::event::<#message>), message.span()),
+    };
+    let message_ref = quote!(#constructor());
     let invoke = match (sig.form, sig.is_async) {
         (Form::Request, false) => quote!(Request),
         (Form::Request, true) => quote!(AsyncRequest),
@@ -80,9 +90,14 @@ fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
     let reply = quote_spanned!(sig.output_span=> __reply);
     match sig.form {
         Form::Event | Form::Envelope => {
-            let first = if sig.form == Form::Envelope { quote!(__env) } else { quote!(#p::Envelope::payload(__env)) };
-            let open = quote_spanned! {message.span()=> #p::downcast_envelope::<#message>(__env) };
-            let check = quote_spanned! {sig.output_span=> #p::handler_result(#reply) };
+            let first = if sig.form == Form::Envelope {
+                quote!(__env)
+            } else {
+                quote!(#p::Envelope::payload(__env))
+            };
+            let open = quote!(#p::downcast_envelope::<#message>(__env));
+            let result = respan(quote!(#p::handler_result), sig.output_span);
+            let check = quote!(#result(#reply));
             let body = quote! {
                 let __env = #open;
                 let #reply: #output = #ident(#first, #(#params),*) #awaited;
@@ -109,15 +124,17 @@ fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
             }
         }
         Form::Request => {
-            let take = quote_spanned! {message.span()=> #p::take_request::<#message>(__input) };
-            let check = quote_spanned! {sig.output_span=>
-                let #reply: <#message as #krate::Request>::Reply = #reply;
-            };
+            // The reply is checked against the declared type at `__reply` (the return type), so a
+            // mismatch shows both types there; every `Request` obligation is spanned at the
+            // message type, where rustc reports it once.
+            let reply_type = respan(quote!(<#message as #krate::Request>::Reply), message.span());
+            let put = respan(quote!(#p::put_reply::<#message>), message.span());
+            let checked = quote_spanned!(message.span()=> __reply);
             let body = quote! {
-                let __message = #take;
+                let __message = #p::take_request::<#message>(__input);
                 let #reply: #output = #ident(__message, #(#params),*) #awaited;
-                #check
-                #p::put_reply::<#message>(__output, #reply);
+                let #reply: #reply_type = #reply;
+                #put(__output, #checked);
             };
             if sig.is_async {
                 quote! {

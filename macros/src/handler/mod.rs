@@ -33,7 +33,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn not_a_function(item: &TokenStream) -> syn::Error {
-    let message = "#[handler] goes on a free function: `fn on_order_started(event: &OrderStarted) { .. }`";
+    let message =
+        "#[handler] goes on a free function: `fn on_order_started(event: &OrderStarted) { .. }`";
     match syn::parse2::<syn::Item>(item.clone()) {
         Ok(item) => {
             let at = match &item {

@@ -29,13 +29,17 @@ pub(crate) enum Form {
 
 pub(crate) enum Param {
     Context,
-    Dependency { name: String, ty: syn::Type },
+    Dependency { name: String, ty: Box<syn::Type> },
 }
 
 const MESSAGE_HINT: &str = "the first parameter is the message: `&E` or `&Envelope<E>` for an event, `C` by value for a command or query";
 
 impl Signature {
-    pub(crate) fn read(function: &syn::ItemFn, args: &Args, errors: &mut Errors) -> Option<Signature> {
+    pub(crate) fn read(
+        function: &syn::ItemFn,
+        args: &Args,
+        errors: &mut Errors,
+    ) -> Option<Signature> {
         let sig = &function.sig;
         check_item(function, errors);
         let mut inputs = sig.inputs.iter();
@@ -59,7 +63,10 @@ impl Signature {
         let mut params = Vec::new();
         for input in inputs {
             match input {
-                syn::FnArg::Receiver(receiver) => errors.at(receiver, "a handler cannot take `self`: make it a free function"),
+                syn::FnArg::Receiver(receiver) => errors.at(
+                    receiver,
+                    "a handler cannot take `self`: make it a free function",
+                ),
                 syn::FnArg::Typed(typed) => {
                     if let Some(param) = read_param(typed, errors) {
                         params.push(param);
@@ -67,14 +74,29 @@ impl Signature {
                 }
             }
         }
-        if params.iter().filter(|p| matches!(p, Param::Context)).count() > 1 {
-            errors.at(&sig.inputs, "`&Context` is taken once: remove the repeated parameter");
+        if params
+            .iter()
+            .filter(|p| matches!(p, Param::Context))
+            .count()
+            > 1
+        {
+            errors.at(
+                &sig.inputs,
+                "`&Context` is taken once: remove the repeated parameter",
+            );
         }
         let (output, output_span) = match &sig.output {
             syn::ReturnType::Type(_, ty) => ((**ty).clone(), ty.span()),
             syn::ReturnType::Default => (syn::parse_quote!(()), sig.paren_token.span.join()),
         };
-        Some(Signature { message, form, params, is_async: sig.asyncness.is_some(), output, output_span })
+        Some(Signature {
+            message,
+            form,
+            params,
+            is_async: sig.asyncness.is_some(),
+            output,
+            output_span,
+        })
     }
 
     pub(crate) fn takes_context(&self) -> bool {
@@ -93,10 +115,16 @@ fn check_item(function: &syn::ItemFn, errors: &mut Errors) {
         errors.at(constness, "a handler cannot be `const fn`: remove `const`");
     }
     if let Some(unsafety) = &sig.unsafety {
-        errors.at(unsafety, "a handler cannot be `unsafe`: keep the unsafe block inside a safe function");
+        errors.at(
+            unsafety,
+            "a handler cannot be `unsafe`: keep the unsafe block inside a safe function",
+        );
     }
     if let Some(abi) = &sig.abi {
-        errors.at(abi, "a handler uses the Rust ABI: remove the `extern` qualifier");
+        errors.at(
+            abi,
+            "a handler uses the Rust ABI: remove the `extern` qualifier",
+        );
     }
     if let Some(variadic) = &sig.variadic {
         errors.at(variadic, "a handler cannot be variadic");
@@ -107,7 +135,10 @@ fn read_message(ty: &syn::Type, errors: &mut Errors) -> Option<(syn::Type, Form)
     match ty {
         syn::Type::Reference(reference) => {
             if let Some(mutability) = &reference.mutability {
-                errors.at(mutability, "every handler of an event shares it: take `&E`, not `&mut E`");
+                errors.at(
+                    mutability,
+                    "every handler of an event shares it: take `&E`, not `&mut E`",
+                );
                 return None;
             }
             let inner = &*reference.elem;
@@ -158,7 +189,10 @@ fn read_param(typed: &syn::PatType, errors: &mut Errors) -> Option<Param> {
             if is_named(&reference.elem, "Context") {
                 return Some(Param::Context);
             }
-            Some(Param::Dependency { name, ty: (*reference.elem).clone() })
+            Some(Param::Dependency {
+                name,
+                ty: reference.elem.clone(),
+            })
         }
         ty if is_named(ty, "Context") => {
             errors.at(ty, "take the context by reference: `&Context`");
@@ -182,12 +216,16 @@ fn is_named(ty: &syn::Type, name: &str) -> bool {
 
 /// The type argument of `name<T>` (`Envelope<E>`), if `ty` is that.
 fn generic_argument(ty: &syn::Type, name: &str) -> Option<syn::Type> {
-    let syn::Type::Path(path) = ty else { return None };
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
     let last = path.path.segments.last()?;
     if last.ident != name {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return None;
+    };
     arguments.args.iter().find_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t.clone()),
         _ => None,

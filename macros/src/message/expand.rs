@@ -1,6 +1,6 @@
 //! Emits the trait impls, the serde impls and the link-time registration of a message type.
 
-use crate::attr::{private, serde_crate_literal};
+use crate::attr::{private, respan, serde_crate_literal};
 use crate::message::parse::Message;
 use crate::message::Kind;
 use proc_macro2::TokenStream;
@@ -63,9 +63,10 @@ fn occurred_on(message: &Message) -> Option<TokenStream> {
     let p = private(&message.krate);
     let member = &field.member;
     // Spanned at the field's type, so a field of the wrong type is reported there.
-    let read = quote_spanned! {field.ty.span()=>
-        #p::OccurredOnField::occurred_on_field(&event.#member)
-    };
+    let read = respan(
+        quote!(#p::OccurredOnField::occurred_on_field(&event.#member)),
+        field.ty.span(),
+    );
     Some(quote! {
         const OCCURRED_ON: fn(&Self) -> ::core::option::Option<#p::chrono::DateTime<#p::chrono::Utc>> =
             |event: &Self| #read;
@@ -74,7 +75,10 @@ fn occurred_on(message: &Message) -> Option<TokenStream> {
 
 fn request_impl(ident: &syn::Ident, message: &Message) -> TokenStream {
     let krate = &message.krate;
-    let output = message.output.clone().unwrap_or_else(|| syn::parse_quote!(()));
+    let output = message
+        .output
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(()));
     let (error, reply, into_result) = match &message.error {
         Some(error) => (
             quote!(#error),

@@ -169,7 +169,10 @@ impl Message {
                 for (index, field) in data.fields.iter().enumerate() {
                     let member = match &field.ident {
                         Some(ident) => syn::Member::Named(ident.clone()),
-                        None => syn::Member::Unnamed(syn::Index { index: index as u32, span: field.ty.span() }),
+                        None => syn::Member::Unnamed(syn::Index {
+                            index: index as u32,
+                            span: field.ty.span(),
+                        }),
                     };
                     visit(field, Some(member));
                 }
@@ -230,9 +233,10 @@ fn parse_version(expr: &syn::Expr) -> Result<u32, String> {
     const HINT: &str = "the version is a positive integer literal, like `version = 2`";
     let lit = match expr {
         syn::Expr::Lit(lit) => &lit.lit,
-        syn::Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), .. }) => {
-            return Err(format!("versions start at 1: {HINT}"))
-        }
+        syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            ..
+        }) => return Err(format!("versions start at 1: {HINT}")),
         _ => return Err(HINT.into()),
     };
     match lit {
@@ -246,7 +250,10 @@ fn parse_version(expr: &syn::Expr) -> Result<u32, String> {
                 Err(_) => Err(format!("{HINT} that fits in a u32")),
             }
         }
-        syn::Lit::Str(s) => Err(format!("{HINT}, not a string: write `version = {}`", s.value())),
+        syn::Lit::Str(s) => Err(format!(
+            "the version is an integer literal, not a string: write `version = {}`",
+            s.value()
+        )),
         _ => Err(HINT.into()),
     }
 }
@@ -257,6 +264,8 @@ trait PathText {
 
 impl PathText for syn::Path {
     fn to_token_stream_string(&self) -> String {
-        quote::ToTokens::to_token_stream(self).to_string().replace(' ', "")
+        quote::ToTokens::to_token_stream(self)
+            .to_string()
+            .replace(' ', "")
     }
 }

@@ -70,16 +70,29 @@ impl AnyEnvelope {
 
     /// Decodes an already parsed JSON value; see [`AnyEnvelope::from_json`].
     pub fn from_value(value: serde_json::Value) -> Result<AnyEnvelope, DecodeError> {
-        let Incoming { meta, name, version, data } = Incoming::parse(value)?;
+        let Incoming {
+            meta,
+            name,
+            version,
+            data,
+        } = Incoming::parse(value)?;
         let candidates = Registry::get().named(&name);
         if candidates.is_empty() {
             return Err(DecodeError::UnknownName { name });
         }
         let Some(registration) = candidates.iter().find(|r| r.message.version == version) else {
             let known = candidates.iter().map(|r| r.message.version).collect();
-            return Err(DecodeError::UnsupportedVersion { name, version, known });
+            return Err(DecodeError::UnsupportedVersion {
+                name,
+                version,
+                known,
+            });
         };
-        let payload = (registration.decode)(data).map_err(|source| DecodeError::Data { name, version, source })?;
+        let payload = (registration.decode)(data).map_err(|source| DecodeError::Data {
+            name,
+            version,
+            source,
+        })?;
         Ok(AnyEnvelope { meta, payload })
     }
 
@@ -144,14 +157,24 @@ impl AnyEnvelope {
         if !self.is::<E>() {
             return Err(self);
         }
-        let payload = self.payload.into_any().downcast::<E>().expect("checked by `is` above");
-        Ok(Envelope { meta: self.meta, payload: *payload })
+        let payload = self
+            .payload
+            .into_any()
+            .downcast::<E>()
+            .expect("checked by `is` above");
+        Ok(Envelope {
+            meta: self.meta,
+            payload: *payload,
+        })
     }
 }
 
 impl<E: Message> From<Envelope<E>> for AnyEnvelope {
     fn from(envelope: Envelope<E>) -> AnyEnvelope {
-        AnyEnvelope { meta: envelope.meta, payload: Box::new(envelope.payload) }
+        AnyEnvelope {
+            meta: envelope.meta,
+            payload: Box::new(envelope.payload),
+        }
     }
 }
 

@@ -88,7 +88,12 @@ struct Outgoing<'a, D> {
     data: &'a D,
 }
 
-fn outgoing<'a, D>(meta: &'a Metadata, name: &'a str, version: u32, data: &'a D) -> Outgoing<'a, D> {
+fn outgoing<'a, D>(
+    meta: &'a Metadata,
+    name: &'a str,
+    version: u32,
+    data: &'a D,
+) -> Outgoing<'a, D> {
     Outgoing {
         specversion: SPEC_VERSION,
         id: meta.id,
@@ -139,7 +144,9 @@ struct Raw {
 impl Incoming {
     pub(crate) fn parse(value: serde_json::Value) -> Result<Incoming, DecodeError> {
         let raw: Raw = serde_json::from_value(value).map_err(DecodeError::Malformed)?;
-        let specversion = raw.specversion.ok_or(DecodeError::MissingAttribute("specversion"))?;
+        let specversion = raw
+            .specversion
+            .ok_or(DecodeError::MissingAttribute("specversion"))?;
         if specversion != SPEC_VERSION {
             return Err(DecodeError::SpecVersion(specversion));
         }
@@ -153,11 +160,17 @@ impl Incoming {
         if let Some(content_type) = &raw.datacontenttype {
             let essence = content_type.split(';').next().unwrap_or_default().trim();
             if essence != JSON && !essence.ends_with("+json") {
-                return Err(invalid("datacontenttype", format!("`{content_type}` is not JSON")));
+                return Err(invalid(
+                    "datacontenttype",
+                    format!("`{content_type}` is not JSON"),
+                ));
             }
         }
         if raw.data_base64.is_some() {
-            return Err(invalid("data_base64", "binary data is not a tidings message; send JSON `data`".into()));
+            return Err(invalid(
+                "data_base64",
+                "binary data is not a tidings message; send JSON `data`".into(),
+            ));
         }
         let version = match raw.typeversion {
             None => 1,
@@ -167,10 +180,19 @@ impl Incoming {
             Some(text) => uuid_attribute("correlationid", text)?,
             None => id,
         };
-        let causation_id = raw.causationid.map(|text| uuid_attribute("causationid", text)).transpose()?;
+        let causation_id = raw
+            .causationid
+            .map(|text| uuid_attribute("causationid", text))
+            .transpose()?;
         let data = raw.data.ok_or(DecodeError::MissingAttribute("data"))?;
         Ok(Incoming {
-            meta: Metadata { id, occurred_on, correlation_id, causation_id, source: Cow::Owned(source) },
+            meta: Metadata {
+                id,
+                occurred_on,
+                correlation_id,
+                causation_id,
+                source: Cow::Owned(source),
+            },
             name,
             version,
             data,
@@ -196,7 +218,10 @@ fn version_attribute(value: &serde_json::Value) -> Result<u32, DecodeError> {
     };
     match parsed {
         Some(v) if v > 0 => Ok(v),
-        _ => Err(invalid("typeversion", format!("`{value}` is not a positive integer"))),
+        _ => Err(invalid(
+            "typeversion",
+            format!("`{value}` is not a positive integer"),
+        )),
     }
 }
 
@@ -216,7 +241,10 @@ impl<E: Message> Envelope<E> {
     pub fn from_value(value: serde_json::Value) -> Result<Envelope<E>, DecodeError> {
         let incoming = Incoming::parse(value)?;
         if incoming.name != E::NAME {
-            return Err(DecodeError::WrongType { expected: E::NAME, found: incoming.name });
+            return Err(DecodeError::WrongType {
+                expected: E::NAME,
+                found: incoming.name,
+            });
         }
         if incoming.version != E::VERSION {
             return Err(DecodeError::UnsupportedVersion {
@@ -225,12 +253,16 @@ impl<E: Message> Envelope<E> {
                 known: vec![E::VERSION],
             });
         }
-        let payload = serde_json::from_value(incoming.data).map_err(|source| DecodeError::Data {
-            name: incoming.name,
-            version: incoming.version,
-            source,
-        })?;
-        Ok(Envelope { meta: incoming.meta, payload })
+        let payload =
+            serde_json::from_value(incoming.data).map_err(|source| DecodeError::Data {
+                name: incoming.name,
+                version: incoming.version,
+                source,
+            })?;
+        Ok(Envelope {
+            meta: incoming.meta,
+            payload,
+        })
     }
 }
 

@@ -19,7 +19,11 @@ pub(crate) struct Provided {
 
 impl Provided {
     pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(value: Arc<T>) -> Provided {
-        Provided { type_id: TypeId::of::<T>(), rust_type: std::any::type_name::<T>(), value: Box::new(value) }
+        Provided {
+            type_id: TypeId::of::<T>(),
+            rust_type: std::any::type_name::<T>(),
+            value: Box::new(value),
+        }
     }
 }
 
@@ -33,7 +37,7 @@ pub struct Invocation<'a> {
 }
 
 impl<'a> Invocation<'a> {
-    pub fn dependency<T: ?Sized + Send + Sync + 'static>(&self, slot: usize) -> &'a T {
+    pub fn dependency<T: ?Sized + 'static>(&self, slot: usize) -> &'a T {
         let provided = &self.provided[self.slots[slot]];
         match provided.value.downcast_ref::<Arc<T>>() {
             Some(value) => value,
@@ -42,13 +46,16 @@ impl<'a> Invocation<'a> {
     }
 
     pub fn context(&self) -> &'a Context {
-        self.context.expect("build() gives a context to every handler that takes one")
+        self.context
+            .expect("build() gives a context to every handler that takes one")
     }
 }
 
 impl std::fmt::Debug for Invocation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Invocation").field("slots", &self.slots).finish_non_exhaustive()
+        f.debug_struct("Invocation")
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,7 +74,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub(crate) fn new(bus: &Bus, meta: &Metadata, message: &'static str, handler: &'static str, lineage: &Lineage) -> Context {
+    pub(crate) fn new(
+        bus: &Bus,
+        meta: &Metadata,
+        message: &'static str,
+        handler: &'static str,
+        lineage: &Lineage,
+    ) -> Context {
         Context {
             bus: bus.clone(),
             meta: meta.clone(),
@@ -112,32 +125,52 @@ impl Context {
     /// are reported to whoever published or sent the current message.
     pub fn publish<E: DomainEvent>(&self, event: E) {
         let envelope = Envelope::caused_by(event, &self.meta);
-        self.published.lock().unwrap_or_else(PoisonError::into_inner).push(Box::new(envelope));
+        self.published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(envelope));
     }
 
     /// Sends a command now and waits for its handler, as [`Bus::send`] does, with this message
     /// as its causation.
     pub async fn send<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        self.bus.request(command, Some(self), crate::messaging::dispatch::Mode::Async).await
+        self.bus
+            .request(command, Some(self), crate::messaging::dispatch::Mode::Async)
+            .await
     }
 
     /// Sends a command from a synchronous handler; see [`Bus::send_sync`].
     pub fn send_sync<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        crate::messaging::dispatch::run_sync(self.bus.request(command, Some(self), crate::messaging::dispatch::Mode::Sync))
+        crate::messaging::dispatch::run_sync(self.bus.request(
+            command,
+            Some(self),
+            crate::messaging::dispatch::Mode::Sync,
+        ))
     }
 
     /// Asks a query now and waits for its answer, with this message as its causation.
     pub async fn query<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        self.bus.request(query, Some(self), crate::messaging::dispatch::Mode::Async).await
+        self.bus
+            .request(query, Some(self), crate::messaging::dispatch::Mode::Async)
+            .await
     }
 
     /// Asks a query from a synchronous handler.
     pub fn query_sync<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        crate::messaging::dispatch::run_sync(self.bus.request(query, Some(self), crate::messaging::dispatch::Mode::Sync))
+        crate::messaging::dispatch::run_sync(self.bus.request(
+            query,
+            Some(self),
+            crate::messaging::dispatch::Mode::Sync,
+        ))
     }
 
     pub(crate) fn take_published(&self) -> Vec<Queued> {
-        std::mem::take(&mut *self.published.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(
+            &mut *self
+                .published
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 }
 

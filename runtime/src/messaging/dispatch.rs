@@ -30,9 +30,14 @@ pub(crate) enum Mode {
 /// Drives a dispatch future made in `Mode::Sync` to its end.
 pub(crate) fn run_sync<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut std::task::Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("synchronous dispatch polls no async handler, so it never waits"),
+        Poll::Pending => {
+            unreachable!("synchronous dispatch polls no async handler, so it never waits")
+        }
     }
 }
 
@@ -98,25 +103,41 @@ struct Run {
 
 impl Bus {
     /// Publishes `event` and everything its handlers publish, breadth first.
-    pub(crate) async fn dispatch_event(&self, event: &dyn AnyEvent, phase: Phase, mode: Mode) -> Result<(), PublishError> {
+    pub(crate) async fn dispatch_event(
+        &self,
+        event: &dyn AnyEvent,
+        phase: Phase,
+        mode: Mode,
+    ) -> Result<(), PublishError> {
         let mut run = Run::default();
-        self.run_handlers(event, &Lineage::default(), phase, mode, &mut run).await;
+        self.run_handlers(event, &Lineage::default(), phase, mode, &mut run)
+            .await;
         self.drain(mode, &mut run).await;
         run.into_result()
     }
 
     async fn drain(&self, mode: Mode, run: &mut Run) {
         while let Some((event, lineage)) = run.queue.pop_front() {
-            self.run_handlers(&*event, &lineage, Phase::Immediate, mode, run).await;
+            self.run_handlers(&*event, &lineage, Phase::Immediate, mode, run)
+                .await;
         }
     }
 
-    async fn run_handlers(&self, event: &dyn AnyEvent, lineage: &Lineage, phase: Phase, mode: Mode, run: &mut Run) {
+    async fn run_handlers(
+        &self,
+        event: &dyn AnyEvent,
+        lineage: &Lineage,
+        phase: Phase,
+        mode: Mode,
+        run: &mut Run,
+    ) {
         let inner = &*self.inner;
         if let Some(recorder) = &inner.recorder {
             recorder.record(event);
         }
-        let Some(route) = inner.table.route(event.payload_type()) else { return };
+        let Some(route) = inner.table.route(event.payload_type()) else {
+            return;
+        };
         let handlers = route.handlers(phase);
         if handlers.is_empty() {
             return;
@@ -147,7 +168,14 @@ impl Bus {
     }
 
     /// Queues what a handler published, unless that would go past the depth limit.
-    fn enqueue(&self, message: &'static str, entry: &Entry, lineage: &Lineage, published: Vec<Queued>, run: &mut Run) {
+    fn enqueue(
+        &self,
+        message: &'static str,
+        entry: &Entry,
+        lineage: &Lineage,
+        published: Vec<Queued>,
+        run: &mut Run,
+    ) {
         if published.is_empty() {
             return;
         }
@@ -158,15 +186,24 @@ impl Bus {
                 handler: entry.name(),
                 message,
                 message_id: first.meta().causation_id.unwrap_or_default(),
-                reason: FailureReason::DepthExceeded { limit: self.inner.max_depth, chain: child.links().to_vec() },
+                reason: FailureReason::DepthExceeded {
+                    limit: self.inner.max_depth,
+                    chain: child.links().to_vec(),
+                },
             });
             return;
         }
-        run.queue.extend(published.into_iter().map(|event| (event, child.clone())));
+        run.queue
+            .extend(published.into_iter().map(|event| (event, child.clone())));
     }
 
     /// Sends a command or query to its one handler, then runs the events it published.
-    pub(crate) async fn request<R: Request>(&self, message: R, cause: Option<&Context>, mode: Mode) -> Result<R::Output, SendError<R>> {
+    pub(crate) async fn request<R: Request>(
+        &self,
+        message: R,
+        cause: Option<&Context>,
+        mode: Mode,
+    ) -> Result<R::Output, SendError<R>> {
         let inner = &*self.inner;
         let lineage = match cause {
             Some(ctx) => ctx.lineage.child(ctx.message, ctx.handler),
@@ -175,25 +212,44 @@ impl Bus {
         if lineage.depth() > inner.max_depth {
             return Err(SendError::depth_exceeded(inner.max_depth, &lineage));
         }
-        let Some(entry) = inner.table.route(TypeId::of::<R>()).and_then(|route| route.request_handler()) else {
+        let Some(entry) = inner
+            .table
+            .route(TypeId::of::<R>())
+            .and_then(|route| route.request_handler())
+        else {
             return Err(SendError::NoHandler { message: R::NAME });
         };
         let meta = match cause {
             Some(ctx) => Metadata::caused_by(&ctx.meta, R::SOURCE),
             None => Metadata::root(R::SOURCE),
         };
-        let context = entry.registration.takes_context.then(|| Context::new(self, &meta, R::NAME, entry.name(), &lineage));
-        let invocation = Invocation { provided: &inner.provided, slots: &entry.slots, context: context.as_ref() };
+        let context = entry
+            .registration
+            .takes_context
+            .then(|| Context::new(self, &meta, R::NAME, entry.name(), &lineage));
+        let invocation = Invocation {
+            provided: &inner.provided,
+            slots: &entry.slots,
+            context: context.as_ref(),
+        };
         let mut input = Some(message);
         let mut output: Option<Result<R::Output, R::Error>> = None;
         let span = tracing::debug_span!("tidings.handler", handler = entry.name(), message = R::NAME, id = %meta.id);
-        let outcome = call_request(entry, &mut input, &mut output, &invocation, mode).instrument(span).await;
+        let outcome = call_request(entry, &mut input, &mut output, &invocation, mode)
+            .instrument(span)
+            .await;
         let handler = entry.name();
         let result = match outcome {
             Ok(()) => output.expect("a request handler's shim always writes its reply"),
-            Err(FailureReason::Panicked(message)) => return Err(SendError::Panicked { handler, message }),
-            Err(FailureReason::AsyncInSyncCall) => return Err(SendError::AsyncInSyncCall { handler }),
-            Err(other) => unreachable!("a request handler fails only by panicking or being async: {other}"),
+            Err(FailureReason::Panicked(message)) => {
+                return Err(SendError::Panicked { handler, message })
+            }
+            Err(FailureReason::AsyncInSyncCall) => {
+                return Err(SendError::AsyncInSyncCall { handler })
+            }
+            Err(other) => {
+                unreachable!("a request handler fails only by panicking or being async: {other}")
+            }
         };
         let output = match result {
             Ok(output) => output,
@@ -219,21 +275,34 @@ impl Run {
         if self.failures.is_empty() {
             Ok(())
         } else {
-            Err(PublishError { failures: self.failures })
+            Err(PublishError {
+                failures: self.failures,
+            })
         }
     }
 }
 
-async fn call_event(entry: &Entry, envelope: &(dyn Any + Send + Sync), invocation: &Invocation<'_>, mode: Mode) -> Result<(), FailureReason> {
+async fn call_event(
+    entry: &Entry,
+    envelope: &(dyn Any + Send + Sync),
+    invocation: &Invocation<'_>,
+    mode: Mode,
+) -> Result<(), FailureReason> {
     let result = match &entry.call {
-        Call::Registered(Invoke::Event(shim)) => std::panic::catch_unwind(AssertUnwindSafe(|| shim(envelope, invocation))),
+        Call::Registered(Invoke::Event(shim)) => {
+            std::panic::catch_unwind(AssertUnwindSafe(|| shim(envelope, invocation)))
+        }
         Call::Registered(Invoke::AsyncEvent(shim)) => {
             if mode == Mode::Sync {
                 return Err(FailureReason::AsyncInSyncCall);
             }
-            AssertUnwindSafe(shim(envelope, invocation)).catch_unwind().await
+            AssertUnwindSafe(shim(envelope, invocation))
+                .catch_unwind()
+                .await
         }
-        Call::Replaced(replacement) => std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_event(envelope))),
+        Call::Replaced(replacement) => {
+            std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_event(envelope)))
+        }
         Call::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => {
             unreachable!("request handlers are routed to requests only")
         }
@@ -253,14 +322,20 @@ async fn call_request<R: Request>(
     mode: Mode,
 ) -> Result<(), FailureReason> {
     let result = match &entry.call {
-        Call::Registered(Invoke::Request(shim)) => std::panic::catch_unwind(AssertUnwindSafe(|| shim(input, output, invocation))),
+        Call::Registered(Invoke::Request(shim)) => {
+            std::panic::catch_unwind(AssertUnwindSafe(|| shim(input, output, invocation)))
+        }
         Call::Registered(Invoke::AsyncRequest(shim)) => {
             if mode == Mode::Sync {
                 return Err(FailureReason::AsyncInSyncCall);
             }
-            AssertUnwindSafe(shim(input, output, invocation)).catch_unwind().await
+            AssertUnwindSafe(shim(input, output, invocation))
+                .catch_unwind()
+                .await
         }
-        Call::Replaced(replacement) => std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_request(input, output))),
+        Call::Replaced(replacement) => {
+            std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_request(input, output)))
+        }
         Call::Registered(Invoke::Event(_) | Invoke::AsyncEvent(_)) => {
             unreachable!("event handlers are routed to events only")
         }

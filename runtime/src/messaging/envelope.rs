@@ -20,7 +20,13 @@ impl Metadata {
     /// Fresh metadata for a message that starts a conversation: its correlation id is its own id.
     pub(crate) fn root(source: &'static str) -> Metadata {
         let (id, occurred_on) = stamp::now();
-        Metadata { id, occurred_on, correlation_id: id, causation_id: None, source: Cow::Borrowed(source) }
+        Metadata {
+            id,
+            occurred_on,
+            correlation_id: id,
+            causation_id: None,
+            source: Cow::Borrowed(source),
+        }
     }
 
     /// Fresh metadata for a message caused by `cause`: same correlation, `cause` as causation.

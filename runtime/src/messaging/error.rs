@@ -87,7 +87,11 @@ impl HandlerFailure {
 
 impl std::fmt::Display for HandlerFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "handler `{}` on `{}` ({}): {}", self.handler, self.message, self.message_id, self.reason)
+        write!(
+            f,
+            "handler `{}` on `{}` ({}): {}",
+            self.handler, self.message, self.message_id, self.reason
+        )
     }
 }
 
@@ -123,7 +127,9 @@ impl std::fmt::Display for PublishError {
 impl std::error::Error for PublishError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self.failures.as_slice() {
-            [only] => only.error().map(|e| e as &(dyn std::error::Error + 'static)),
+            [only] => only
+                .error()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
             _ => None,
         }
     }
@@ -192,7 +198,10 @@ impl<R: Request> SendError<R> {
     }
 
     pub(crate) fn depth_exceeded(limit: usize, lineage: &Lineage) -> Self {
-        SendError::DepthExceeded { limit, chain: lineage.links().to_vec() }
+        SendError::DepthExceeded {
+            limit,
+            chain: lineage.links().to_vec(),
+        }
     }
 }
 
@@ -202,20 +211,33 @@ where
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendError::Handler { handler, error } => {
-                f.debug_struct("Handler").field("handler", handler).field("error", error).finish()
-            }
-            SendError::Panicked { handler, message } => {
-                f.debug_struct("Panicked").field("handler", handler).field("message", message).finish()
-            }
-            SendError::FollowUps { failures, .. } => {
-                f.debug_struct("FollowUps").field("failures", failures).finish_non_exhaustive()
-            }
-            SendError::AsyncInSyncCall { handler } => f.debug_struct("AsyncInSyncCall").field("handler", handler).finish(),
-            SendError::NoHandler { message } => f.debug_struct("NoHandler").field("message", message).finish(),
-            SendError::DepthExceeded { limit, chain } => {
-                f.debug_struct("DepthExceeded").field("limit", limit).field("chain", chain).finish()
-            }
+            SendError::Handler { handler, error } => f
+                .debug_struct("Handler")
+                .field("handler", handler)
+                .field("error", error)
+                .finish(),
+            SendError::Panicked { handler, message } => f
+                .debug_struct("Panicked")
+                .field("handler", handler)
+                .field("message", message)
+                .finish(),
+            SendError::FollowUps { failures, .. } => f
+                .debug_struct("FollowUps")
+                .field("failures", failures)
+                .finish_non_exhaustive(),
+            SendError::AsyncInSyncCall { handler } => f
+                .debug_struct("AsyncInSyncCall")
+                .field("handler", handler)
+                .finish(),
+            SendError::NoHandler { message } => f
+                .debug_struct("NoHandler")
+                .field("message", message)
+                .finish(),
+            SendError::DepthExceeded { limit, chain } => f
+                .debug_struct("DepthExceeded")
+                .field("limit", limit)
+                .field("chain", chain)
+                .finish(),
         }
     }
 }

@@ -50,7 +50,8 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     const SOURCE: &'static str;
     /// Reads the payload's own time (events with an `#[event(occurred_on)]` field).
     #[doc(hidden)]
-    const OCCURRED_ON: fn(&Self) -> Option<DateTime<Utc>> = crate::messaging::envelope::no_time::<Self>;
+    const OCCURRED_ON: fn(&Self) -> Option<DateTime<Utc>> =
+        crate::messaging::envelope::no_time::<Self>;
 }
 
 /// Something that happened in the domain, named in the past tense.

@@ -64,7 +64,11 @@ pub struct MessageRegistration {
 
 impl MessageRegistration {
     pub const fn of<M: Message>(location: Location) -> MessageRegistration {
-        MessageRegistration { message: MessageRef::of::<M>(), decode: decode::<M>, location }
+        MessageRegistration {
+            message: MessageRef::of::<M>(),
+            decode: decode::<M>,
+            location,
+        }
     }
 }
 
@@ -84,6 +88,11 @@ pub struct MessageRef {
 }
 
 impl MessageRef {
+    /// The message of an event handler: the one place its `DomainEvent` bound is checked.
+    pub const fn event<E: crate::DomainEvent>() -> MessageRef {
+        MessageRef::of::<E>()
+    }
+
     pub const fn of<M: Message>() -> MessageRef {
         MessageRef {
             type_id: TypeId::of::<M>,
@@ -106,7 +115,11 @@ pub struct Dependency {
 
 impl Dependency {
     pub const fn of<T: ?Sized + Send + Sync + 'static>(param: &'static str) -> Dependency {
-        Dependency { param, type_id: TypeId::of::<T>, rust_type: std::any::type_name::<T> }
+        Dependency {
+            param,
+            type_id: TypeId::of::<T>,
+            rust_type: std::any::type_name::<T>,
+        }
     }
 }
 
@@ -143,7 +156,8 @@ pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 pub(crate) type ErasedEnvelope<'a> = &'a (dyn Any + Send + Sync);
 pub(crate) type EventFn = fn(ErasedEnvelope<'_>, &Invocation<'_>) -> HandlerResult;
-pub(crate) type AsyncEventFn = for<'a> fn(ErasedEnvelope<'a>, &'a Invocation<'a>) -> BoxFuture<'a, HandlerResult>;
+pub(crate) type AsyncEventFn =
+    for<'a> fn(ErasedEnvelope<'a>, &'a Invocation<'a>) -> BoxFuture<'a, HandlerResult>;
 pub(crate) type RequestFn = fn(&mut (dyn Any + Send), &mut (dyn Any + Send), &Invocation<'_>);
 pub(crate) type AsyncRequestFn = for<'a> fn(
     &'a mut (dyn Any + Send),
@@ -222,9 +236,16 @@ impl Registry {
         handlers.sort_by_key(|h| (h.name, h.location.file, h.location.line));
         let mut by_name: FxHashMap<_, Vec<_>> = FxHashMap::default();
         for message in &messages {
-            by_name.entry(message.message.name).or_default().push(*message);
+            by_name
+                .entry(message.message.name)
+                .or_default()
+                .push(*message);
         }
-        Registry { messages, handlers, by_name }
+        Registry {
+            messages,
+            handlers,
+            by_name,
+        }
     }
 
     /// The registered types with this wire name, oldest version first.

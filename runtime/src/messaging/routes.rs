@@ -73,7 +73,11 @@ impl Routes {
                                 name: r.name,
                                 phase: r.phase,
                                 is_async: r.invoke.is_async(),
-                                dependencies: r.dependencies.iter().map(|d| (d.param, (d.rust_type)())).collect(),
+                                dependencies: r
+                                    .dependencies
+                                    .iter()
+                                    .map(|d| (d.param, (d.rust_type)()))
+                                    .collect(),
                                 takes_context: r.takes_context,
                                 emits: r.emits.iter().map(|m| m.name).collect(),
                                 location: r.location,
@@ -94,7 +98,9 @@ impl Routes {
 
     /// The names of the handlers of the message `name`, in the order they run.
     pub fn handlers_of(&self, name: &str) -> Vec<&'static str> {
-        self.message(name).map(|m| m.handlers.iter().map(|h| h.name).collect()).unwrap_or_default()
+        self.message(name)
+            .map(|m| m.handlers.iter().map(|h| h.name).collect())
+            .unwrap_or_default()
     }
 
     /// A Mermaid flowchart: messages, the handlers they reach, and what each handler emits.
@@ -103,7 +109,13 @@ impl Routes {
         let index = |name: &str| self.messages.iter().position(|m| m.name == name);
         let mut handler = 0;
         for (i, message) in self.messages.iter().enumerate() {
-            let _ = writeln!(out, "    m{i}[\"{} v{}\"]:::{}", escape(message.name), message.version, message.kind);
+            let _ = writeln!(
+                out,
+                "    m{i}[\"{} v{}\"]:::{}",
+                escape(message.name),
+                message.version,
+                message.kind
+            );
             for route in &message.handlers {
                 let mut label = escape(route.name);
                 if route.phase != Phase::Immediate {
@@ -144,21 +156,39 @@ impl std::fmt::Display for Routes {
         for message in &self.messages {
             let label = format!("{} v{}", message.name, message.version);
             if message.handlers.is_empty() {
-                rows.push([label.clone(), message.kind.to_string(), "-".into(), "-".into(), "-".into(), message.location.to_string()]);
+                rows.push([
+                    label.clone(),
+                    message.kind.to_string(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    message.location.to_string(),
+                ]);
             }
             for handler in &message.handlers {
-                let mut dependencies: Vec<String> =
-                    handler.dependencies.iter().map(|(param, ty)| format!("{param}: &{ty}")).collect();
+                let mut dependencies: Vec<String> = handler
+                    .dependencies
+                    .iter()
+                    .map(|(param, ty)| format!("{param}: &{ty}"))
+                    .collect();
                 if handler.takes_context {
                     dependencies.push("&Context".into());
                 }
-                let name = if handler.is_async { format!("{} (async)", handler.name) } else { handler.name.to_owned() };
+                let name = if handler.is_async {
+                    format!("{} (async)", handler.name)
+                } else {
+                    handler.name.to_owned()
+                };
                 rows.push([
                     label.clone(),
                     message.kind.to_string(),
                     name,
                     handler.phase.as_str().to_owned(),
-                    if dependencies.is_empty() { "-".into() } else { dependencies.join(", ") },
+                    if dependencies.is_empty() {
+                        "-".into()
+                    } else {
+                        dependencies.join(", ")
+                    },
                     handler.location.to_string(),
                 ]);
             }

@@ -23,8 +23,9 @@ pub(crate) fn now() -> (Uuid, DateTime<Utc>) {
     tail[1] = fraction as u8;
     tail[2..].copy_from_slice(&random);
     let id = uuid::Builder::from_unix_timestamp_millis(millis, &tail).into_uuid();
-    let time = DateTime::<Utc>::from_timestamp(since_epoch.as_secs() as i64, since_epoch.subsec_nanos())
-        .unwrap_or_default();
+    let time =
+        DateTime::<Utc>::from_timestamp(since_epoch.as_secs() as i64, since_epoch.subsec_nanos())
+            .unwrap_or_default();
     (id, time)
 }
 

@@ -90,12 +90,19 @@ impl Bus {
     }
 
     /// Publishes an event that already has its metadata, such as one read from a store.
-    pub async fn publish_envelope<E: DomainEvent>(&self, envelope: Envelope<E>) -> Result<(), PublishError> {
-        self.dispatch_event(&envelope, Phase::Immediate, Mode::Async).await
+    pub async fn publish_envelope<E: DomainEvent>(
+        &self,
+        envelope: Envelope<E>,
+    ) -> Result<(), PublishError> {
+        self.dispatch_event(&envelope, Phase::Immediate, Mode::Async)
+            .await
     }
 
     /// The synchronous form of [`Bus::publish_envelope`].
-    pub fn publish_envelope_sync<E: DomainEvent>(&self, envelope: Envelope<E>) -> Result<(), PublishError> {
+    pub fn publish_envelope_sync<E: DomainEvent>(
+        &self,
+        envelope: Envelope<E>,
+    ) -> Result<(), PublishError> {
         run_sync(self.dispatch_event(&envelope, Phase::Immediate, Mode::Sync))
     }
 
@@ -130,7 +137,15 @@ impl std::fmt::Debug for Bus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bus")
             .field("messages", &self.inner.table.routes.len())
-            .field("provided", &self.inner.provided.iter().map(|p| p.rust_type).collect::<Vec<_>>())
+            .field(
+                "provided",
+                &self
+                    .inner
+                    .provided
+                    .iter()
+                    .map(|p| p.rust_type)
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -199,7 +214,14 @@ impl BusBuilder {
 impl std::fmt::Debug for BusBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BusBuilder")
-            .field("provided", &self.provided.iter().map(|p| p.rust_type).collect::<Vec<_>>())
+            .field(
+                "provided",
+                &self
+                    .provided
+                    .iter()
+                    .map(|p| p.rust_type)
+                    .collect::<Vec<_>>(),
+            )
             .field("required_crates", &self.required_crates)
             .field("without", &self.without)
             .field("shuffle", &self.shuffle)

@@ -2,7 +2,9 @@
 
 use crate::messaging::context::Provided;
 use crate::messaging::message::MessageKind;
-use crate::messaging::registry::{HandlerRegistration, Invoke, Location, MessageRegistration, Phase, Registry};
+use crate::messaging::registry::{
+    HandlerRegistration, Invoke, Location, MessageRegistration, Phase, Registry,
+};
 use rustc_hash::FxHashMap;
 use std::any::TypeId;
 use std::sync::Arc;
@@ -197,7 +199,11 @@ impl BuildError {
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.problems.len();
-        write!(f, "the bus cannot be built: {n} problem{}", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "the bus cannot be built: {n} problem{}",
+            if n == 1 { "" } else { "s" }
+        )?;
         for problem in &self.problems {
             write!(f, "\n  - {problem}")?;
         }
@@ -231,20 +237,33 @@ impl Table {
             let mut seen = rustc_hash::FxHashSet::default();
             for provided in options.provided {
                 if !seen.insert(provided.type_id) {
-                    problems.push(Problem::ProvidedTwice { rust_type: provided.rust_type });
+                    problems.push(Problem::ProvidedTwice {
+                        rust_type: provided.rust_type,
+                    });
                 }
             }
         }
         let mut routes: FxHashMap<TypeId, Route> = registry
             .messages
             .iter()
-            .map(|m| ((m.message.type_id)(), Route { message: m, phases: Default::default() }))
+            .map(|m| {
+                (
+                    (m.message.type_id)(),
+                    Route {
+                        message: m,
+                        phases: Default::default(),
+                    },
+                )
+            })
             .collect();
         for registration in &registry.handlers {
             if options.without.iter().any(|name| name == registration.name) {
                 continue;
             }
-            let replacement = options.replacements.iter().find(|(name, _)| name == registration.name);
+            let replacement = options
+                .replacements
+                .iter()
+                .find(|(name, _)| name == registration.name);
             let call = match replacement {
                 Some((_, replacement)) => Call::Replaced(replacement.clone()),
                 None => Call::Registered(registration.invoke),
@@ -284,7 +303,11 @@ impl Table {
             }
         }
         for krate in options.required_crates {
-            if !registry.handlers.iter().any(|h| h.location.krate() == *krate) {
+            if !registry
+                .handlers
+                .iter()
+                .any(|h| h.location.krate() == *krate)
+            {
                 problems.push(Problem::RequiredCrateMissing { krate });
             }
         }
@@ -317,7 +340,10 @@ fn check_names(registry: &Registry, problems: &mut Vec<Problem>) {
                 .filter(|m| m.message.version == a.version)
                 .map(|m| ((m.message.rust_type)(), m.location))
                 .collect();
-            problems.push(Problem::DuplicateMessageName { name: a.name, types });
+            problems.push(Problem::DuplicateMessageName {
+                name: a.name,
+                types,
+            });
         }
     }
     for pair in registry.handlers.windows(2) {
@@ -328,7 +354,10 @@ fn check_names(registry: &Registry, problems: &mut Vec<Problem>) {
                 .filter(|h| h.name == pair[0].name)
                 .map(|h| h.location)
                 .collect();
-            problems.push(Problem::DuplicateHandlerName { name: pair[0].name, locations });
+            problems.push(Problem::DuplicateHandlerName {
+                name: pair[0].name,
+                locations,
+            });
         }
     }
 }
@@ -337,19 +366,24 @@ fn check_options(registry: &Registry, options: &Options<'_>, problems: &mut Vec<
     let find = |name: &str| registry.handlers.iter().find(|h| h.name == name);
     for name in options.without {
         if find(name).is_none() {
-            problems.push(Problem::UnknownHandler { option: "without", name: name.clone() });
+            problems.push(Problem::UnknownHandler {
+                option: "without",
+                name: name.clone(),
+            });
         }
     }
     for (name, replacement) in options.replacements {
         match find(name) {
-            None => problems.push(Problem::UnknownHandler { option: "replace", name: name.clone() }),
-            Some(handler) if (handler.message.type_id)() != replacement.message_type() => {
-                problems.push(Problem::ReplacementMismatch {
+            None => problems.push(Problem::UnknownHandler {
+                option: "replace",
+                name: name.clone(),
+            }),
+            Some(handler) if (handler.message.type_id)() != replacement.message_type() => problems
+                .push(Problem::ReplacementMismatch {
                     handler: handler.name,
                     expected: handler.message.name,
                     found: replacement.message_name(),
-                })
-            }
+                }),
             Some(_) => {}
         }
     }
@@ -372,7 +406,10 @@ fn check_requests(route: &Route, problems: &mut Vec<Problem>) {
         _ => problems.push(Problem::SeveralHandlers {
             kind: message.kind,
             message: message.name,
-            handlers: handlers.iter().map(|e| (e.name(), e.registration.location)).collect(),
+            handlers: handlers
+                .iter()
+                .map(|e| (e.name(), e.registration.location))
+                .collect(),
         }),
     }
 }

@@ -1,0 +1,8 @@
+use tidings::DomainEvent;
+
+#[derive(DomainEvent)]
+struct Wrapped<T> {
+    inner: T,
+}
+
+fn main() {}

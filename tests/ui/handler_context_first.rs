@@ -1,0 +1,8 @@
+use tidings::{handler, Context};
+
+#[handler]
+fn on_context(ctx: &Context) {
+    let _ = ctx;
+}
+
+fn main() {}

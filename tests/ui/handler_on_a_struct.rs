@@ -1,0 +1,6 @@
+use tidings::handler;
+
+#[handler]
+struct Handler;
+
+fn main() {}

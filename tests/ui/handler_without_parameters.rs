@@ -1,0 +1,6 @@
+use tidings::handler;
+
+#[handler]
+fn on_nothing() {}
+
+fn main() {}
