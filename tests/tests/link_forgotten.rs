@@ -18,6 +18,14 @@ fn forgetting_the_handler_crate_is_reported_by_build() {
         text.contains("name that crate with `.require(tidings::linked!(that_crate))`"),
         "{text}"
     );
+    let error = Bus::builder()
+        .require_handler("billing.note_order")
+        .build()
+        .expect_err("the event handler is missing too");
+    assert!(
+        error.to_string().contains("handler `billing.note_order` is required, but no handler of that name is registered"),
+        "{error}"
+    );
     // The event type itself is linked (this file uses it); its handlers are not.
     let _ = OrderPlaced { order_id: 1 };
 }

@@ -34,6 +34,7 @@ pub(crate) struct Inner {
 pub struct BusBuilder {
     provided: Vec<Provided>,
     required_crates: Vec<&'static str>,
+    required_handlers: Vec<String>,
     pub(crate) without: Vec<String>,
     pub(crate) replacements: Vec<(String, Arc<crate::testing::Replacement>)>,
     pub(crate) recorder: Option<crate::testing::Recorder>,
@@ -68,6 +69,7 @@ impl Bus {
         BusBuilder {
             provided: Vec::new(),
             required_crates: Vec::new(),
+            required_handlers: Vec::new(),
             without: Vec::new(),
             replacements: Vec::new(),
             recorder: None,
@@ -171,6 +173,13 @@ impl BusBuilder {
         self
     }
 
+    /// Names a handler the program relies on: `build()` fails if no handler of that name is
+    /// registered (a typo, or a crate that is not linked).
+    pub fn require_handler(mut self, name: impl Into<String>) -> Self {
+        self.required_handlers.push(name.into());
+        self
+    }
+
     /// Runs each message's handlers in an order shuffled with this seed, to expose code that
     /// depends on the order (which is unspecified).
     pub fn shuffle_handlers(mut self, seed: u64) -> Self {
@@ -195,6 +204,7 @@ impl BusBuilder {
         let options = Options {
             provided: &self.provided,
             required_crates: &self.required_crates,
+            required_handlers: &self.required_handlers,
             without: &self.without,
             replacements: &self.replacements,
             shuffle: self.shuffle,
@@ -223,6 +233,7 @@ impl std::fmt::Debug for BusBuilder {
                     .collect::<Vec<_>>(),
             )
             .field("required_crates", &self.required_crates)
+            .field("required_handlers", &self.required_handlers)
             .field("without", &self.without)
             .field("shuffle", &self.shuffle)
             .field("max_depth", &self.max_depth)

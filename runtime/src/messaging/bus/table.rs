@@ -110,6 +110,11 @@ pub enum Problem {
         /// The crate's name.
         krate: &'static str,
     },
+    /// A handler named with `require_handler` is not registered in this program.
+    RequiredHandlerMissing {
+        /// The handler's name.
+        handler: String,
+    },
     /// A test option named a handler that does not exist.
     UnknownHandler {
         /// The builder option (`without`, `replace`).
@@ -172,6 +177,10 @@ impl std::fmt::Display for Problem {
                 f,
                 "crate `{krate}` was named with `require`, but none of its handlers are registered in this program: check that it defines `#[handler]` functions, and that this target is one where inventory registers items (see the README)"
             ),
+            Problem::RequiredHandlerMissing { handler } => write!(
+                f,
+                "handler `{handler}` is required, but no handler of that name is registered: check its `#[handler(name = ..)]`, and name the crate it lives in with `.require(tidings::linked!(that_crate))`"
+            ),
             Problem::UnknownHandler { option, name } => {
                 write!(f, "`{option}(\"{name}\")` names no registered handler")
             }
@@ -217,6 +226,7 @@ impl std::error::Error for BuildError {}
 pub(crate) struct Options<'a> {
     pub(crate) provided: &'a [Provided],
     pub(crate) required_crates: &'a [&'static str],
+    pub(crate) required_handlers: &'a [String],
     pub(crate) without: &'a [String],
     pub(crate) replacements: &'a [(String, Arc<crate::testing::Replacement>)],
     pub(crate) shuffle: Option<u64>,
@@ -300,6 +310,11 @@ impl Table {
                 for handlers in &mut route.phases {
                     rng.shuffle(handlers);
                 }
+            }
+        }
+        for handler in options.required_handlers {
+            if !registry.handlers.iter().any(|h| h.name == handler) {
+                problems.push(Problem::RequiredHandlerMissing { handler: handler.clone() });
             }
         }
         for krate in options.required_crates {
