@@ -235,49 +235,53 @@ impl BusBuilder {
 ///
 /// `assert_published!(recorder, OrderStarted)`,
 /// `assert_published!(recorder, OrderStarted { order_id: 7, .. })`,
-/// `assert_published!(recorder, OrderStarted { total, .. } if *total > 100)`.
+/// `assert_published!(recorder, OrderStarted { total, .. } if *total > 100)`,
+/// `assert_published!(recorder, Ticked(3))`.
 #[macro_export]
 macro_rules! assert_published {
-    ($recorder:expr, $($ty:ident)::+ $({ $($fields:tt)* })? $(if $guard:expr)?) => {{
-        let recorded = $recorder.of::<$($ty)::+>();
-        let found = recorded.iter().any(|envelope| {
-            #[allow(unused_variables)]
-            match envelope.payload() {
-                $($ty)::+ $({ $($fields)* })? $(if $guard)? => true,
-                #[allow(unreachable_patterns)]
-                _ => false,
-            }
-        });
-        if !found {
-            ::core::panic!(
-                "no recorded `{}` matches `{}`; recorded events: {:?}",
-                ::core::stringify!($($ty)::+),
-                ::core::stringify!($($ty)::+ $({ $($fields)* })? $(if $guard)?),
-                $recorder.names(),
-            );
-        }
-    }};
+    ($recorder:expr, $($ty:ident)::+ $(if $guard:expr)?) => {
+        $crate::__assert_recorded!(true, $recorder, [$($ty)::+], _ $(if $guard)?)
+    };
+    ($recorder:expr, $($ty:ident)::+ { $($fields:tt)* } $(if $guard:expr)?) => {
+        $crate::__assert_recorded!(true, $recorder, [$($ty)::+], $($ty)::+ { $($fields)* } $(if $guard)?)
+    };
+    ($recorder:expr, $($ty:ident)::+ ( $($fields:tt)* ) $(if $guard:expr)?) => {
+        $crate::__assert_recorded!(true, $recorder, [$($ty)::+], $($ty)::+ ( $($fields)* ) $(if $guard)?)
+    };
 }
 
 /// Asserts that a [`Recorder`] captured no event of the given type (or none matching the
-/// pattern).
+/// pattern); the forms are those of [`assert_published!`].
 #[macro_export]
 macro_rules! assert_not_published {
-    ($recorder:expr, $($ty:ident)::+ $({ $($fields:tt)* })? $(if $guard:expr)?) => {{
+    ($recorder:expr, $($ty:ident)::+ $(if $guard:expr)?) => {
+        $crate::__assert_recorded!(false, $recorder, [$($ty)::+], _ $(if $guard)?)
+    };
+    ($recorder:expr, $($ty:ident)::+ { $($fields:tt)* } $(if $guard:expr)?) => {
+        $crate::__assert_recorded!(false, $recorder, [$($ty)::+], $($ty)::+ { $($fields)* } $(if $guard)?)
+    };
+    ($recorder:expr, $($ty:ident)::+ ( $($fields:tt)* ) $(if $guard:expr)?) => {
+        $crate::__assert_recorded!(false, $recorder, [$($ty)::+], $($ty)::+ ( $($fields)* ) $(if $guard)?)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __assert_recorded {
+    ($expected:literal, $recorder:expr, [$($ty:ident)::+], $pattern:pat $(if $guard:expr)?) => {{
         let recorded = $recorder.of::<$($ty)::+>();
-        let found = recorded.iter().any(|envelope| {
-            #[allow(unused_variables)]
-            match envelope.payload() {
-                $($ty)::+ $({ $($fields)* })? $(if $guard)? => true,
-                #[allow(unreachable_patterns)]
-                _ => false,
-            }
+        #[allow(unused_variables, unreachable_patterns)]
+        let found = recorded.iter().any(|envelope| match envelope.payload() {
+            $pattern $(if $guard)? => true,
+            _ => false,
         });
-        if found {
+        if found != $expected {
             ::core::panic!(
-                "a recorded `{}` matches `{}`, but none was expected",
+                "{} `{}` matching `{}`; recorded events: {:?}",
+                if $expected { "no recorded" } else { "unexpectedly recorded a" },
                 ::core::stringify!($($ty)::+),
-                ::core::stringify!($($ty)::+ $({ $($fields)* })? $(if $guard)?),
+                ::core::stringify!($pattern $(if $guard)?),
+                $recorder.names(),
             );
         }
     }};

@@ -23,7 +23,9 @@ fn forgetting_the_handler_crate_is_reported_by_build() {
         .build()
         .expect_err("the event handler is missing too");
     assert!(
-        error.to_string().contains("handler `billing.note_order` is required, but no handler of that name is registered"),
+        error.to_string().contains(
+            "handler `billing.note_order` is required, but no handler of that name is in the table"
+        ),
         "{error}"
     );
     // The event type itself is linked (this file uses it); its handlers are not.

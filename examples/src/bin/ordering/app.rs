@@ -24,6 +24,10 @@ impl App {
             .require_handler("read_model.order_started")
             .require_handler("read_model.order_submitted")
             .build()?;
-        Ok(App { bus, orders, buyers })
+        Ok(App {
+            bus,
+            orders,
+            buyers,
+        })
     }
 }

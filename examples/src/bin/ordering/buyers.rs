@@ -34,13 +34,24 @@ pub(crate) struct OrderStatusChangedToSubmitted {
     pub(crate) buyer_name: String,
 }
 
-#[handler(name = "buyers.validate_or_add_buyer", emits(OrderStatusChangedToSubmitted))]
+#[handler(
+    name = "buyers.validate_or_add_buyer",
+    emits(OrderStatusChangedToSubmitted)
+)]
 fn validate_or_add_buyer(event: &OrderStarted, buyers: &Buyers, ctx: &Context) {
     let mut all = buyers.0.lock().unwrap();
-    let buyer = all
-        .entry(event.buyer_id.clone())
-        .or_insert_with(|| Buyer { name: event.buyer_name.clone(), orders: Vec::new() });
+    let buyer = all.entry(event.buyer_id.clone()).or_insert_with(|| Buyer {
+        name: event.buyer_name.clone(),
+        orders: Vec::new(),
+    });
     buyer.orders.push(event.order_id);
-    println!("buyers:    {} has {} order(s)", buyer.name, buyer.orders.len());
-    ctx.publish(OrderStatusChangedToSubmitted { order_id: event.order_id, buyer_name: buyer.name.clone() });
+    println!(
+        "buyers:    {} has {} order(s)",
+        buyer.name,
+        buyer.orders.len()
+    );
+    ctx.publish(OrderStatusChangedToSubmitted {
+        order_id: event.order_id,
+        buyer_name: buyer.name.clone(),
+    });
 }

@@ -25,17 +25,44 @@ async fn main() -> ExitCode {
     println!("Routing table:\n{}", app.bus.routes());
     println!("As a graph:\n{}", app.bus.routes().mermaid());
 
-    let lines = vec![OrderLine { product: "mug".into(), quantity: 2, unit_price_cents: 900 }];
-    let id = match app.bus.send(CreateOrder { buyer_id: "b-1".into(), buyer_name: "Ada".into(), lines }).await {
+    let lines = vec![OrderLine {
+        product: "mug".into(),
+        quantity: 2,
+        unit_price_cents: 900,
+    }];
+    let id = match app
+        .bus
+        .send(CreateOrder {
+            buyer_id: "b-1".into(),
+            buyer_name: "Ada".into(),
+            lines,
+        })
+        .await
+    {
         Ok(id) => id,
         Err(error) => {
             eprintln!("creating the order failed: {error}");
             return ExitCode::FAILURE;
         }
     };
-    println!("ordering:  created order {} with {:?} line(s)", id.0, app.orders.line_count(id));
-    println!("buyers:    {} buyer(s), b-1 is {:?}", app.buyers.count(), app.buyers.get("b-1"));
-    let refused = app.bus.send(CreateOrder { buyer_id: "b-1".into(), buyer_name: "Ada".into(), lines: vec![] }).await;
+    println!(
+        "ordering:  created order {} with {:?} line(s)",
+        id.0,
+        app.orders.line_count(id)
+    );
+    println!(
+        "buyers:    {} buyer(s), b-1 is {:?}",
+        app.buyers.count(),
+        app.buyers.get("b-1")
+    );
+    let refused = app
+        .bus
+        .send(CreateOrder {
+            buyer_id: "b-1".into(),
+            buyer_name: "Ada".into(),
+            lines: vec![],
+        })
+        .await;
     if let Err(error) = &refused {
         println!("ordering:  refused an empty order: {error}");
     }

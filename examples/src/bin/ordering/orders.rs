@@ -58,9 +58,22 @@ impl Order {
         if let Some(line) = cmd.lines.iter().find(|l| l.quantity == 0) {
             return Err(CreateOrderError::ZeroQuantity(line.product.clone()));
         }
-        let total_cents = cmd.lines.iter().map(|l| u64::from(l.quantity) * l.unit_price_cents).sum();
-        let started = OrderStarted { order_id: id, buyer_id: cmd.buyer_id, buyer_name: cmd.buyer_name, total_cents };
-        Ok(Order { id, lines: cmd.lines, recorded: vec![started] })
+        let total_cents = cmd
+            .lines
+            .iter()
+            .map(|l| u64::from(l.quantity) * l.unit_price_cents)
+            .sum();
+        let started = OrderStarted {
+            order_id: id,
+            buyer_id: cmd.buyer_id,
+            buyer_name: cmd.buyer_name,
+            total_cents,
+        };
+        Ok(Order {
+            id,
+            lines: cmd.lines,
+            recorded: vec![started],
+        })
     }
 
     pub(crate) fn take_recorded(&mut self) -> Vec<OrderStarted> {
@@ -96,7 +109,11 @@ impl Orders {
 }
 
 #[handler(name = "ordering.create_order", emits(OrderStarted))]
-async fn create_order(cmd: CreateOrder, orders: &Orders, ctx: &Context) -> Result<OrderId, CreateOrderError> {
+async fn create_order(
+    cmd: CreateOrder,
+    orders: &Orders,
+    ctx: &Context,
+) -> Result<OrderId, CreateOrderError> {
     let mut order = Order::create(orders.next_id(), cmd)?;
     let id = order.id;
     let recorded = order.take_recorded();

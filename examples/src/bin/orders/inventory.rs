@@ -12,11 +12,18 @@ pub(crate) struct Warehouse {
 
 impl Warehouse {
     pub(crate) fn stocked(levels: &[(u64, u32)]) -> Warehouse {
-        Warehouse { stock: Mutex::new(levels.iter().copied().collect()) }
+        Warehouse {
+            stock: Mutex::new(levels.iter().copied().collect()),
+        }
     }
 
     pub(crate) fn available(&self, product_id: u64) -> u32 {
-        self.stock.lock().unwrap().get(&product_id).copied().unwrap_or(0)
+        self.stock
+            .lock()
+            .unwrap()
+            .get(&product_id)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -31,13 +38,21 @@ pub(crate) struct OutOfStock {
 fn decrease_availability(event: &OrderFinalized, warehouse: &Warehouse) -> Result<(), OutOfStock> {
     let mut stock = warehouse.stock.lock().unwrap();
     for item in &event.items {
-        let Some(product_id) = item.product_id else { continue }; // shipping or similar
+        let Some(product_id) = item.product_id else {
+            continue;
+        }; // shipping or similar
         let level = stock.entry(product_id).or_insert(0);
         if *level < item.quantity {
-            return Err(OutOfStock { product_id, missing: item.quantity - *level });
+            return Err(OutOfStock {
+                product_id,
+                missing: item.quantity - *level,
+            });
         }
         *level -= item.quantity;
-        println!("inventory: product {product_id} down by {} to {}", item.quantity, *level);
+        println!(
+            "inventory: product {product_id} down by {} to {}",
+            item.quantity, *level
+        );
     }
     Ok(())
 }

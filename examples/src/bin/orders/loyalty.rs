@@ -25,6 +25,11 @@ fn add_points(event: &OrderFinalized, accounts: &Accounts) {
         .map(|item| u64::from(item.quantity) * item.unit_price_cents)
         .sum();
     let earned = cents / 100;
-    *accounts.points.lock().unwrap().entry(event.buyer.clone()).or_default() += earned;
+    *accounts
+        .points
+        .lock()
+        .unwrap()
+        .entry(event.buyer.clone())
+        .or_default() += earned;
     println!("loyalty:   {} earned {earned} points", event.buyer);
 }

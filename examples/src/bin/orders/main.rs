@@ -39,9 +39,17 @@ fn main() -> ExitCode {
     }
 
     println!("After finalizing order 42:");
-    println!("  inventory: product 1 has {} left, product 2 has {} left", warehouse.available(1), warehouse.available(2));
+    println!(
+        "  inventory: product 1 has {} left, product 2 has {} left",
+        warehouse.available(1),
+        warehouse.available(2)
+    );
     println!("  loyalty:   ada has {} points", accounts.points("ada"));
-    let expected = (warehouse.available(1), warehouse.available(2), accounts.points("ada"));
+    let expected = (
+        warehouse.available(1),
+        warehouse.available(2),
+        accounts.points("ada"),
+    );
     if expected != (7, 4, 77) {
         eprintln!("unexpected outcome {expected:?}, wanted (7, 4, 77)");
         return ExitCode::FAILURE;

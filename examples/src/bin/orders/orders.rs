@@ -28,17 +28,37 @@ pub(crate) struct Order {
 
 impl Order {
     pub(crate) fn new(id: u64, buyer: &str) -> Order {
-        Order { id, buyer: buyer.to_owned(), lines: Vec::new() }
+        Order {
+            id,
+            buyer: buyer.to_owned(),
+            lines: Vec::new(),
+        }
     }
 
-    pub(crate) fn line(mut self, product_id: Option<u64>, quantity: u32, unit_price_cents: u64) -> Order {
-        self.lines.push(Item { product_id, quantity, unit_price_cents });
+    pub(crate) fn line(
+        mut self,
+        product_id: Option<u64>,
+        quantity: u32,
+        unit_price_cents: u64,
+    ) -> Order {
+        self.lines.push(Item {
+            product_id,
+            quantity,
+            unit_price_cents,
+        });
         self
     }
 }
 
 /// Finalizes the order and publishes the fact; the inventory and loyalty contexts react.
 pub(crate) fn finalize(bus: &Bus, order: Order) -> Result<(), PublishError> {
-    println!("orders:    finalizing order {} for {}", order.id, order.buyer);
-    bus.publish_sync(OrderFinalized { order_id: order.id, buyer: order.buyer, items: order.lines })
+    println!(
+        "orders:    finalizing order {} for {}",
+        order.id, order.buyer
+    );
+    bus.publish_sync(OrderFinalized {
+        order_id: order.id,
+        buyer: order.buyer,
+        items: order.lines,
+    })
 }

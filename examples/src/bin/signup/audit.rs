@@ -12,7 +12,12 @@ pub(crate) struct AuditLog(Mutex<Vec<String>>);
 impl AuditLog {
     fn store<E: DomainEvent>(&self, event: &Envelope<E>) -> serde_json::Result<()> {
         let body = serde_json::to_string(event.payload())?;
-        let line = format!("{} {} {} {body}", event.occurred_on().format("%H:%M:%S%.6f"), event.id(), event.name());
+        let line = format!(
+            "{} {} {} {body}",
+            event.occurred_on().format("%H:%M:%S%.6f"),
+            event.id(),
+            event.name()
+        );
         self.0.lock().unwrap().push(line);
         Ok(())
     }
@@ -28,6 +33,9 @@ fn user_registered(event: &Envelope<UserRegistered>, log: &AuditLog) -> serde_js
 }
 
 #[handler(name = "audit.welcome_email_sent")]
-fn welcome_email_sent(event: &Envelope<WelcomeEmailSent>, log: &AuditLog) -> serde_json::Result<()> {
+fn welcome_email_sent(
+    event: &Envelope<WelcomeEmailSent>,
+    log: &AuditLog,
+) -> serde_json::Result<()> {
     log.store(event)
 }

@@ -28,13 +28,21 @@ pub(crate) struct UserRegistered {
 pub(crate) struct Users(Mutex<Vec<String>>);
 
 #[handler(name = "identity.register_user")]
-fn register_user(cmd: RegisterUser, users: &Users, ctx: &Context) -> Result<u64, RegistrationError> {
+fn register_user(
+    cmd: RegisterUser,
+    users: &Users,
+    ctx: &Context,
+) -> Result<u64, RegistrationError> {
     let mut emails = users.0.lock().unwrap();
     if emails.contains(&cmd.email) {
         return Err(RegistrationError::EmailTaken(cmd.email));
     }
     emails.push(cmd.email.clone());
     let user_id = emails.len() as u64;
-    ctx.publish(UserRegistered { user_id, name: cmd.name, email: cmd.email });
+    ctx.publish(UserRegistered {
+        user_id,
+        name: cmd.name,
+        email: cmd.email,
+    });
     Ok(user_id)
 }

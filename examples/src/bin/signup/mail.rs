@@ -32,9 +32,15 @@ pub(crate) struct WelcomeEmailSent {
 }
 
 #[handler(name = "mail.send_welcome_email", emits(WelcomeEmailSent))]
-fn send_welcome_email(event: &UserRegistered, mailer: &dyn Mailer, ctx: &Context) -> std::io::Result<()> {
+fn send_welcome_email(
+    event: &UserRegistered,
+    mailer: &dyn Mailer,
+    ctx: &Context,
+) -> std::io::Result<()> {
     mailer.send(&event.email, &format!("Welcome, {}!", event.name))?;
     println!("mail:      welcomed {}", event.email);
-    ctx.publish(WelcomeEmailSent { user_id: event.user_id });
+    ctx.publish(WelcomeEmailSent {
+        user_id: event.user_id,
+    });
     Ok(())
 }

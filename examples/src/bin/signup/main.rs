@@ -34,7 +34,10 @@ fn main() -> ExitCode {
     println!("Routing table:\n{}", bus.routes());
 
     for (name, email) in [("ada", "ada@example.org"), ("grace", "grace@example.org")] {
-        match bus.send_sync(identity::RegisterUser { name: name.into(), email: email.into() }) {
+        match bus.send_sync(identity::RegisterUser {
+            name: name.into(),
+            email: email.into(),
+        }) {
             Ok(id) => println!("identity:  registered {name} as user {id}"),
             Err(error) => {
                 eprintln!("registering {name} failed: {error}");
@@ -42,7 +45,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    match bus.send_sync(identity::RegisterUser { name: "ada".into(), email: "ada@example.org".into() }) {
+    match bus.send_sync(identity::RegisterUser {
+        name: "ada".into(),
+        email: "ada@example.org".into(),
+    }) {
         Err(error) => println!("identity:  refused a second ada: {error}"),
         Ok(id) => {
             eprintln!("a duplicate email was accepted as user {id}");

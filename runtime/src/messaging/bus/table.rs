@@ -179,7 +179,7 @@ impl std::fmt::Display for Problem {
             ),
             Problem::RequiredHandlerMissing { handler } => write!(
                 f,
-                "handler `{handler}` is required, but no handler of that name is registered: check its `#[handler(name = ..)]`, and name the crate it lives in with `.require(tidings::linked!(that_crate))`"
+                "handler `{handler}` is required, but no handler of that name is in the table: check its `#[handler(name = ..)]`, and name the crate it lives in with `.require(tidings::linked!(that_crate))`"
             ),
             Problem::UnknownHandler { option, name } => {
                 write!(f, "`{option}(\"{name}\")` names no registered handler")
@@ -313,8 +313,14 @@ impl Table {
             }
         }
         for handler in options.required_handlers {
-            if !registry.handlers.iter().any(|h| h.name == handler) {
-                problems.push(Problem::RequiredHandlerMissing { handler: handler.clone() });
+            let routed = routes
+                .values()
+                .flat_map(|r| r.phases.iter().flatten())
+                .any(|e| e.name() == handler);
+            if !routed {
+                problems.push(Problem::RequiredHandlerMissing {
+                    handler: handler.clone(),
+                });
             }
         }
         for krate in options.required_crates {
