@@ -199,6 +199,18 @@ pub mod __private {
     use std::any::Any;
     use std::future::Future;
 
+    /// Builds a bus from explicit registrations instead of the link-time registry; the
+    /// routing-table benchmark generates thousands of handlers this way.
+    pub fn build_with(
+        builder: crate::BusBuilder,
+        messages: Vec<&'static MessageRegistration>,
+        handlers: Vec<&'static HandlerRegistration>,
+    ) -> Result<crate::Bus, crate::BuildError> {
+        builder.build_from(&crate::messaging::registry::Registry::from_parts(
+            messages, handlers,
+        ))
+    }
+
     pub fn downcast_envelope<E: 'static>(envelope: &(dyn Any + Send + Sync)) -> &Envelope<E> {
         envelope
             .downcast_ref()

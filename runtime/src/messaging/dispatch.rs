@@ -102,6 +102,79 @@ struct Run {
 }
 
 impl Bus {
+    /// Publishes an event whose handlers are all simple (see [`Entry::is_simple`]) without
+    /// going through the async machinery; `None` if the route needs the general path.
+    pub(crate) fn dispatch_simple(
+        &self,
+        event: &dyn AnyEvent,
+        phase: Phase,
+    ) -> Option<Result<(), PublishError>> {
+        let route = self.inner.table.route(event.payload_type());
+        if route.is_some_and(|route| !route.is_simple(phase)) {
+            return None;
+        }
+        if let Some(recorder) = &self.inner.recorder {
+            recorder.record(event);
+        }
+        let handlers = route.map_or(&[][..], |route| route.handlers(phase));
+        if handlers.is_empty() {
+            return Some(Ok(()));
+        }
+        let meta = event.meta();
+        let span = tracing::debug_span!("tidings.publish", event = event.name(), id = %meta.id);
+        let mut failures = Vec::new();
+        span.in_scope(|| {
+            for entry in handlers {
+                if let Err(reason) = self.call_simple(entry, event) {
+                    failures.push(self.failed(entry, event, reason));
+                }
+            }
+        });
+        Some(
+            Run {
+                failures,
+                queue: VecDeque::new(),
+            }
+            .into_result(),
+        )
+    }
+
+    /// Calls a simple handler in its span, catching a panic.
+    fn call_simple(&self, entry: &Entry, event: &dyn AnyEvent) -> Result<(), FailureReason> {
+        let Call::Registered(Invoke::Event(shim)) = &entry.call else {
+            unreachable!("only simple entries are called directly")
+        };
+        let invocation = Invocation {
+            provided: &self.inner.provided,
+            slots: &entry.slots,
+            context: None,
+        };
+        let call = || catch_panic(|| shim(event.as_any(), &invocation));
+        // The same first test `debug_span!` makes, hoisted so that without a subscriber the
+        // span is not even built: this loop runs once per handler.
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!(
+                "tidings.handler",
+                handler = entry.name(),
+                event = event.name()
+            )
+            .in_scope(call)
+        } else {
+            call()
+        }
+    }
+
+    fn failed(&self, entry: &Entry, event: &dyn AnyEvent, reason: FailureReason) -> HandlerFailure {
+        let id = event.meta().id;
+        tracing::error!(handler = entry.name(), event = event.name(), id = %id, error = %reason, "event handler failed");
+        HandlerFailure {
+            handler: entry.name(),
+            message: event.name(),
+            message_id: id,
+            reason,
+        }
+    }
+
     /// Publishes `event` and everything its handlers publish, breadth first.
     pub(crate) async fn dispatch_event(
         &self,
@@ -109,6 +182,9 @@ impl Bus {
         phase: Phase,
         mode: Mode,
     ) -> Result<(), PublishError> {
+        if let Some(result) = self.dispatch_simple(event, phase) {
+            return result;
+        }
         let mut run = Run::default();
         self.run_handlers(event, &Lineage::default(), phase, mode, &mut run)
             .await;
@@ -146,20 +222,33 @@ impl Bus {
         let span = tracing::debug_span!("tidings.publish", event = event.name(), id = %meta.id);
         async {
             for entry in handlers {
-                let context = entry
-                    .registration
-                    .takes_context
-                    .then(|| Context::new(self, meta, event.name(), entry.name(), lineage));
-                let invocation = Invocation { provided: &inner.provided, slots: &entry.slots, context: context.as_ref() };
-                let span = tracing::debug_span!("tidings.handler", handler = entry.name(), event = event.name());
-                let outcome = call_event(entry, event.as_any(), &invocation, mode).instrument(span).await;
-                let published = context.as_ref().map(Context::take_published).unwrap_or_default();
-                match outcome {
-                    Ok(()) => self.enqueue(event.name(), entry, lineage, published, run),
-                    Err(reason) => {
-                        tracing::error!(handler = entry.name(), event = event.name(), id = %meta.id, error = %reason, "event handler failed");
-                        run.failures.push(HandlerFailure { handler: entry.name(), message: event.name(), message_id: meta.id, reason });
+                let outcome = if entry.is_simple() {
+                    self.call_simple(entry, event)
+                } else {
+                    let context = entry
+                        .registration
+                        .takes_context
+                        .then(|| Context::new(self, meta, event.name(), entry.name(), lineage));
+                    let invocation = Invocation {
+                        provided: &inner.provided,
+                        slots: &entry.slots,
+                        context: context.as_ref(),
+                    };
+                    let span = tracing::debug_span!(
+                        "tidings.handler",
+                        handler = entry.name(),
+                        event = event.name()
+                    );
+                    let outcome = call_event(entry, event.as_any(), &invocation, mode)
+                        .instrument(span)
+                        .await;
+                    if let (Ok(()), Some(context)) = (&outcome, &context) {
+                        self.enqueue(event.name(), entry, lineage, context.take_published(), run);
                     }
+                    outcome
+                };
+                if let Err(reason) = outcome {
+                    run.failures.push(self.failed(entry, event, reason));
                 }
             }
         }
@@ -235,9 +324,19 @@ impl Bus {
         let mut input = Some(message);
         let mut output: Option<Result<R::Output, R::Error>> = None;
         let span = tracing::debug_span!("tidings.handler", handler = entry.name(), message = R::NAME, id = %meta.id);
-        let outcome = call_request(entry, &mut input, &mut output, &invocation, mode)
-            .instrument(span)
-            .await;
+        let outcome = match &entry.call {
+            Call::Registered(Invoke::Request(shim)) => span.in_scope(|| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    shim(&mut input, &mut output, &invocation)
+                }))
+                .map_err(|panic| FailureReason::Panicked(panic_message(panic)))
+            }),
+            _ => {
+                call_request(entry, &mut input, &mut output, &invocation, mode)
+                    .instrument(span)
+                    .await
+            }
+        };
         let handler = entry.name();
         let result = match outcome {
             Ok(()) => output.expect("a request handler's shim always writes its reply"),
@@ -282,6 +381,17 @@ impl Run {
     }
 }
 
+/// Runs a sync handler, turning a panic into its message.
+fn catch_panic(
+    f: impl FnOnce() -> crate::messaging::registry::HandlerResult,
+) -> Result<(), FailureReason> {
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(FailureReason::Error(error)),
+        Err(panic) => Err(FailureReason::Panicked(panic_message(panic))),
+    }
+}
+
 async fn call_event(
     entry: &Entry,
     envelope: &(dyn Any + Send + Sync),
@@ -322,8 +432,8 @@ async fn call_request<R: Request>(
     mode: Mode,
 ) -> Result<(), FailureReason> {
     let result = match &entry.call {
-        Call::Registered(Invoke::Request(shim)) => {
-            std::panic::catch_unwind(AssertUnwindSafe(|| shim(input, output, invocation)))
+        Call::Registered(Invoke::Request(_)) => {
+            unreachable!("sync request handlers are called directly")
         }
         Call::Registered(Invoke::AsyncRequest(shim)) => {
             if mode == Mode::Sync {

@@ -93,6 +93,10 @@ impl MessageRef {
         MessageRef::of::<E>()
     }
 
+    pub fn type_id(&self) -> TypeId {
+        (self.type_id)()
+    }
+
     pub const fn of<M: Message>() -> MessageRef {
         MessageRef {
             type_id: TypeId::of::<M>,

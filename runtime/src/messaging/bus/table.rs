@@ -27,6 +27,11 @@ impl Entry {
     pub(crate) fn name(&self) -> &'static str {
         self.registration.name
     }
+
+    /// A sync event handler without a context: called directly, it can publish nothing.
+    pub(crate) fn is_simple(&self) -> bool {
+        matches!(self.call, Call::Registered(Invoke::Event(_))) && !self.registration.takes_context
+    }
 }
 
 /// Everything routed to one message type.
@@ -34,11 +39,18 @@ pub(crate) struct Route {
     pub(crate) message: &'static MessageRegistration,
     /// Event handlers per phase, indexed by `Phase as usize`.
     pub(crate) phases: [Vec<Entry>; 4],
+    /// Per phase: every handler is a sync function without a context, so the phase runs
+    /// as a plain loop with nothing to queue.
+    pub(crate) simple: [bool; 4],
 }
 
 impl Route {
     pub(crate) fn handlers(&self, phase: Phase) -> &[Entry] {
         &self.phases[phase as usize]
+    }
+
+    pub(crate) fn is_simple(&self, phase: Phase) -> bool {
+        self.simple[phase as usize]
     }
 
     /// The one handler of a command or query (validated by `build()`).
@@ -262,6 +274,7 @@ impl Table {
                     Route {
                         message: m,
                         phases: Default::default(),
+                        simple: [false; 4],
                     },
                 )
             })
@@ -305,6 +318,9 @@ impl Table {
         }
         for route in routes.values_mut() {
             check_requests(route, &mut problems);
+            for (simple, handlers) in route.simple.iter_mut().zip(&route.phases) {
+                *simple = handlers.iter().all(Entry::is_simple);
+            }
             if let Some(seed) = options.shuffle {
                 let mut rng = fastrand::Rng::with_seed(seed ^ fxhash(route.message.message.name));
                 for handlers in &mut route.phases {
