@@ -263,6 +263,8 @@ fn send(c: &mut Criterion) {
 
 struct Counter;
 
+type Shim = fn(&(dyn Any + Send + Sync), &Invocation<'_>) -> HandlerResult;
+
 fn generated_shim(_: &(dyn Any + Send + Sync), _: &Invocation<'_>) -> HandlerResult {
     Ok(())
 }
@@ -324,13 +326,7 @@ fn build(c: &mut Criterion) {
         let provided: HashMap<TypeId, usize> = [(TypeId::of::<Counter>(), 0)].into_iter().collect();
         group.bench_with_input(BenchmarkId::new("baseline_hash_map", n), &n, |b, _| {
             b.iter(|| {
-                let mut table: HashMap<
-                    TypeId,
-                    Vec<(
-                        fn(&(dyn Any + Send + Sync), &Invocation<'_>) -> HandlerResult,
-                        usize,
-                    )>,
-                > = HashMap::new();
+                let mut table: HashMap<TypeId, Vec<(Shim, usize)>> = HashMap::new();
                 for handler in &handlers {
                     let slot = provided[&TypeId::of::<Counter>()];
                     table

@@ -65,6 +65,11 @@ extern crate self as tidings;
 mod messaging;
 pub mod testing;
 
+// The README's examples compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
+
 pub use messaging::any::AnyEnvelope;
 pub use messaging::bus::{BuildError, Bus, BusBuilder, LinkedCrate, Problem, DEFAULT_MAX_DEPTH};
 pub use messaging::cloudevents::DecodeError;
