@@ -120,16 +120,22 @@ impl Bus {
         if handlers.is_empty() {
             return Some(Ok(()));
         }
-        let meta = event.meta();
-        let span = tracing::debug_span!("tidings.publish", event = event.name(), id = %meta.id);
         let mut failures = Vec::new();
-        span.in_scope(|| {
+        let run_all = |failures: &mut Vec<HandlerFailure>| {
+            let envelope = event.as_any();
             for entry in handlers {
-                if let Err(reason) = self.call_simple(entry, event) {
+                if let Err(reason) = self.call_simple(entry, event, envelope) {
                     failures.push(self.failed(entry, event, reason));
                 }
             }
-        });
+        };
+        // `debug_span!`'s own first test, hoisted: without a subscriber nothing is built.
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!("tidings.publish", event = event.name(), id = %event.meta().id)
+                .in_scope(|| run_all(&mut failures));
+        } else {
+            run_all(&mut failures);
+        }
         Some(
             Run {
                 failures,
@@ -140,7 +146,12 @@ impl Bus {
     }
 
     /// Calls a simple handler in its span, catching a panic.
-    fn call_simple(&self, entry: &Entry, event: &dyn AnyEvent) -> Result<(), FailureReason> {
+    fn call_simple(
+        &self,
+        entry: &Entry,
+        event: &dyn AnyEvent,
+        envelope: &(dyn Any + Send + Sync),
+    ) -> Result<(), FailureReason> {
         let Call::Registered(Invoke::Event(shim)) = &entry.call else {
             unreachable!("only simple entries are called directly")
         };
@@ -149,7 +160,7 @@ impl Bus {
             slots: &entry.slots,
             context: None,
         };
-        let call = || catch_panic(|| shim(event.as_any(), &invocation));
+        let call = || catch_panic(|| shim(envelope, &invocation));
         // The same first test `debug_span!` makes, hoisted so that without a subscriber the
         // span is not even built: this loop runs once per handler.
         if tracing::level_enabled!(tracing::Level::DEBUG) {
@@ -223,7 +234,7 @@ impl Bus {
         async {
             for entry in handlers {
                 let outcome = if entry.is_simple() {
-                    self.call_simple(entry, event)
+                    self.call_simple(entry, event, event.as_any())
                 } else {
                     let context = entry
                         .registration
@@ -293,6 +304,73 @@ impl Bus {
         cause: Option<&Context>,
         mode: Mode,
     ) -> Result<R::Output, SendError<R>> {
+        if mode == Mode::Sync {
+            return self.request_sync(message, cause);
+        }
+        let prepared = self.prepare::<R>(cause)?;
+        let mut input = Some(message);
+        let mut output = None;
+        let invocation = prepared.invocation(&self.inner.provided);
+        let outcome = match &prepared.entry.call {
+            Call::Registered(Invoke::Request(shim)) => traced_request::<R>(prepared.entry, || {
+                shim(&mut input, &mut output, &invocation)
+            }),
+            _ => {
+                let span = tracing::debug_span!(
+                    "tidings.handler",
+                    handler = prepared.entry.name(),
+                    message = R::NAME
+                );
+                call_request(
+                    prepared.entry,
+                    &mut input,
+                    &mut output,
+                    &invocation,
+                    Mode::Async,
+                )
+                .instrument(span)
+                .await
+            }
+        };
+        let mut run = Run::default();
+        let output = self.settle(&prepared, outcome, output, &mut run)?;
+        self.drain(Mode::Async, &mut run).await;
+        finish(output, run)
+    }
+
+    /// The synchronous form of [`Bus::request`]: a sync handler is called directly, and the
+    /// async machinery is only entered to run follow-up events.
+    pub(crate) fn request_sync<R: Request>(
+        &self,
+        message: R,
+        cause: Option<&Context>,
+    ) -> Result<R::Output, SendError<R>> {
+        let prepared = self.prepare::<R>(cause)?;
+        let mut input = Some(message);
+        let mut output = None;
+        let invocation = prepared.invocation(&self.inner.provided);
+        let outcome = match &prepared.entry.call {
+            Call::Registered(Invoke::Request(shim)) => traced_request::<R>(prepared.entry, || {
+                shim(&mut input, &mut output, &invocation)
+            }),
+            _ => run_sync(call_request(
+                prepared.entry,
+                &mut input,
+                &mut output,
+                &invocation,
+                Mode::Sync,
+            )),
+        };
+        let mut run = Run::default();
+        let output = self.settle(&prepared, outcome, output, &mut run)?;
+        if !run.queue.is_empty() {
+            run_sync(self.drain(Mode::Sync, &mut run));
+        }
+        finish(output, run)
+    }
+
+    /// Finds the handler and builds what it is called with.
+    fn prepare<R: Request>(&self, cause: Option<&Context>) -> Result<Prepared<'_>, SendError<R>> {
         let inner = &*self.inner;
         let lineage = match cause {
             Some(ctx) => ctx.lineage.child(ctx.message, ctx.handler),
@@ -316,28 +394,22 @@ impl Bus {
             .registration
             .takes_context
             .then(|| Context::new(self, &meta, R::NAME, entry.name(), &lineage));
-        let invocation = Invocation {
-            provided: &inner.provided,
-            slots: &entry.slots,
-            context: context.as_ref(),
-        };
-        let mut input = Some(message);
-        let mut output: Option<Result<R::Output, R::Error>> = None;
-        let span = tracing::debug_span!("tidings.handler", handler = entry.name(), message = R::NAME, id = %meta.id);
-        let outcome = match &entry.call {
-            Call::Registered(Invoke::Request(shim)) => span.in_scope(|| {
-                std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    shim(&mut input, &mut output, &invocation)
-                }))
-                .map_err(|panic| FailureReason::Panicked(panic_message(panic)))
-            }),
-            _ => {
-                call_request(entry, &mut input, &mut output, &invocation, mode)
-                    .instrument(span)
-                    .await
-            }
-        };
-        let handler = entry.name();
+        Ok(Prepared {
+            entry,
+            lineage,
+            context,
+        })
+    }
+
+    /// Turns the handler's outcome into its output, queueing what it published.
+    fn settle<R: Request>(
+        &self,
+        prepared: &Prepared<'_>,
+        outcome: Result<(), FailureReason>,
+        output: Option<Result<R::Output, R::Error>>,
+        run: &mut Run,
+    ) -> Result<R::Output, SendError<R>> {
+        let handler = prepared.entry.name();
         let result = match outcome {
             Ok(()) => output.expect("a request handler's shim always writes its reply"),
             Err(FailureReason::Panicked(message)) => {
@@ -350,22 +422,65 @@ impl Bus {
                 unreachable!("a request handler fails only by panicking or being async: {other}")
             }
         };
-        let output = match result {
-            Ok(output) => output,
-            Err(error) => {
-                tracing::error!(handler, message = R::NAME, id = %meta.id, error = %error, "request handler failed");
-                return Err(SendError::Handler { handler, error });
+        match result {
+            Ok(output) => {
+                if let Some(ctx) = &prepared.context {
+                    self.enqueue(
+                        R::NAME,
+                        prepared.entry,
+                        &prepared.lineage,
+                        ctx.take_published(),
+                        run,
+                    );
+                }
+                Ok(output)
             }
-        };
-        let mut run = Run::default();
-        if let Some(ctx) = &context {
-            self.enqueue(R::NAME, entry, &lineage, ctx.take_published(), &mut run);
+            Err(error) => {
+                tracing::error!(handler, message = R::NAME, error = %error, "request handler failed");
+                Err(SendError::Handler { handler, error })
+            }
         }
-        self.drain(mode, &mut run).await;
-        match run.into_result() {
-            Ok(()) => Ok(output),
-            Err(failures) => Err(SendError::FollowUps { output, failures }),
+    }
+}
+
+/// A command or query's handler, ready to be called.
+struct Prepared<'b> {
+    entry: &'b Entry,
+    lineage: Lineage,
+    context: Option<Context>,
+}
+
+impl Prepared<'_> {
+    fn invocation<'a>(
+        &'a self,
+        provided: &'a [crate::messaging::context::Provided],
+    ) -> Invocation<'a> {
+        Invocation {
+            provided,
+            slots: &self.entry.slots,
+            context: self.context.as_ref(),
         }
+    }
+}
+
+fn finish<R: Request>(output: R::Output, run: Run) -> Result<R::Output, SendError<R>> {
+    match run.into_result() {
+        Ok(()) => Ok(output),
+        Err(failures) => Err(SendError::FollowUps { output, failures }),
+    }
+}
+
+/// Calls a sync request handler, in its span when tracing may want it, catching a panic.
+fn traced_request<R: Request>(entry: &Entry, call: impl FnOnce()) -> Result<(), FailureReason> {
+    let call = || {
+        std::panic::catch_unwind(AssertUnwindSafe(call))
+            .map_err(|panic| FailureReason::Panicked(panic_message(panic)))
+    };
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        tracing::debug_span!("tidings.handler", handler = entry.name(), message = R::NAME)
+            .in_scope(call)
+    } else {
+        call()
     }
 }
 

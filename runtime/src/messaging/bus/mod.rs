@@ -105,7 +105,11 @@ impl Bus {
         &self,
         envelope: Envelope<E>,
     ) -> Result<(), PublishError> {
-        run_sync(self.dispatch_event(&envelope, Phase::Immediate, Mode::Sync))
+        // Routes of simple sync handlers skip the async machinery entirely.
+        match self.dispatch_simple(&envelope, Phase::Immediate) {
+            Some(result) => result,
+            None => run_sync(self.dispatch_event(&envelope, Phase::Immediate, Mode::Sync)),
+        }
     }
 
     /// Sends a command to its one handler and returns the handler's output.
@@ -115,7 +119,7 @@ impl Bus {
 
     /// Sends a command from code without an async runtime.
     pub fn send_sync<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        run_sync(self.request(command, None, Mode::Sync))
+        self.request_sync(command, None)
     }
 
     /// Asks a query of its one handler and returns the answer.
@@ -125,7 +129,7 @@ impl Bus {
 
     /// Asks a query from code without an async runtime.
     pub fn query_sync<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        run_sync(self.request(query, None, Mode::Sync))
+        self.request_sync(query, None)
     }
 
     /// The routing table as data: render it with `Display` (a text table) or
