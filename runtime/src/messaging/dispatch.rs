@@ -121,16 +121,17 @@ impl Bus {
             return Some(Ok(()));
         }
         let mut failures = Vec::new();
+        // `debug_span!`'s own first test, made once: without a subscriber no span is built.
+        let traced = tracing::level_enabled!(tracing::Level::DEBUG);
         let run_all = |failures: &mut Vec<HandlerFailure>| {
             let envelope = event.as_any();
             for entry in handlers {
-                if let Err(reason) = self.call_simple(entry, event, envelope) {
+                if let Err(reason) = self.call_simple(entry, event, envelope, traced) {
                     failures.push(self.failed(entry, event, reason));
                 }
             }
         };
-        // `debug_span!`'s own first test, hoisted: without a subscriber nothing is built.
-        if tracing::level_enabled!(tracing::Level::DEBUG) {
+        if traced {
             tracing::debug_span!("tidings.publish", event = event.name(), id = %event.meta().id)
                 .in_scope(|| run_all(&mut failures));
         } else {
@@ -151,6 +152,7 @@ impl Bus {
         entry: &Entry,
         event: &dyn AnyEvent,
         envelope: &(dyn Any + Send + Sync),
+        traced: bool,
     ) -> Result<(), FailureReason> {
         let Call::Registered(Invoke::Event(shim)) = &entry.call else {
             unreachable!("only simple entries are called directly")
@@ -161,9 +163,7 @@ impl Bus {
             context: None,
         };
         let call = || catch_panic(|| shim(envelope, &invocation));
-        // The same first test `debug_span!` makes, hoisted so that without a subscriber the
-        // span is not even built: this loop runs once per handler.
-        if tracing::level_enabled!(tracing::Level::DEBUG) {
+        if traced {
             tracing::debug_span!(
                 "tidings.handler",
                 handler = entry.name(),
@@ -234,7 +234,12 @@ impl Bus {
         async {
             for entry in handlers {
                 let outcome = if entry.is_simple() {
-                    self.call_simple(entry, event, event.as_any())
+                    self.call_simple(
+                        entry,
+                        event,
+                        event.as_any(),
+                        tracing::level_enabled!(tracing::Level::DEBUG),
+                    )
                 } else {
                     let context = entry
                         .registration

@@ -18,6 +18,7 @@ pub struct Metadata {
 
 impl Metadata {
     /// Fresh metadata for a message that starts a conversation: its correlation id is its own id.
+    #[inline]
     pub(crate) fn root(source: &'static str) -> Metadata {
         let (id, occurred_on) = stamp::now();
         Metadata {
@@ -82,6 +83,7 @@ pub struct Envelope<E> {
 impl<E: Message> Envelope<E> {
     /// Wraps a message that starts a new conversation, stamping a new id and the current time
     /// (or, for an event with an `#[event(occurred_on)]` field, that field's time).
+    #[inline]
     pub fn new(payload: E) -> Envelope<E> {
         let mut meta = Metadata::root(E::SOURCE);
         meta.occurred_on = own_time(&payload).unwrap_or(meta.occurred_on);

@@ -9,6 +9,7 @@ use uuid::Uuid;
 /// One clock read gives both: the v7 timestamp takes the milliseconds, the next 12 bits the
 /// sub-millisecond fraction (RFC 9562, section 6.2, method 3), so ids made in one process sort
 /// by creation time to about a quarter of a microsecond; the remaining 62 bits are random.
+#[inline]
 pub(crate) fn now() -> (Uuid, DateTime<Utc>) {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)

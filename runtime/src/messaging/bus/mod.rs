@@ -87,6 +87,7 @@ impl Bus {
     /// Publishes an event from code without an async runtime. An async handler reached this
     /// way fails with [`FailureReason::AsyncInSyncCall`](crate::FailureReason::AsyncInSyncCall);
     /// the other handlers still run.
+    #[inline]
     pub fn publish_sync<E: DomainEvent>(&self, event: E) -> Result<(), PublishError> {
         self.publish_envelope_sync(Envelope::new(event))
     }
@@ -101,6 +102,7 @@ impl Bus {
     }
 
     /// The synchronous form of [`Bus::publish_envelope`].
+    #[inline]
     pub fn publish_envelope_sync<E: DomainEvent>(
         &self,
         envelope: Envelope<E>,
@@ -118,6 +120,7 @@ impl Bus {
     }
 
     /// Sends a command from code without an async runtime.
+    #[inline]
     pub fn send_sync<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
         self.request_sync(command, None)
     }
@@ -128,6 +131,7 @@ impl Bus {
     }
 
     /// Asks a query from code without an async runtime.
+    #[inline]
     pub fn query_sync<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
         self.request_sync(query, None)
     }
