@@ -308,3 +308,46 @@ fn routes_list_commands_and_queries() {
     assert_eq!(routes.handlers_of("test.balance"), ["commands::balance"]);
     assert!(routes.mermaid().contains("[\"test.balance v1\"]:::query"));
 }
+
+#[derive(Query, Debug)]
+#[query(name = "test.who_asks", output = (uuid::Uuid, Option<uuid::Uuid>))]
+struct WhoAsks;
+
+#[derive(Command, Debug)]
+#[command(name = "test.ask_around", output = (uuid::Uuid, uuid::Uuid, (uuid::Uuid, Option<uuid::Uuid>)))]
+struct AskAround;
+
+#[handler]
+fn who_asks(_: WhoAsks, ctx: &Context) -> (uuid::Uuid, Option<uuid::Uuid>) {
+    (ctx.correlation_id(), ctx.metadata().causation_id())
+}
+
+#[handler]
+fn ask_around(
+    _: AskAround,
+    ctx: &Context,
+) -> (uuid::Uuid, uuid::Uuid, (uuid::Uuid, Option<uuid::Uuid>)) {
+    let nested = ctx.query_sync(WhoAsks).expect("the query has a handler");
+    (ctx.message_id(), ctx.correlation_id(), nested)
+}
+
+#[test]
+fn messages_sent_from_a_handler_inherit_correlation_and_name_their_cause() {
+    let accounts = Arc::new(Accounts::default());
+    let bus = builder(&accounts).build().unwrap();
+    let (outer_id, outer_correlation, (inner_correlation, inner_causation)) =
+        bus.send_sync(AskAround).unwrap();
+    assert_eq!(
+        outer_correlation, outer_id,
+        "the command starts the conversation"
+    );
+    assert_eq!(
+        inner_correlation, outer_correlation,
+        "the nested query joins it"
+    );
+    assert_eq!(
+        inner_causation,
+        Some(outer_id),
+        "and names the command as its cause"
+    );
+}
