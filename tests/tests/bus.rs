@@ -399,6 +399,7 @@ fn routes_render_as_a_table_and_a_mermaid_graph() {
         [("journal", "bus::Journal"), ("clock", "dyn bus::Clock")]
     );
     assert_eq!(handler.location.file(), "tests/tests/bus.rs");
+    assert!(handler.takes_envelope && !handler.takes_context && !handler.is_async);
     let table = routes.to_string();
     assert!(
         table.lines().next().unwrap().starts_with("MESSAGE"),

@@ -134,34 +134,22 @@ impl Context {
     /// Sends a command now and waits for its handler, as [`Bus::send`] does, with this message
     /// as its causation.
     pub async fn send<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        self.bus
-            .request(command, Some(self), crate::messaging::dispatch::Mode::Async)
-            .await
+        self.bus.request(command, Some(self)).await
     }
 
     /// Sends a command from a synchronous handler; see [`Bus::send_sync`].
     pub fn send_sync<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        crate::messaging::dispatch::run_sync(self.bus.request(
-            command,
-            Some(self),
-            crate::messaging::dispatch::Mode::Sync,
-        ))
+        self.bus.request_sync(command, Some(self))
     }
 
     /// Asks a query now and waits for its answer, with this message as its causation.
     pub async fn query<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        self.bus
-            .request(query, Some(self), crate::messaging::dispatch::Mode::Async)
-            .await
+        self.bus.request(query, Some(self)).await
     }
 
     /// Asks a query from a synchronous handler.
     pub fn query_sync<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        crate::messaging::dispatch::run_sync(self.bus.request(
-            query,
-            Some(self),
-            crate::messaging::dispatch::Mode::Sync,
-        ))
+        self.bus.request_sync(query, Some(self))
     }
 
     pub(crate) fn take_published(&self) -> Vec<Queued> {

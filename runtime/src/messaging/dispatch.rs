@@ -307,11 +307,7 @@ impl Bus {
         &self,
         message: R,
         cause: Option<&Context>,
-        mode: Mode,
     ) -> Result<R::Output, SendError<R>> {
-        if mode == Mode::Sync {
-            return self.request_sync(message, cause);
-        }
         let prepared = self.prepare::<R>(cause)?;
         let mut input = Some(message);
         let mut output = None;

@@ -44,6 +44,8 @@ pub struct HandlerRoute {
     pub dependencies: Vec<(&'static str, &'static str)>,
     /// Whether it takes `&Context`.
     pub takes_context: bool,
+    /// Whether it takes the event in its envelope (`&Envelope<E>`) rather than `&E`.
+    pub takes_envelope: bool,
     /// The wire names of the messages it declares with `emits(..)`.
     pub emits: Vec<&'static str>,
     /// Where it is declared.
@@ -79,6 +81,7 @@ impl Routes {
                                     .map(|d| (d.param, (d.rust_type)()))
                                     .collect(),
                                 takes_context: r.takes_context,
+                                takes_envelope: r.takes_envelope,
                                 emits: r.emits.iter().map(|m| m.name).collect(),
                                 location: r.location,
                             }

@@ -116,7 +116,7 @@ impl Bus {
 
     /// Sends a command to its one handler and returns the handler's output.
     pub async fn send<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        self.request(command, None, Mode::Async).await
+        self.request(command, None).await
     }
 
     /// Sends a command from code without an async runtime.
@@ -127,7 +127,7 @@ impl Bus {
 
     /// Asks a query of its one handler and returns the answer.
     pub async fn query<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        self.request(query, None, Mode::Async).await
+        self.request(query, None).await
     }
 
     /// Asks a query from code without an async runtime.
