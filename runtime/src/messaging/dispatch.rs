@@ -137,13 +137,7 @@ impl Bus {
         } else {
             run_all(&mut failures);
         }
-        Some(
-            Run {
-                failures,
-                queue: VecDeque::new(),
-            }
-            .into_result(),
-        )
+        Some(PublishError::check(failures))
     }
 
     /// Calls a simple handler in its span, catching a panic.
@@ -186,16 +180,14 @@ impl Bus {
         }
     }
 
-    /// Publishes `event` and everything its handlers publish, breadth first.
+    /// Publishes `event` and everything its handlers publish, breadth first: the general
+    /// path, for routes that [`Bus::dispatch_simple`] declined.
     pub(crate) async fn dispatch_event(
         &self,
         event: &dyn AnyEvent,
         phase: Phase,
         mode: Mode,
     ) -> Result<(), PublishError> {
-        if let Some(result) = self.dispatch_simple(event, phase) {
-            return result;
-        }
         let mut run = Run::default();
         self.run_handlers(event, &Lineage::default(), phase, mode, &mut run)
             .await;
@@ -231,15 +223,12 @@ impl Bus {
         }
         let meta = event.meta();
         let span = tracing::debug_span!("tidings.publish", event = event.name(), id = %meta.id);
+        let envelope = event.as_any();
+        let traced = tracing::level_enabled!(tracing::Level::DEBUG);
         async {
             for entry in handlers {
                 let outcome = if entry.is_simple() {
-                    self.call_simple(
-                        entry,
-                        event,
-                        event.as_any(),
-                        tracing::level_enabled!(tracing::Level::DEBUG),
-                    )
+                    self.call_simple(entry, event, envelope, traced)
                 } else {
                     let context = entry
                         .registration
@@ -255,11 +244,11 @@ impl Bus {
                         handler = entry.name(),
                         event = event.name()
                     );
-                    let outcome = call_event(entry, event.as_any(), &invocation, mode)
+                    let outcome = call_event(entry, envelope, &invocation, mode)
                         .instrument(span)
                         .await;
                     if let (Ok(()), Some(context)) = (&outcome, &context) {
-                        self.enqueue(event.name(), entry, lineage, context.take_published(), run);
+                        self.enqueue(context, run);
                     }
                     outcome
                 };
@@ -272,25 +261,19 @@ impl Bus {
         .await;
     }
 
-    /// Queues what a handler published, unless that would go past the depth limit.
-    fn enqueue(
-        &self,
-        message: &'static str,
-        entry: &Entry,
-        lineage: &Lineage,
-        published: Vec<Queued>,
-        run: &mut Run,
-    ) {
+    /// Queues what the handler of `context` published, unless that would go past the depth
+    /// limit.
+    fn enqueue(&self, context: &Context, run: &mut Run) {
+        let published = context.take_published();
         if published.is_empty() {
             return;
         }
-        let child = lineage.child(message, entry.name());
+        let child = context.lineage.child(context.message, context.handler);
         if child.depth() > self.inner.max_depth {
-            let first = &published[0];
             run.failures.push(HandlerFailure {
-                handler: entry.name(),
-                message,
-                message_id: first.meta().causation_id.unwrap_or_default(),
+                handler: context.handler,
+                message: context.message,
+                message_id: context.meta.id,
                 reason: FailureReason::DepthExceeded {
                     limit: self.inner.max_depth,
                     chain: child.links().to_vec(),
@@ -312,16 +295,9 @@ impl Bus {
         let mut input = Some(message);
         let mut output = None;
         let invocation = prepared.invocation(&self.inner.provided);
-        let outcome = match &prepared.entry.call {
-            Call::Registered(Invoke::Request(shim)) => traced_request::<R>(prepared.entry, || {
-                shim(&mut input, &mut output, &invocation)
-            }),
-            _ => {
-                let span = tracing::debug_span!(
-                    "tidings.handler",
-                    handler = prepared.entry.name(),
-                    message = R::NAME
-                );
+        let outcome = match call_direct(prepared.entry, &mut input, &mut output, &invocation) {
+            Some(outcome) => outcome,
+            None => {
                 call_request(
                     prepared.entry,
                     &mut input,
@@ -329,7 +305,6 @@ impl Bus {
                     &invocation,
                     Mode::Async,
                 )
-                .instrument(span)
                 .await
             }
         };
@@ -350,11 +325,9 @@ impl Bus {
         let mut input = Some(message);
         let mut output = None;
         let invocation = prepared.invocation(&self.inner.provided);
-        let outcome = match &prepared.entry.call {
-            Call::Registered(Invoke::Request(shim)) => traced_request::<R>(prepared.entry, || {
-                shim(&mut input, &mut output, &invocation)
-            }),
-            _ => run_sync(call_request(
+        let outcome = match call_direct(prepared.entry, &mut input, &mut output, &invocation) {
+            Some(outcome) => outcome,
+            None => run_sync(call_request(
                 prepared.entry,
                 &mut input,
                 &mut output,
@@ -395,11 +368,7 @@ impl Bus {
             .registration
             .takes_context
             .then(|| Context::new(self, &meta, R::NAME, entry.name(), &lineage));
-        Ok(Prepared {
-            entry,
-            lineage,
-            context,
-        })
+        Ok(Prepared { entry, context })
     }
 
     /// Turns the handler's outcome into its output, queueing what it published.
@@ -425,14 +394,8 @@ impl Bus {
         };
         match result {
             Ok(output) => {
-                if let Some(ctx) = &prepared.context {
-                    self.enqueue(
-                        R::NAME,
-                        prepared.entry,
-                        &prepared.lineage,
-                        ctx.take_published(),
-                        run,
-                    );
+                if let Some(context) = &prepared.context {
+                    self.enqueue(context, run);
                 }
                 Ok(output)
             }
@@ -447,7 +410,6 @@ impl Bus {
 /// A command or query's handler, ready to be called.
 struct Prepared<'b> {
     entry: &'b Entry,
-    lineage: Lineage,
     context: Option<Context>,
 }
 
@@ -471,29 +433,32 @@ fn finish<R: Request>(output: R::Output, run: Run) -> Result<R::Output, SendErro
     }
 }
 
-/// Calls a sync request handler, in its span when tracing may want it, catching a panic.
-fn traced_request<R: Request>(entry: &Entry, call: impl FnOnce()) -> Result<(), FailureReason> {
-    let call = || {
-        std::panic::catch_unwind(AssertUnwindSafe(call))
+/// Calls a registered sync request handler directly, in its span when tracing may want it,
+/// catching a panic; `None` for the others (async or replaced), which go to [`call_request`].
+fn call_direct<R: Request>(
+    entry: &Entry,
+    input: &mut Option<R>,
+    output: &mut Option<Result<R::Output, R::Error>>,
+    invocation: &Invocation<'_>,
+) -> Option<Result<(), FailureReason>> {
+    let Call::Registered(Invoke::Request(shim)) = &entry.call else {
+        return None;
+    };
+    let call = move || {
+        std::panic::catch_unwind(AssertUnwindSafe(move || shim(input, output, invocation)))
             .map_err(|panic| FailureReason::Panicked(panic_message(panic)))
     };
-    if tracing::level_enabled!(tracing::Level::DEBUG) {
+    Some(if tracing::level_enabled!(tracing::Level::DEBUG) {
         tracing::debug_span!("tidings.handler", handler = entry.name(), message = R::NAME)
             .in_scope(call)
     } else {
         call()
-    }
+    })
 }
 
 impl Run {
     fn into_result(self) -> Result<(), PublishError> {
-        if self.failures.is_empty() {
-            Ok(())
-        } else {
-            Err(PublishError {
-                failures: self.failures,
-            })
-        }
+        PublishError::check(self.failures)
     }
 }
 
@@ -547,9 +512,10 @@ async fn call_request<R: Request>(
     invocation: &Invocation<'_>,
     mode: Mode,
 ) -> Result<(), FailureReason> {
+    let span = tracing::debug_span!("tidings.handler", handler = entry.name(), message = R::NAME);
     let result = match &entry.call {
         Call::Registered(Invoke::Request(_)) => {
-            unreachable!("sync request handlers are called directly")
+            unreachable!("sync request handlers are called by `call_direct`")
         }
         Call::Registered(Invoke::AsyncRequest(shim)) => {
             if mode == Mode::Sync {
@@ -557,11 +523,12 @@ async fn call_request<R: Request>(
             }
             AssertUnwindSafe(shim(input, output, invocation))
                 .catch_unwind()
+                .instrument(span)
                 .await
         }
-        Call::Replaced(replacement) => {
+        Call::Replaced(replacement) => span.in_scope(|| {
             std::panic::catch_unwind(AssertUnwindSafe(|| replacement.call_request(input, output)))
-        }
+        }),
         Call::Registered(Invoke::Event(_) | Invoke::AsyncEvent(_)) => {
             unreachable!("event handlers are routed to events only")
         }

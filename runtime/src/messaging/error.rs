@@ -102,6 +102,15 @@ pub struct PublishError {
 }
 
 impl PublishError {
+    /// `Ok` when nothing failed, else the error listing every failure.
+    pub(crate) fn check(failures: Vec<HandlerFailure>) -> Result<(), PublishError> {
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(PublishError { failures })
+        }
+    }
+
     /// Every failed handler, in the order they ran.
     pub fn failures(&self) -> &[HandlerFailure] {
         &self.failures

@@ -97,8 +97,14 @@ impl Bus {
         &self,
         envelope: Envelope<E>,
     ) -> Result<(), PublishError> {
-        self.dispatch_event(&envelope, Phase::Immediate, Mode::Async)
-            .await
+        // Routes of simple sync handlers skip the async machinery entirely.
+        match self.dispatch_simple(&envelope, Phase::Immediate) {
+            Some(result) => result,
+            None => {
+                self.dispatch_event(&envelope, Phase::Immediate, Mode::Async)
+                    .await
+            }
+        }
     }
 
     /// The synchronous form of [`Bus::publish_envelope`].
