@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 use tidings::__private::{
-    Dependency, HandlerRegistration, HandlerResult, Invocation, Invoke, Location, MessageRef,
-    MessageRegistration, Phase,
+    Dependency, EventFn, HandlerRegistration, HandlerResult, Invocation, Invoke, Location,
+    MessageRef, MessageRegistration, Phase,
 };
 use tidings::{handler, Bus, Command, DomainEvent, Envelope};
 
@@ -269,15 +269,24 @@ fn generated_shim(_: &(dyn Any + Send + Sync), _: &Invocation<'_>) -> HandlerRes
     Ok(())
 }
 
+fn typed_shim<E>(_: &Envelope<E>, _: &Invocation<'_>) -> HandlerResult {
+    Ok(())
+}
+
+fn typed_invoke<E: DomainEvent>() -> Invoke {
+    Invoke::Event(Box::leak(Box::new(typed_shim::<E> as EventFn<E>)))
+}
+
 const DEPENDENCIES: &[Dependency] = &[Dependency::of::<Counter>("counter")];
 
-fn messages() -> Vec<(&'static MessageRegistration, MessageRef)> {
+fn messages() -> Vec<(&'static MessageRegistration, MessageRef, Invoke)> {
     let at = Location::new(file!(), line!(), module_path!());
     macro_rules! registered {
         ($($event:ident),*) => {
             vec![$((
-                &*Box::leak(Box::new(MessageRegistration::of::<$event>(at))),
+                &*Box::leak(Box::new(MessageRegistration::event::<$event>(at))),
                 MessageRef::event::<$event>(),
+                typed_invoke::<$event>(),
             )),*]
         };
     }
@@ -286,7 +295,7 @@ fn messages() -> Vec<(&'static MessageRegistration, MessageRef)> {
 
 fn generated_handlers(
     n: usize,
-    messages: &[(&'static MessageRegistration, MessageRef)],
+    messages: &[(&'static MessageRegistration, MessageRef, Invoke)],
 ) -> Vec<&'static HandlerRegistration> {
     (0..n)
         .map(|i| {
@@ -299,7 +308,7 @@ fn generated_handlers(
                 emits: &[],
                 takes_context: false,
                 takes_envelope: false,
-                invoke: Invoke::Event(generated_shim),
+                invoke: messages[i % messages.len()].2,
                 location: Location::new("generated.rs", i as u32, "generated"),
             }))
         })
@@ -308,7 +317,7 @@ fn generated_handlers(
 
 fn build(c: &mut Criterion) {
     let messages = messages();
-    let registrations: Vec<_> = messages.iter().map(|(r, _)| *r).collect();
+    let registrations: Vec<_> = messages.iter().map(|(r, _, _)| *r).collect();
     let mut group = c.benchmark_group("build");
     for n in [10usize, 100, 1_000, 10_000] {
         let handlers = generated_handlers(n, &messages);

@@ -71,13 +71,16 @@ pub mod testing;
 mod readme {}
 
 pub use messaging::any::AnyEnvelope;
-pub use messaging::bus::{BuildError, Bus, BusBuilder, LinkedCrate, Problem, DEFAULT_MAX_DEPTH};
+pub use messaging::bus::builder::{BusBuilder, LinkedCrate};
+pub use messaging::bus::context::Context;
+pub use messaging::bus::ports::{EnvelopeRef, Observer};
+pub use messaging::bus::problems::{BuildError, Problem};
+pub use messaging::bus::registry::{Location, Phase};
+pub use messaging::bus::{Bus, DEFAULT_MAX_DEPTH};
 pub use messaging::cloudevents::DecodeError;
-pub use messaging::context::Context;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
-pub use messaging::registry::{Location, Phase};
 pub use messaging::routes::{HandlerRoute, MessageRoute, Routes};
 
 /// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
@@ -191,17 +194,20 @@ pub mod __private {
     pub use inventory;
     pub use serde;
 
-    pub use crate::messaging::context::Invocation;
-    pub use crate::messaging::registry::{
-        BoxFuture, Dependency, HandlerRegistration, HandlerResult, Invoke, Location, MessageRef,
-        MessageRegistration, Phase,
+    pub use crate::messaging::bus::call::{
+        AsyncEventFn, AsyncRequestFn, BoxFuture, EventFn, HandlerResult, Invoke, RequestFn,
+        RequestResult,
     };
+    pub use crate::messaging::bus::invocation::Invocation;
+    pub use crate::messaging::bus::registry::{
+        Dependency, HandlerRegistration, Location, MessageRef, MessageRegistration, Phase,
+    };
+    pub use crate::messaging::message::Slot;
 
     pub use crate::Envelope;
 
     use crate::{BoxError, Request};
     use chrono::{DateTime, Utc};
-    use std::any::Any;
     use std::future::Future;
 
     /// Builds a bus from explicit registrations instead of the link-time registry; the
@@ -211,36 +217,14 @@ pub mod __private {
         messages: Vec<&'static MessageRegistration>,
         handlers: Vec<&'static HandlerRegistration>,
     ) -> Result<crate::Bus, crate::BuildError> {
-        builder.build_from(&crate::messaging::registry::Registry::from_parts(
+        builder.build_from(&crate::messaging::bus::registry::Registry::from_parts(
             messages, handlers,
         ))
     }
 
-    pub fn downcast_envelope<E: 'static>(envelope: &(dyn Any + Send + Sync)) -> &Envelope<E> {
-        envelope
-            .downcast_ref()
-            .expect("the bus routes each envelope to handlers of its own type")
-    }
-
-    pub fn take_request<R: 'static>(input: &mut (dyn Any + Send)) -> R {
-        input
-            .downcast_mut::<Option<R>>()
-            .and_then(Option::take)
-            .expect("the bus hands each request to its handler once")
-    }
-
-    pub fn put_reply<R: Request>(output: &mut (dyn Any + Send), reply: R::Reply) {
-        put_result::<R>(output, R::into_result(reply));
-    }
-
-    pub fn put_result<R: Request>(
-        output: &mut (dyn Any + Send),
-        result: Result<R::Output, R::Error>,
-    ) {
-        let slot = output
-            .downcast_mut::<Option<Result<R::Output, R::Error>>>()
-            .expect("the bus gives each request handler a slot of its own type");
-        *slot = Some(result);
+    /// A request handler's reply, as the command or query declares it, made a `Result`.
+    pub fn into_result<R: Request>(reply: R::Reply) -> RequestResult<R> {
+        R::into_result(reply)
     }
 
     pub fn boxed_future<'a, T>(future: impl Future<Output = T> + Send + 'a) -> BoxFuture<'a, T> {

@@ -15,12 +15,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::messaging::bus::BusBuilder;
-use crate::messaging::dispatch::AnyEvent;
+use crate::messaging::bus::build::Replacement;
+use crate::messaging::bus::builder::BusBuilder;
+use crate::messaging::bus::call::{EventClosure, RequestClosure};
+use crate::messaging::bus::ports::{EnvelopeRef, Observer};
 use crate::messaging::error::BoxError;
-use crate::messaging::registry::HandlerResult;
 use crate::{AnyEnvelope, DomainEvent, Envelope, Message, Request};
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Captures every event envelope the bus dispatches (including follow-ups), in order.
@@ -38,14 +39,6 @@ impl Recorder {
     /// An empty recorder; give it to [`BusBuilder::record`].
     pub fn new() -> Recorder {
         Recorder::default()
-    }
-
-    pub(crate) fn record(&self, event: &dyn AnyEvent) {
-        let json = event.to_json().map_err(|e| e.to_string());
-        self.lock().push(Recorded {
-            name: event.name(),
-            json,
-        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Recorded>> {
@@ -113,6 +106,17 @@ impl Recorder {
     }
 }
 
+/// The recorder is an observer of the bus: it sees every dispatched envelope.
+impl Observer for Recorder {
+    fn dispatched(&self, event: EnvelopeRef<'_>) {
+        let json = event.to_json().map_err(|e| e.to_string());
+        self.lock().push(Recorded {
+            name: event.name(),
+            json,
+        });
+    }
+}
+
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recorder")
@@ -121,112 +125,41 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
-/// A test's stand-in for a registered handler.
-#[doc(hidden)]
-pub struct Replacement {
-    message: TypeId,
-    message_name: &'static str,
-    call: ReplacementFn,
-}
-
-type EventReplacement = Box<dyn Fn(&(dyn Any + Send + Sync)) -> HandlerResult + Send + Sync>;
-type RequestReplacement = Box<dyn Fn(&mut (dyn Any + Send), &mut (dyn Any + Send)) + Send + Sync>;
-
-enum ReplacementFn {
-    Event(EventReplacement),
-    Request(RequestReplacement),
-}
-
-impl std::fmt::Debug for Replacement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replacement")
-            .field("message", &self.message_name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Replacement {
-    pub(crate) fn message_type(&self) -> TypeId {
-        self.message
-    }
-
-    pub(crate) fn message_name(&self) -> &'static str {
-        self.message_name
-    }
-
-    pub(crate) fn call_event(&self, envelope: &(dyn Any + Send + Sync)) -> HandlerResult {
-        match &self.call {
-            ReplacementFn::Event(f) => f(envelope),
-            ReplacementFn::Request(_) => {
-                unreachable!("validated by build(): the message types match")
-            }
-        }
-    }
-
-    pub(crate) fn call_request(&self, input: &mut (dyn Any + Send), output: &mut (dyn Any + Send)) {
-        match &self.call {
-            ReplacementFn::Request(f) => f(input, output),
-            ReplacementFn::Event(_) => {
-                unreachable!("validated by build(): the message types match")
-            }
-        }
-    }
-}
-
 /// Builder options for tests.
 impl BusBuilder {
     /// Records every dispatched event envelope in `recorder`.
-    pub fn record(mut self, recorder: &Recorder) -> Self {
-        self.recorder = Some(recorder.clone());
-        self
-    }
-
-    /// Leaves the handler named `handler` out of the table (its dependencies are then not
-    /// needed). `build()` fails if no handler has this name.
-    pub fn without(mut self, handler: impl Into<String>) -> Self {
-        self.without.push(handler.into());
-        self
+    pub fn record(self, recorder: &Recorder) -> Self {
+        self.observe(recorder.clone())
     }
 
     /// Runs `replacement` instead of the event handler named `handler`.
-    pub fn replace_event<E, F>(mut self, handler: impl Into<String>, replacement: F) -> Self
+    pub fn replace_event<E, F>(self, handler: impl Into<String>, replacement: F) -> Self
     where
         E: DomainEvent,
         F: Fn(&Envelope<E>) -> Result<(), BoxError> + Send + Sync + 'static,
     {
-        let call: EventReplacement = Box::new(move |envelope| {
-            replacement(crate::__private::downcast_envelope::<E>(envelope))
-        });
-        self.replacements.push((
-            handler.into(),
-            Arc::new(Replacement {
-                message: TypeId::of::<E>(),
-                message_name: E::NAME,
-                call: ReplacementFn::Event(call),
-            }),
-        ));
-        self
+        let closure: EventClosure<E> = Arc::new(replacement);
+        self.replace(Replacement {
+            handler: handler.into(),
+            message: TypeId::of::<E>(),
+            message_name: E::NAME,
+            closure: Arc::new(closure),
+        })
     }
 
     /// Runs `replacement` instead of the command or query handler named `handler`.
-    pub fn replace_request<R, F>(mut self, handler: impl Into<String>, replacement: F) -> Self
+    pub fn replace_request<R, F>(self, handler: impl Into<String>, replacement: F) -> Self
     where
         R: Request,
         F: Fn(R) -> Result<R::Output, R::Error> + Send + Sync + 'static,
     {
-        let call: RequestReplacement = Box::new(move |input, output| {
-            let message = crate::__private::take_request::<R>(input);
-            crate::__private::put_result::<R>(output, replacement(message));
-        });
-        self.replacements.push((
-            handler.into(),
-            Arc::new(Replacement {
-                message: TypeId::of::<R>(),
-                message_name: <R as Message>::NAME,
-                call: ReplacementFn::Request(call),
-            }),
-        ));
-        self
+        let closure: RequestClosure<R> = Arc::new(replacement);
+        self.replace(Replacement {
+            handler: handler.into(),
+            message: TypeId::of::<R>(),
+            message_name: <R as Message>::NAME,
+            closure: Arc::new(closure),
+        })
     }
 }
 

@@ -47,6 +47,8 @@ pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature)
         (_, false) => quote!(Event),
         (_, true) => quote!(AsyncEvent),
     };
+    // A message that is not what the form needs is reported once, at the message type.
+    let invoke = respan(quote!(#p::Invoke::#invoke(&__TIDINGS_CALL)), message.span());
     let line = quote_spanned!(ident.span()=> ::core::line!());
     quote! {
         #[allow(non_snake_case, unused_qualifications, clippy::all)]
@@ -62,7 +64,7 @@ pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature)
                     emits: &[#(#emits),*],
                     takes_context: #takes_context,
                     takes_envelope: #takes_envelope,
-                    invoke: #p::Invoke::#invoke(__tidings_invoke),
+                    invoke: #invoke,
                     location: #p::Location::new(::core::file!(), #line, ::core::module_path!()),
                 }
             }
@@ -95,31 +97,31 @@ fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
             } else {
                 quote!(#p::Envelope::payload(__env))
             };
-            let open = quote!(#p::downcast_envelope::<#message>(__env));
             let result = respan(quote!(#p::handler_result), sig.output_span);
             let check = quote!(#result(#reply));
             let body = quote! {
-                let __env = #open;
                 let #reply: #output = #ident(#first, #(#params),*) #awaited;
                 #check
             };
             if sig.is_async {
                 quote! {
                     fn __tidings_invoke<'a>(
-                        __env: &'a (dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync),
+                        __env: &'a #p::Envelope<#message>,
                         __inv: &'a #p::Invocation<'a>,
                     ) -> #p::BoxFuture<'a, #p::HandlerResult> {
                         #p::boxed_future(async move { #body })
                     }
+                    static __TIDINGS_CALL: #p::AsyncEventFn<#message> = __tidings_invoke;
                 }
             } else {
                 quote! {
                     fn __tidings_invoke(
-                        __env: &(dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync),
+                        __env: &#p::Envelope<#message>,
                         __inv: &#p::Invocation<'_>,
                     ) -> #p::HandlerResult {
                         #body
                     }
+                    static __TIDINGS_CALL: #p::EventFn<#message> = __tidings_invoke;
                 }
             }
         }
@@ -128,33 +130,39 @@ fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
             // mismatch shows both types there; every `Request` obligation is spanned at the
             // message type, where rustc reports it once.
             let reply_type = respan(quote!(<#message as #krate::Request>::Reply), message.span());
-            let put = respan(quote!(#p::put_reply::<#message>), message.span());
+            let into_result = respan(quote!(#p::into_result::<#message>), message.span());
+            let result_type = respan(quote!(#p::RequestResult<#message>), message.span());
             let checked = quote_spanned!(message.span()=> __reply);
+            let shim_fn = respan(quote!(__tidings_invoke), message.span());
+            let shim_type = if sig.is_async {
+                respan(quote!(#p::AsyncRequestFn<#message>), message.span())
+            } else {
+                respan(quote!(#p::RequestFn<#message>), message.span())
+            };
             let body = quote! {
-                let __message = #p::take_request::<#message>(__input);
                 let #reply: #output = #ident(__message, #(#params),*) #awaited;
                 let #reply: #reply_type = #reply;
-                #put(__output, #checked);
+                #into_result(#checked)
             };
             if sig.is_async {
                 quote! {
                     fn __tidings_invoke<'a>(
-                        __input: &'a mut (dyn ::core::any::Any + ::core::marker::Send),
-                        __output: &'a mut (dyn ::core::any::Any + ::core::marker::Send),
+                        __message: #message,
                         __inv: &'a #p::Invocation<'a>,
-                    ) -> #p::BoxFuture<'a, ()> {
+                    ) -> #p::BoxFuture<'a, #result_type> {
                         #p::boxed_future(async move { #body })
                     }
+                    static __TIDINGS_CALL: #shim_type = #shim_fn;
                 }
             } else {
                 quote! {
                     fn __tidings_invoke(
-                        __input: &mut (dyn ::core::any::Any + ::core::marker::Send),
-                        __output: &mut (dyn ::core::any::Any + ::core::marker::Send),
+                        __message: #message,
                         __inv: &#p::Invocation<'_>,
-                    ) {
+                    ) -> #result_type {
                         #body
                     }
+                    static __TIDINGS_CALL: #shim_type = #shim_fn;
                 }
             }
         }

@@ -31,6 +31,10 @@ pub(crate) fn expand(input: &syn::DeriveInput, message: &Message) -> TokenStream
         Kind::Command | Kind::Query => request_impl(ident, message),
     };
     let occurred_on = occurred_on(message);
+    let registration = match message.kind {
+        Kind::Event => quote!(event),
+        Kind::Command | Kind::Query => quote!(request),
+    };
     let line = quote_spanned!(ident.span()=> ::core::line!());
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
@@ -44,12 +48,17 @@ pub(crate) fn expand(input: &syn::DeriveInput, message: &Message) -> TokenStream
                 const KIND: #krate::MessageKind = #krate::MessageKind::#kind;
                 const SOURCE: &'static str = ::core::concat!("/", ::core::env!("CARGO_PKG_NAME"));
                 #occurred_on
+                #[inline]
+                fn slot() -> &'static #p::Slot {
+                    static SLOT: #p::Slot = #p::Slot::new();
+                    &SLOT
+                }
             }
 
             #specific
 
             #p::inventory::submit! {
-                #p::MessageRegistration::of::<#ident>(
+                #p::MessageRegistration::#registration::<#ident>(
                     #p::Location::new(::core::file!(), #line, ::core::module_path!()),
                 )
             }

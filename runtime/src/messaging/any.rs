@@ -1,42 +1,11 @@
 //! `AnyEnvelope`: an envelope whose payload type is known only at run time.
 
+use crate::messaging::bus::registry::Registry;
 use crate::messaging::cloudevents::{self, DecodeError, Incoming};
 use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::message::{Message, MessageKind};
-use crate::messaging::registry::Registry;
-use std::any::Any;
+use crate::messaging::payload::Payload;
 use uuid::Uuid;
-
-/// A message payload behind a trait object: what `AnyEnvelope` holds.
-pub(crate) trait Payload: Any + Send + Sync {
-    fn name(&self) -> &'static str;
-    fn version(&self) -> u32;
-    fn kind(&self) -> MessageKind;
-    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
-    fn as_any(&self) -> &(dyn Any + Send + Sync);
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
-}
-
-impl<M: Message> Payload for M {
-    fn name(&self) -> &'static str {
-        M::NAME
-    }
-    fn version(&self) -> u32 {
-        M::VERSION
-    }
-    fn kind(&self) -> MessageKind {
-        M::KIND
-    }
-    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
-        serde_json::to_value(self)
-    }
-    fn as_any(&self) -> &(dyn Any + Send + Sync) {
-        self
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
-        self
-    }
-}
 
 /// The type-erased form of [`Envelope<E>`]: decodable from JSON through the link-time registry,
 /// and downcastable to the concrete envelope.

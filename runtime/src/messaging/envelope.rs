@@ -168,8 +168,3 @@ impl<E> std::ops::Deref for Envelope<E> {
 fn own_time<E: Message>(payload: &E) -> Option<DateTime<Utc>> {
     (E::OCCURRED_ON)(payload)
 }
-
-/// The default `Message::OCCURRED_ON`: no time of its own.
-pub(crate) fn no_time<M>(_: &M) -> Option<DateTime<Utc>> {
-    None
-}

@@ -1,6 +1,6 @@
 //! What publishing and sending report: every failed handler, by name, with its error.
 
-use crate::messaging::dispatch::Lineage;
+use crate::messaging::lineage::Lineage;
 use crate::messaging::message::Request;
 use uuid::Uuid;
 

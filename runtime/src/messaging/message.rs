@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What a message is for: an event has zero or many handlers, a command or query exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,8 +51,53 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     const SOURCE: &'static str;
     /// Reads the payload's own time (events with an `#[event(occurred_on)]` field).
     #[doc(hidden)]
-    const OCCURRED_ON: fn(&Self) -> Option<DateTime<Utc>> =
-        crate::messaging::envelope::no_time::<Self>;
+    const OCCURRED_ON: fn(&Self) -> Option<DateTime<Utc>> = no_time::<Self>;
+    /// The type's slot in every routing table, so a route is found without hashing.
+    #[doc(hidden)]
+    fn slot() -> &'static Slot;
+}
+
+/// The default `Message::OCCURRED_ON`: no time of its own.
+fn no_time<M>(_: &M) -> Option<DateTime<Utc>> {
+    None
+}
+
+/// A message type's index in routing tables: assigned once per process, on first use, so
+/// every table of the process agrees on it. The derives give each type its own.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Slot(AtomicUsize);
+
+const UNASSIGNED: usize = usize::MAX;
+
+impl Slot {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Slot {
+        Slot(AtomicUsize::new(UNASSIGNED))
+    }
+
+    /// The index, assigning the next free one the first time.
+    #[inline]
+    pub(crate) fn index(&self) -> usize {
+        match self.0.load(Ordering::Relaxed) {
+            UNASSIGNED => self.assign(),
+            index => index,
+        }
+    }
+
+    #[cold]
+    fn assign(&self) -> usize {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let fresh = NEXT.fetch_add(1, Ordering::Relaxed);
+        match self
+            .0
+            .compare_exchange(UNASSIGNED, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fresh,
+            // Another thread assigned it first; `fresh` stays unused.
+            Err(index) => index,
+        }
+    }
 }
 
 /// Something that happened in the domain, named in the past tense.

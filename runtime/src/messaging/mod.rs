@@ -1,14 +1,17 @@
-//! The core layer: messages, envelopes, the registry, the bus and its handlers' context.
-//! It knows nothing of persistence or of brokers.
+//! The core layer: messages, envelopes, the link-time registry and the bus that routes them.
+//!
+//! It names nothing above it. Persistence and broadcasting plug into the bus through its two
+//! ports (`bus::ports`): an observer of every dispatched envelope, and a sink for what
+//! handlers publish.
 
 pub(crate) mod any;
 pub(crate) mod bus;
 pub(crate) mod cloudevents;
-pub(crate) mod context;
-pub(crate) mod dispatch;
 pub(crate) mod envelope;
+pub(crate) mod erased;
 pub(crate) mod error;
+pub(crate) mod lineage;
 pub(crate) mod message;
-pub(crate) mod registry;
+pub(crate) mod payload;
 pub(crate) mod routes;
 pub(crate) mod stamp;

@@ -1,9 +1,18 @@
 //! The routing table as data, and its two renderings: a text table and a Mermaid graph.
 
+use crate::messaging::bus::registry::{Location, Phase};
 use crate::messaging::bus::table::Table;
+use crate::messaging::bus::Bus;
 use crate::messaging::message::MessageKind;
-use crate::messaging::registry::{Location, Phase};
 use std::fmt::Write as _;
+
+impl Bus {
+    /// The routing table as data: render it with `Display` (a text table) or
+    /// [`Routes::mermaid`].
+    pub fn routes(&self) -> Routes {
+        Routes::from_table(&self.inner.table)
+    }
+}
 
 /// Every message the program knows and the handlers routed to it, sorted by name.
 #[derive(Debug, Clone)]
@@ -56,7 +65,7 @@ impl Routes {
     pub(crate) fn from_table(table: &Table) -> Routes {
         let mut messages: Vec<MessageRoute> = table
             .routes
-            .values()
+            .iter()
             .map(|route| {
                 let message = &route.message.message;
                 MessageRoute {
@@ -66,25 +75,22 @@ impl Routes {
                     rust_type: (message.rust_type)(),
                     location: route.message.location,
                     handlers: route
-                        .phases
+                        .entries
                         .iter()
                         .flatten()
-                        .map(|entry| {
-                            let r = entry.registration;
-                            HandlerRoute {
-                                name: r.name,
-                                phase: r.phase,
-                                is_async: r.invoke.is_async(),
-                                dependencies: r
-                                    .dependencies
-                                    .iter()
-                                    .map(|d| (d.param, (d.rust_type)()))
-                                    .collect(),
-                                takes_context: r.takes_context,
-                                takes_envelope: r.takes_envelope,
-                                emits: r.emits.iter().map(|m| m.name).collect(),
-                                location: r.location,
-                            }
+                        .map(|&r| HandlerRoute {
+                            name: r.name,
+                            phase: r.phase,
+                            is_async: r.invoke.is_async(),
+                            dependencies: r
+                                .dependencies
+                                .iter()
+                                .map(|d| (d.param, (d.rust_type)()))
+                                .collect(),
+                            takes_context: r.takes_context,
+                            takes_envelope: r.takes_envelope,
+                            emits: r.emits.iter().map(|m| m.name).collect(),
+                            location: r.location,
                         })
                         .collect(),
                 }

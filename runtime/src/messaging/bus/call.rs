@@ -1,0 +1,309 @@
+//! How a handler is called: the entry point `#[handler]` registers, typed for its message when
+//! the table is built, and the one place that calls a handler and catches its panic.
+
+use crate::messaging::bus::invocation::Invocation;
+use crate::messaging::bus::run::Run;
+use crate::messaging::bus::Bus;
+use crate::messaging::envelope::Envelope;
+use crate::messaging::erased::ErasedEvent;
+use crate::messaging::error::{BoxError, FailureReason};
+use crate::messaging::lineage::Lineage;
+use crate::messaging::message::{DomainEvent, Request};
+use futures_util::FutureExt;
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed, sendable future, as async handler shims return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What an event handler's shim returns: its error boxed.
+pub type HandlerResult = Result<(), BoxError>;
+
+/// What a command or query handler's shim returns.
+pub type RequestResult<R> = Result<<R as Request>::Output, <R as Request>::Error>;
+
+/// The shim of a sync event handler.
+pub type EventFn<E> = fn(&Envelope<E>, &Invocation<'_>) -> HandlerResult;
+/// The shim of an async event handler.
+pub type AsyncEventFn<E> =
+    for<'a> fn(&'a Envelope<E>, &'a Invocation<'a>) -> BoxFuture<'a, HandlerResult>;
+/// The shim of a sync command or query handler.
+pub type RequestFn<R> = fn(R, &Invocation<'_>) -> RequestResult<R>;
+/// The shim of an async command or query handler.
+pub type AsyncRequestFn<R> = for<'a> fn(R, &'a Invocation<'a>) -> BoxFuture<'a, RequestResult<R>>;
+
+/// A handler's entry point as `#[handler]` registers it: a static of one of the shim types
+/// above, for the handler's message type. The table recovers the type once, when it is built.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Invoke {
+    Event(&'static (dyn Any + Send + Sync)),
+    AsyncEvent(&'static (dyn Any + Send + Sync)),
+    Request(&'static (dyn Any + Send + Sync)),
+    AsyncRequest(&'static (dyn Any + Send + Sync)),
+}
+
+impl Invoke {
+    pub(crate) fn is_async(self) -> bool {
+        matches!(self, Invoke::AsyncEvent(_) | Invoke::AsyncRequest(_))
+    }
+}
+
+impl std::fmt::Debug for Invoke {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Invoke::Event(_) => "Event",
+            Invoke::AsyncEvent(_) => "AsyncEvent",
+            Invoke::Request(_) => "Request",
+            Invoke::AsyncRequest(_) => "AsyncRequest",
+        })
+    }
+}
+
+/// A closure standing in for an event handler of `E`.
+pub(crate) type EventClosure<E> = Arc<dyn Fn(&Envelope<E>) -> HandlerResult + Send + Sync>;
+/// A closure standing in for the handler of the command or query `R`.
+pub(crate) type RequestClosure<R> = Arc<dyn Fn(R) -> RequestResult<R> + Send + Sync>;
+
+/// How a handler in the table is called, before it is typed for its message.
+#[derive(Clone)]
+pub(crate) enum Callee {
+    /// The shim `#[handler]` registered.
+    Registered(Invoke),
+    /// An [`EventClosure`] or [`RequestClosure`] standing in for it.
+    Closure(Arc<dyn Any + Send + Sync>),
+}
+
+/// What the table knows of one handler, before it is typed for its message.
+pub(crate) struct Spec {
+    pub(crate) name: &'static str,
+    pub(crate) takes_context: bool,
+    /// For each dependency parameter, its index among the provided values.
+    pub(crate) slots: Box<[usize]>,
+    pub(crate) callee: Callee,
+}
+
+/// A message type's way of typing its handlers; `Err` names a handler whose entry point is
+/// for another message type.
+#[derive(Clone, Copy)]
+pub(crate) enum Typed {
+    Event(fn(&[&Spec]) -> Typing<Box<dyn TypedEvent>>),
+    Request(fn(&Spec) -> Typing<Box<dyn Any + Send + Sync>>),
+}
+
+/// Typed handlers, or the name of the one whose entry point is for another message type.
+pub(crate) type Typing<T> = Result<T, &'static str>;
+
+impl std::fmt::Debug for Typed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Typed::Event(_) => "Event",
+            Typed::Request(_) => "Request",
+        })
+    }
+}
+
+/// Whether async handlers may be awaited.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Sync,
+    Async,
+}
+
+/// One handler, typed for its message.
+pub(crate) struct Handler<C> {
+    pub(crate) call: C,
+    pub(crate) name: &'static str,
+    pub(crate) takes_context: bool,
+    pub(crate) slots: Box<[usize]>,
+}
+
+pub(crate) enum EventCall<E> {
+    Sync(EventFn<E>),
+    Async(AsyncEventFn<E>),
+    Closure(EventClosure<E>),
+}
+
+pub(crate) enum RequestCall<R: Request> {
+    Sync(RequestFn<R>),
+    Async(AsyncRequestFn<R>),
+    Closure(RequestClosure<R>),
+}
+
+/// The handlers of one event type in one phase.
+pub(crate) struct EventHandlers<E> {
+    pub(crate) handlers: Box<[Handler<EventCall<E>>]>,
+    /// Every handler is sync and takes no `Context`: the phase runs as a plain loop, and
+    /// nothing can be published from it.
+    pub(crate) simple: bool,
+}
+
+/// [`EventHandlers`] of some event type: the bus downcasts it once per publish, or runs it
+/// for an envelope known only as erased (a follow-up).
+pub(crate) trait TypedEvent: Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+
+    fn run_erased<'a>(
+        &'a self,
+        event: &'a dyn ErasedEvent,
+        bus: &'a Bus,
+        lineage: &'a Lineage,
+        mode: Mode,
+        run: &'a mut Run<'_>,
+    ) -> BoxFuture<'a, ()>;
+}
+
+pub(crate) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn TypedEvent>> {
+    let handlers = specs
+        .iter()
+        .map(|spec| {
+            let call = match &spec.callee {
+                Callee::Registered(Invoke::Event(f)) => {
+                    f.downcast_ref::<EventFn<E>>().map(|f| EventCall::Sync(*f))
+                }
+                Callee::Registered(Invoke::AsyncEvent(f)) => f
+                    .downcast_ref::<AsyncEventFn<E>>()
+                    .map(|f| EventCall::Async(*f)),
+                Callee::Closure(closure) => closure
+                    .downcast_ref::<EventClosure<E>>()
+                    .map(|c| EventCall::Closure(c.clone())),
+                Callee::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => None,
+            };
+            Ok(Handler {
+                call: call.ok_or(spec.name)?,
+                name: spec.name,
+                takes_context: spec.takes_context,
+                slots: spec.slots.clone(),
+            })
+        })
+        .collect::<Result<Box<[_]>, _>>()?;
+    let simple = handlers
+        .iter()
+        .all(|h| !h.takes_context && !matches!(h.call, EventCall::Async(_)));
+    Ok(Box::new(EventHandlers { handlers, simple }))
+}
+
+pub(crate) fn request_handler<R: Request>(spec: &Spec) -> Typing<Box<dyn Any + Send + Sync>> {
+    let call = match &spec.callee {
+        Callee::Registered(Invoke::Request(f)) => f
+            .downcast_ref::<RequestFn<R>>()
+            .map(|f| RequestCall::Sync(*f)),
+        Callee::Registered(Invoke::AsyncRequest(f)) => f
+            .downcast_ref::<AsyncRequestFn<R>>()
+            .map(|f| RequestCall::Async(*f)),
+        Callee::Closure(closure) => closure
+            .downcast_ref::<RequestClosure<R>>()
+            .map(|c| RequestCall::Closure(c.clone())),
+        Callee::Registered(Invoke::Event(_) | Invoke::AsyncEvent(_)) => None,
+    };
+    Ok(Box::new(Handler {
+        call: call.ok_or(spec.name)?,
+        name: spec.name,
+        takes_context: spec.takes_context,
+        slots: spec.slots.clone(),
+    }))
+}
+
+impl<E: DomainEvent> Handler<EventCall<E>> {
+    /// Calls a sync handler; `None` for an async one.
+    #[inline]
+    pub(crate) fn call_sync(
+        &self,
+        envelope: &Envelope<E>,
+        invocation: &Invocation<'_>,
+    ) -> Option<Result<(), FailureReason>> {
+        let result = match &self.call {
+            EventCall::Sync(f) => guard(|| f(envelope, invocation)),
+            EventCall::Closure(closure) => guard(|| closure(envelope)),
+            EventCall::Async(_) => return None,
+        };
+        Some(flatten(result))
+    }
+
+    pub(crate) async fn call(
+        &self,
+        envelope: &Envelope<E>,
+        invocation: &Invocation<'_>,
+        mode: Mode,
+    ) -> Result<(), FailureReason> {
+        if let Some(outcome) = self.call_sync(envelope, invocation) {
+            return outcome;
+        }
+        let EventCall::Async(f) = &self.call else {
+            unreachable!("`call_sync` calls every sync handler")
+        };
+        if mode == Mode::Sync {
+            return Err(FailureReason::AsyncInSyncCall);
+        }
+        flatten(guard_async(f(envelope, invocation)).await)
+    }
+}
+
+impl<R: Request> Handler<RequestCall<R>> {
+    /// Calls a sync handler; an async one gets the message back.
+    #[inline]
+    pub(crate) fn call_sync(
+        &self,
+        message: R,
+        invocation: &Invocation<'_>,
+    ) -> Result<Result<RequestResult<R>, FailureReason>, R> {
+        match &self.call {
+            RequestCall::Sync(f) => Ok(guard(|| f(message, invocation))),
+            RequestCall::Closure(closure) => Ok(guard(|| closure(message))),
+            RequestCall::Async(_) => Err(message),
+        }
+    }
+
+    pub(crate) async fn call(
+        &self,
+        message: R,
+        invocation: &Invocation<'_>,
+        mode: Mode,
+    ) -> Result<RequestResult<R>, FailureReason> {
+        match self.call_sync(message, invocation) {
+            Ok(outcome) => outcome,
+            Err(_) if mode == Mode::Sync => Err(FailureReason::AsyncInSyncCall),
+            Err(message) => {
+                let RequestCall::Async(f) = &self.call else {
+                    unreachable!("`call_sync` calls every sync handler")
+                };
+                guard_async(f(message, invocation)).await
+            }
+        }
+    }
+}
+
+/// Runs a handler, turning its panic into a failure.
+#[inline]
+fn guard<T>(f: impl FnOnce() -> T) -> Result<T, FailureReason> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(panicked)
+}
+
+async fn guard_async<T>(future: impl Future<Output = T>) -> Result<T, FailureReason> {
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(panicked)
+}
+
+fn flatten(result: Result<HandlerResult, FailureReason>) -> Result<(), FailureReason> {
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(FailureReason::Error(error)),
+        Err(reason) => Err(reason),
+    }
+}
+
+#[cold]
+fn panicked(panic: Box<dyn Any + Send>) -> FailureReason {
+    FailureReason::Panicked(match panic.downcast::<String>() {
+        Ok(message) => *message,
+        Err(panic) => match panic.downcast::<&'static str>() {
+            Ok(message) => (*message).to_owned(),
+            Err(_) => "a panic with a non-string payload".to_owned(),
+        },
+    })
+}

@@ -1,0 +1,125 @@
+//! The bus's two ports, where the layers above plug in without the core naming them: an
+//! [`Observer`] of every dispatched envelope, and a [`Sink`] for what handlers publish.
+
+use crate::messaging::envelope::{Envelope, Metadata};
+use crate::messaging::erased::{ErasedEvent, Queued};
+use crate::messaging::lineage::Lineage;
+use crate::messaging::message::DomainEvent;
+use std::collections::VecDeque;
+use uuid::Uuid;
+
+/// Sees every event envelope the bus dispatches, follow-ups included, before its handlers run.
+///
+/// Given to the builder with [`BusBuilder::observe`](crate::BusBuilder::observe). The test
+/// [`Recorder`](crate::testing::Recorder) is one; a metrics hook is another.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use tidings::{Bus, DomainEvent, EnvelopeRef, Observer};
+///
+/// #[derive(DomainEvent, Debug)]
+/// #[event(name = "docs.kettle_boiled")]
+/// struct KettleBoiled;
+///
+/// #[derive(Default)]
+/// struct Count(AtomicUsize);
+///
+/// impl Observer for Count {
+///     fn dispatched(&self, event: EnvelopeRef<'_>) {
+///         if event.downcast_ref::<KettleBoiled>().is_some() {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+///
+/// let count = Arc::new(Count::default());
+/// let bus = Bus::builder().observe_arc(count.clone()).build()?;
+/// bus.publish_sync(KettleBoiled)?;
+/// assert_eq!(count.0.load(Ordering::Relaxed), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Observer: Send + Sync + 'static {
+    /// Called once for each envelope, on the publishing thread, before its handlers run.
+    fn dispatched(&self, event: EnvelopeRef<'_>);
+}
+
+/// An envelope being dispatched, as an [`Observer`] sees it.
+#[derive(Clone, Copy)]
+pub struct EnvelopeRef<'a> {
+    event: &'a dyn ErasedEvent,
+}
+
+impl<'a> EnvelopeRef<'a> {
+    pub(crate) fn new(event: &'a dyn ErasedEvent) -> EnvelopeRef<'a> {
+        EnvelopeRef { event }
+    }
+
+    /// The event's wire name.
+    pub fn name(&self) -> &'static str {
+        self.event.name()
+    }
+
+    /// The event's schema version.
+    pub fn version(&self) -> u32 {
+        self.event.version()
+    }
+
+    /// The envelope's id.
+    pub fn id(&self) -> Uuid {
+        self.event.meta().id
+    }
+
+    /// The envelope's metadata.
+    pub fn metadata(&self) -> &'a Metadata {
+        self.event.meta()
+    }
+
+    /// The typed envelope, if it holds an `E`.
+    pub fn downcast_ref<E: DomainEvent>(&self) -> Option<&'a Envelope<E>> {
+        self.event.as_any().downcast_ref()
+    }
+
+    /// The CloudEvents JSON form, as [`Envelope::to_json`] gives it.
+    pub fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        self.event.to_json()
+    }
+}
+
+impl std::fmt::Debug for EnvelopeRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvelopeRef")
+            .field("name", &self.name())
+            .field("version", &self.version())
+            .field("meta", self.metadata())
+            .finish()
+    }
+}
+
+/// Where the events a handler publishes go once the handler has returned.
+///
+/// The default, [`BreadthFirst`], hands them back for dispatch in the order they were
+/// published; a sink that holds them (a unit of work, until it commits) hands back nothing.
+pub(crate) trait Sink: Send {
+    /// Takes an event a handler published; `lineage` says what caused it.
+    fn accept(&mut self, event: Queued, lineage: Lineage);
+    /// The next event to dispatch now, if any.
+    fn next(&mut self) -> Option<(Queued, Lineage)>;
+}
+
+/// Dispatches follow-ups breadth first: every handler of a message runs before anything they
+/// published.
+#[derive(Default)]
+pub(crate) struct BreadthFirst {
+    queue: VecDeque<(Queued, Lineage)>,
+}
+
+impl Sink for BreadthFirst {
+    fn accept(&mut self, event: Queued, lineage: Lineage) {
+        self.queue.push_back((event, lineage));
+    }
+
+    fn next(&mut self) -> Option<(Queued, Lineage)> {
+        self.queue.pop_front()
+    }
+}

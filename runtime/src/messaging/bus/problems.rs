@@ -1,0 +1,187 @@
+//! What `build()` reports: every problem found in the routing table, each with its location.
+
+use crate::messaging::bus::registry::Location;
+use crate::messaging::message::MessageKind;
+
+/// One problem found while building the table; `build()` reports all of them together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// Two types registered the same wire name and version.
+    DuplicateMessageName {
+        /// The shared name.
+        name: &'static str,
+        /// Each type (Rust path) and where it is declared.
+        types: Vec<(&'static str, Location)>,
+    },
+    /// Two handlers registered the same name.
+    DuplicateHandlerName {
+        /// The shared name.
+        name: &'static str,
+        /// Where each is declared.
+        locations: Vec<Location>,
+    },
+    /// A command or query with no handler.
+    NoHandler {
+        /// Command or query.
+        kind: MessageKind,
+        /// The message's wire name.
+        message: &'static str,
+        /// Its Rust type.
+        rust_type: &'static str,
+        /// Where the type is declared.
+        location: Location,
+    },
+    /// A command or query with more than one handler.
+    SeveralHandlers {
+        /// Command or query.
+        kind: MessageKind,
+        /// The message's wire name.
+        message: &'static str,
+        /// Each handler's name and location.
+        handlers: Vec<(&'static str, Location)>,
+    },
+    /// A handler parameter whose type no `provide` call gave.
+    MissingDependency {
+        /// The handler's name.
+        handler: &'static str,
+        /// The parameter's name.
+        param: &'static str,
+        /// The parameter's type (without the `&`).
+        rust_type: &'static str,
+        /// Where the handler is declared.
+        location: Location,
+    },
+    /// The same type was provided twice.
+    ProvidedTwice {
+        /// The provided type.
+        rust_type: &'static str,
+    },
+    /// A crate named with `require` registered no handler in this program.
+    RequiredCrateMissing {
+        /// The crate's name.
+        krate: &'static str,
+    },
+    /// A handler named with `require_handler` is not registered in this program.
+    RequiredHandlerMissing {
+        /// The handler's name.
+        handler: String,
+    },
+    /// A test option named a handler that does not exist.
+    UnknownHandler {
+        /// The builder option (`without`, `replace`).
+        option: &'static str,
+        /// The name it gave.
+        name: String,
+    },
+    /// A handler's registered entry point is for another message type than it declares: only
+    /// possible with registrations written by hand.
+    HandlerTypeMismatch {
+        /// The handler's name.
+        handler: &'static str,
+        /// The message it is routed to.
+        message: &'static str,
+    },
+    /// A replacement's message type differs from the replaced handler's.
+    ReplacementMismatch {
+        /// The handler's name.
+        handler: &'static str,
+        /// The message the handler takes.
+        expected: &'static str,
+        /// The message the replacement takes.
+        found: &'static str,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::DuplicateMessageName { name, types } => {
+                write!(f, "the message name `{name}` is declared by {} types:", types.len())?;
+                for (rust_type, at) in types {
+                    write!(f, " `{rust_type}` ({at})")?;
+                }
+                f.write_str("; give each a distinct `name = \"..\"`")
+            }
+            Problem::DuplicateHandlerName { name, locations } => {
+                write!(f, "the handler name `{name}` is used by {} handlers:", locations.len())?;
+                for at in locations {
+                    write!(f, " {at}")?;
+                }
+                f.write_str("; give each a distinct `#[handler(name = \"..\")]`")
+            }
+            Problem::NoHandler { kind, message, rust_type, location } => write!(
+                f,
+                "{location}: {kind} `{message}` (`{rust_type}`) has no handler: write a `#[handler]` fn taking it by value; if it lives in another crate, name that crate with `.require(tidings::linked!(that_crate))` so it is linked"
+            ),
+            Problem::SeveralHandlers { kind, message, handlers } => {
+                write!(f, "{kind} `{message}` has {} handlers, and must have exactly one:", handlers.len())?;
+                for (name, at) in handlers {
+                    write!(f, " `{name}` ({at})")?;
+                }
+                Ok(())
+            }
+            Problem::MissingDependency { handler, param, rust_type, location } => {
+                write!(f, "{location}: handler `{handler}` needs `{param}: &{rust_type}`, which was not provided: ")?;
+                if rust_type.starts_with("dyn ") {
+                    write!(f, "add `.provide_arc::<{rust_type}>(Arc::new(..))` to the builder")
+                } else {
+                    write!(f, "add `.provide(..)` with a `{rust_type}` to the builder")
+                }
+            }
+            Problem::ProvidedTwice { rust_type } => write!(
+                f,
+                "`{rust_type}` was provided twice: every handler would share one of them, so give it once"
+            ),
+            Problem::RequiredCrateMissing { krate } => write!(
+                f,
+                "crate `{krate}` was named with `require`, but none of its handlers are registered in this program: check that it defines `#[handler]` functions, and that this target is one where inventory registers items (see the README)"
+            ),
+            Problem::RequiredHandlerMissing { handler } => write!(
+                f,
+                "handler `{handler}` is required, but no handler of that name is in the table: check its `#[handler(name = ..)]`, and name the crate it lives in with `.require(tidings::linked!(that_crate))`"
+            ),
+            Problem::UnknownHandler { option, name } => {
+                write!(f, "`{option}(\"{name}\")` names no registered handler")
+            }
+            Problem::HandlerTypeMismatch { handler, message } => write!(
+                f,
+                "handler `{handler}` is routed to `{message}`, but its entry point takes another message type"
+            ),
+            Problem::ReplacementMismatch { handler, expected, found } => write!(
+                f,
+                "the replacement for `{handler}` takes `{found}`, but the handler takes `{expected}`"
+            ),
+        }
+    }
+}
+
+/// `Bus::builder().build()` found problems; each is listed with its source location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl BuildError {
+    /// Every problem found.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "the bus cannot be built: {n} problem{}",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -1,0 +1,22 @@
+//! The values given to the bus builder with `provide`, which handlers take as `&T`.
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+/// A value given to the bus builder, shared by every handler that takes `&T`.
+pub(crate) struct Provided {
+    pub(crate) type_id: TypeId,
+    pub(crate) rust_type: &'static str,
+    /// An `Arc<T>` (with `T` possibly unsized, like `dyn Mailer`).
+    pub(crate) value: Box<dyn Any + Send + Sync>,
+}
+
+impl Provided {
+    pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(value: Arc<T>) -> Provided {
+        Provided {
+            type_id: TypeId::of::<T>(),
+            rust_type: std::any::type_name::<T>(),
+            value: Box::new(value),
+        }
+    }
+}

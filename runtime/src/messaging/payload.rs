@@ -1,0 +1,40 @@
+//! A message payload behind a trait object, as decoded envelopes hold it.
+
+use crate::messaging::message::{Message, MessageKind};
+use std::any::Any;
+
+/// A message payload whose type is known only at run time.
+pub(crate) trait Payload: Any + Send + Sync {
+    fn name(&self) -> &'static str;
+    fn version(&self) -> u32;
+    fn kind(&self) -> MessageKind;
+    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
+}
+
+impl<M: Message> Payload for M {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn version(&self) -> u32 {
+        M::VERSION
+    }
+    fn kind(&self) -> MessageKind {
+        M::KIND
+    }
+    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::to_value(self)
+    }
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// Decodes the JSON form of an `M`, as its registration does for the registry.
+pub(crate) fn decode<M: Message>(value: serde_json::Value) -> serde_json::Result<Box<dyn Payload>> {
+    Ok(Box::new(serde_json::from_value::<M>(value)?))
+}
