@@ -76,12 +76,12 @@ pub use messaging::bus::context::Context;
 pub use messaging::bus::ports::{EnvelopeRef, Observer};
 pub use messaging::bus::problems::{BuildError, Problem};
 pub use messaging::bus::registry::{Location, Phase};
+pub use messaging::bus::routes::{HandlerRoute, MessageRoute, Routes};
 pub use messaging::bus::{Bus, DEFAULT_MAX_DEPTH};
 pub use messaging::cloudevents::DecodeError;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
-pub use messaging::routes::{HandlerRoute, MessageRoute, Routes};
 
 /// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
 /// `Deserialize`, and the registration that lets JSON decode into the type by name.

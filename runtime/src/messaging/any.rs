@@ -45,23 +45,7 @@ impl AnyEnvelope {
             version,
             data,
         } = Incoming::parse(value)?;
-        let candidates = Registry::get().named(&name);
-        if candidates.is_empty() {
-            return Err(DecodeError::UnknownName { name });
-        }
-        let Some(registration) = candidates.iter().find(|r| r.message.version == version) else {
-            let known = candidates.iter().map(|r| r.message.version).collect();
-            return Err(DecodeError::UnsupportedVersion {
-                name,
-                version,
-                known,
-            });
-        };
-        let payload = (registration.decode)(data).map_err(|source| DecodeError::Data {
-            name,
-            version,
-            source,
-        })?;
+        let payload = Registry::get().decode(name, version, data)?;
         Ok(AnyEnvelope { meta, payload })
     }
 

@@ -13,5 +13,5 @@ pub(crate) mod error;
 pub(crate) mod lineage;
 pub(crate) mod message;
 pub(crate) mod payload;
-pub(crate) mod routes;
+
 pub(crate) mod stamp;

@@ -21,13 +21,13 @@ pub(crate) struct Replacement {
 }
 
 /// What the builder hands to `build`.
-pub(crate) struct Options<'a> {
-    pub(crate) provided: &'a [Provided],
-    pub(crate) required_crates: &'a [&'static str],
-    pub(crate) required_handlers: &'a [String],
-    pub(crate) without: &'a [String],
-    pub(crate) replacements: &'a [Replacement],
-    pub(crate) shuffle: Option<u64>,
+pub(super) struct Options<'a> {
+    pub(super) provided: &'a [Provided],
+    pub(super) required_crates: &'a [&'static str],
+    pub(super) required_handlers: &'a [String],
+    pub(super) without: &'a [String],
+    pub(super) replacements: &'a [Replacement],
+    pub(super) shuffle: Option<u64>,
 }
 
 /// A handler placed in its route, not yet typed.
@@ -36,7 +36,7 @@ struct Placed {
     spec: Spec,
 }
 
-pub(crate) fn build(registry: &Registry, options: &Options<'_>) -> Result<Table, BuildError> {
+pub(super) fn build(registry: &Registry, options: &Options<'_>) -> Result<Table, BuildError> {
     let mut problems = Vec::new();
     check_names(registry, &mut problems);
     check_options(registry, options, &mut problems);

@@ -2,6 +2,7 @@
 //! the table is built, and the one place that calls a handler and catches its panic.
 
 use crate::messaging::bus::invocation::Invocation;
+use crate::messaging::bus::provided::Provided;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Envelope;
@@ -47,7 +48,7 @@ pub enum Invoke {
 }
 
 impl Invoke {
-    pub(crate) fn is_async(self) -> bool {
+    pub(super) fn is_async(self) -> bool {
         matches!(self, Invoke::AsyncEvent(_) | Invoke::AsyncRequest(_))
     }
 }
@@ -70,7 +71,7 @@ pub(crate) type RequestClosure<R> = Arc<dyn Fn(R) -> RequestResult<R> + Send + S
 
 /// How a handler in the table is called, before it is typed for its message.
 #[derive(Clone)]
-pub(crate) enum Callee {
+pub(super) enum Callee {
     /// The shim `#[handler]` registered.
     Registered(Invoke),
     /// An [`EventClosure`] or [`RequestClosure`] standing in for it.
@@ -78,24 +79,24 @@ pub(crate) enum Callee {
 }
 
 /// What the table knows of one handler, before it is typed for its message.
-pub(crate) struct Spec {
-    pub(crate) name: &'static str,
-    pub(crate) takes_context: bool,
+pub(super) struct Spec {
+    pub(super) name: &'static str,
+    pub(super) takes_context: bool,
     /// For each dependency parameter, its index among the provided values.
-    pub(crate) slots: Box<[usize]>,
-    pub(crate) callee: Callee,
+    pub(super) slots: Box<[usize]>,
+    pub(super) callee: Callee,
 }
 
 /// A message type's way of typing its handlers; `Err` names a handler whose entry point is
 /// for another message type.
 #[derive(Clone, Copy)]
-pub(crate) enum Typed {
+pub(super) enum Typed {
     Event(fn(&[&Spec]) -> Typing<Box<dyn TypedEvent>>),
     Request(fn(&Spec) -> Typing<Box<dyn Any + Send + Sync>>),
 }
 
 /// Typed handlers, or the name of the one whose entry point is for another message type.
-pub(crate) type Typing<T> = Result<T, &'static str>;
+pub(super) type Typing<T> = Result<T, &'static str>;
 
 impl std::fmt::Debug for Typed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,42 +109,42 @@ impl std::fmt::Debug for Typed {
 
 /// Whether async handlers may be awaited.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub(super) enum Mode {
     Sync,
     Async,
 }
 
 /// One handler, typed for its message.
-pub(crate) struct Handler<C> {
-    pub(crate) call: C,
-    pub(crate) name: &'static str,
-    pub(crate) takes_context: bool,
-    pub(crate) slots: Box<[usize]>,
+pub(super) struct Handler<C> {
+    pub(super) call: C,
+    pub(super) name: &'static str,
+    pub(super) takes_context: bool,
+    pub(super) slots: Box<[usize]>,
 }
 
-pub(crate) enum EventCall<E> {
+pub(super) enum EventCall<E> {
     Sync(EventFn<E>),
     Async(AsyncEventFn<E>),
     Closure(EventClosure<E>),
 }
 
-pub(crate) enum RequestCall<R: Request> {
+pub(super) enum RequestCall<R: Request> {
     Sync(RequestFn<R>),
     Async(AsyncRequestFn<R>),
     Closure(RequestClosure<R>),
 }
 
 /// The handlers of one event type in one phase.
-pub(crate) struct EventHandlers<E> {
-    pub(crate) handlers: Box<[Handler<EventCall<E>>]>,
+pub(super) struct EventHandlers<E> {
+    pub(super) handlers: Box<[Handler<EventCall<E>>]>,
     /// Every handler is sync and takes no `Context`: the phase runs as a plain loop, and
     /// nothing can be published from it.
-    pub(crate) simple: bool,
+    pub(super) simple: bool,
 }
 
 /// [`EventHandlers`] of some event type: the bus downcasts it once per publish, or runs it
 /// for an envelope known only as erased (a follow-up).
-pub(crate) trait TypedEvent: Send + Sync {
+pub(super) trait TypedEvent: Send + Sync {
     fn as_any(&self) -> &dyn Any;
 
     fn run_erased<'a>(
@@ -156,7 +157,7 @@ pub(crate) trait TypedEvent: Send + Sync {
     ) -> BoxFuture<'a, ()>;
 }
 
-pub(crate) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn TypedEvent>> {
+pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn TypedEvent>> {
     let handlers = specs
         .iter()
         .map(|spec| {
@@ -186,7 +187,7 @@ pub(crate) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn 
     Ok(Box::new(EventHandlers { handlers, simple }))
 }
 
-pub(crate) fn request_handler<R: Request>(spec: &Spec) -> Typing<Box<dyn Any + Send + Sync>> {
+pub(super) fn request_handler<R: Request>(spec: &Spec) -> Typing<Box<dyn Any + Send + Sync>> {
     let call = match &spec.callee {
         Callee::Registered(Invoke::Request(f)) => f
             .downcast_ref::<RequestFn<R>>()
@@ -207,10 +208,52 @@ pub(crate) fn request_handler<R: Request>(spec: &Spec) -> Typing<Box<dyn Any + S
     }))
 }
 
+impl<E: DomainEvent> EventHandlers<E> {
+    /// Runs every handler of a simple phase in turn, reporting each failure to `failed`.
+    ///
+    /// One `catch_unwind` covers the loop: a panic ends it at the handler that panicked (the
+    /// counter already points past it), is reported for that handler, and the loop resumes
+    /// with the next one. Each panic is still caught and named; the common case pays for one
+    /// guard per publish instead of one per handler.
+    #[inline]
+    pub(super) fn run_simple(
+        &self,
+        envelope: &Envelope<E>,
+        provided: &[Provided],
+        mut failed: impl FnMut(&'static str, FailureReason),
+    ) {
+        let handlers = &self.handlers;
+        let mut next = 0;
+        while next < handlers.len() {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                while let Some(handler) = handlers.get(next) {
+                    next += 1;
+                    let invocation = Invocation {
+                        provided,
+                        slots: &handler.slots,
+                        context: None,
+                    };
+                    let result = match &handler.call {
+                        EventCall::Sync(f) => f(envelope, &invocation),
+                        EventCall::Closure(closure) => closure(envelope),
+                        EventCall::Async(_) => unreachable!("a simple phase has no async handler"),
+                    };
+                    if let Err(error) = result {
+                        failed(handler.name, FailureReason::Error(error));
+                    }
+                }
+            }));
+            if let Err(panic) = outcome {
+                failed(handlers[next - 1].name, panicked(panic));
+            }
+        }
+    }
+}
+
 impl<E: DomainEvent> Handler<EventCall<E>> {
     /// Calls a sync handler; `None` for an async one.
     #[inline]
-    pub(crate) fn call_sync(
+    pub(super) fn call_sync(
         &self,
         envelope: &Envelope<E>,
         invocation: &Invocation<'_>,
@@ -223,7 +266,7 @@ impl<E: DomainEvent> Handler<EventCall<E>> {
         Some(flatten(result))
     }
 
-    pub(crate) async fn call(
+    pub(super) async fn call(
         &self,
         envelope: &Envelope<E>,
         invocation: &Invocation<'_>,
@@ -245,7 +288,7 @@ impl<E: DomainEvent> Handler<EventCall<E>> {
 impl<R: Request> Handler<RequestCall<R>> {
     /// Calls a sync handler; an async one gets the message back.
     #[inline]
-    pub(crate) fn call_sync(
+    pub(super) fn call_sync(
         &self,
         message: R,
         invocation: &Invocation<'_>,
@@ -257,7 +300,7 @@ impl<R: Request> Handler<RequestCall<R>> {
         }
     }
 
-    pub(crate) async fn call(
+    pub(super) async fn call(
         &self,
         message: R,
         invocation: &Invocation<'_>,

@@ -15,16 +15,16 @@ use uuid::Uuid;
 /// returns, with the current message as their causation and its correlation id; commands and
 /// queries sent through it run at once, with the same metadata.
 pub struct Context {
-    pub(crate) bus: Bus,
-    pub(crate) meta: Metadata,
-    pub(crate) message: &'static str,
-    pub(crate) handler: &'static str,
-    pub(crate) lineage: Lineage,
-    pub(crate) published: Mutex<Vec<Queued>>,
+    pub(super) bus: Bus,
+    pub(super) meta: Metadata,
+    pub(super) message: &'static str,
+    pub(super) handler: &'static str,
+    pub(super) lineage: Lineage,
+    pub(super) published: Mutex<Vec<Queued>>,
 }
 
 impl Context {
-    pub(crate) fn new(
+    pub(super) fn new(
         bus: &Bus,
         meta: &Metadata,
         message: &'static str,
@@ -81,7 +81,7 @@ impl Context {
             .push(Box::new(envelope));
     }
 
-    pub(crate) fn take_published(&self) -> Vec<Queued> {
+    pub(super) fn take_published(&self) -> Vec<Queued> {
         std::mem::take(
             &mut *self
                 .published

@@ -7,10 +7,10 @@ use std::sync::Arc;
 /// The arguments a handler's shim reads: resolved dependencies and the optional context.
 #[doc(hidden)]
 pub struct Invocation<'a> {
-    pub(crate) provided: &'a [Provided],
+    pub(super) provided: &'a [Provided],
     /// For each dependency parameter, in order, its index in `provided` (resolved by `build()`).
-    pub(crate) slots: &'a [usize],
-    pub(crate) context: Option<&'a Context>,
+    pub(super) slots: &'a [usize],
+    pub(super) context: Option<&'a Context>,
 }
 
 impl<'a> Invocation<'a> {

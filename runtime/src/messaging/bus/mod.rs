@@ -9,14 +9,15 @@ pub(crate) mod build;
 pub(crate) mod builder;
 pub(crate) mod call;
 pub(crate) mod context;
-pub(crate) mod dispatch;
+mod dispatch;
 pub(crate) mod invocation;
 pub(crate) mod ports;
 pub(crate) mod problems;
-pub(crate) mod provided;
+mod provided;
 pub(crate) mod registry;
-pub(crate) mod run;
-pub(crate) mod table;
+pub(crate) mod routes;
+mod run;
+mod table;
 
 use std::sync::Arc;
 
@@ -25,14 +26,14 @@ use std::sync::Arc;
 /// Built with [`Bus::builder`]; cloning shares the same table and provided values.
 #[derive(Clone)]
 pub struct Bus {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) table: table::Table,
-    pub(crate) provided: Vec<provided::Provided>,
-    pub(crate) observers: Box<[Arc<dyn ports::Observer>]>,
-    pub(crate) max_depth: usize,
+struct Inner {
+    table: table::Table,
+    provided: Vec<provided::Provided>,
+    observers: Box<[Arc<dyn ports::Observer>]>,
+    max_depth: usize,
 }
 
 /// How deep follow-up messages may nest before the chain is reported as a loop.

@@ -51,7 +51,7 @@ pub struct EnvelopeRef<'a> {
 }
 
 impl<'a> EnvelopeRef<'a> {
-    pub(crate) fn new(event: &'a dyn ErasedEvent) -> EnvelopeRef<'a> {
+    pub(super) fn new(event: &'a dyn ErasedEvent) -> EnvelopeRef<'a> {
         EnvelopeRef { event }
     }
 
@@ -100,7 +100,7 @@ impl std::fmt::Debug for EnvelopeRef<'_> {
 ///
 /// The default, [`BreadthFirst`], hands them back for dispatch in the order they were
 /// published; a sink that holds them (a unit of work, until it commits) hands back nothing.
-pub(crate) trait Sink: Send {
+pub(super) trait Sink: Send {
     /// Takes an event a handler published; `lineage` says what caused it.
     fn accept(&mut self, event: Queued, lineage: Lineage);
     /// The next event to dispatch now, if any.
@@ -110,7 +110,7 @@ pub(crate) trait Sink: Send {
 /// Dispatches follow-ups breadth first: every handler of a message runs before anything they
 /// published.
 #[derive(Default)]
-pub(crate) struct BreadthFirst {
+pub(super) struct BreadthFirst {
     queue: VecDeque<(Queued, Lineage)>,
 }
 

@@ -159,7 +159,7 @@ impl std::fmt::Display for Problem {
 /// `Bus::builder().build()` found problems; each is listed with its source location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildError {
-    pub(crate) problems: Vec<Problem>,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl BuildError {

@@ -4,15 +4,15 @@ use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 /// A value given to the bus builder, shared by every handler that takes `&T`.
-pub(crate) struct Provided {
-    pub(crate) type_id: TypeId,
-    pub(crate) rust_type: &'static str,
+pub(super) struct Provided {
+    pub(super) type_id: TypeId,
+    pub(super) rust_type: &'static str,
     /// An `Arc<T>` (with `T` possibly unsized, like `dyn Mailer`).
-    pub(crate) value: Box<dyn Any + Send + Sync>,
+    pub(super) value: Box<dyn Any + Send + Sync>,
 }
 
 impl Provided {
-    pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(value: Arc<T>) -> Provided {
+    pub(super) fn new<T: ?Sized + Send + Sync + 'static>(value: Arc<T>) -> Provided {
         Provided {
             type_id: TypeId::of::<T>(),
             rust_type: std::any::type_name::<T>(),

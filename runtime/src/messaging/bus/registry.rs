@@ -4,6 +4,7 @@
 //! `&'static` data and plain function pointers.
 
 use crate::messaging::bus::call::{self, Invoke, Typed};
+use crate::messaging::cloudevents::DecodeError;
 use crate::messaging::message::{DomainEvent, Message, MessageKind, Request, Slot};
 use crate::messaging::payload::{self, Payload};
 use rustc_hash::FxHashMap;
@@ -55,12 +56,12 @@ impl std::fmt::Display for Location {
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct MessageRegistration {
-    pub(crate) message: MessageRef,
-    pub(crate) decode: fn(serde_json::Value) -> serde_json::Result<Box<dyn Payload>>,
-    pub(crate) slot: fn() -> &'static Slot,
+    pub(super) message: MessageRef,
+    pub(super) decode: fn(serde_json::Value) -> serde_json::Result<Box<dyn Payload>>,
+    pub(super) slot: fn() -> &'static Slot,
     /// Types the calls of this message's handlers.
-    pub(crate) typed: Typed,
-    pub(crate) location: Location,
+    pub(super) typed: Typed,
+    pub(super) location: Location,
 }
 
 impl MessageRegistration {
@@ -91,11 +92,11 @@ impl MessageRegistration {
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
 pub struct MessageRef {
-    pub(crate) type_id: fn() -> TypeId,
-    pub(crate) rust_type: fn() -> &'static str,
-    pub(crate) name: &'static str,
-    pub(crate) version: u32,
-    pub(crate) kind: MessageKind,
+    pub(super) type_id: fn() -> TypeId,
+    pub(super) rust_type: fn() -> &'static str,
+    pub(super) name: &'static str,
+    pub(super) version: u32,
+    pub(super) kind: MessageKind,
 }
 
 impl MessageRef {
@@ -123,9 +124,9 @@ impl MessageRef {
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Dependency {
-    pub(crate) param: &'static str,
-    pub(crate) type_id: fn() -> TypeId,
-    pub(crate) rust_type: fn() -> &'static str,
+    pub(super) param: &'static str,
+    pub(super) type_id: fn() -> TypeId,
+    pub(super) rust_type: fn() -> &'static str,
 }
 
 impl Dependency {
@@ -183,8 +184,8 @@ inventory::collect!(HandlerRegistration);
 
 /// Everything registered in the linked program, read once and sorted.
 pub(crate) struct Registry {
-    pub(crate) messages: Vec<&'static MessageRegistration>,
-    pub(crate) handlers: Vec<&'static HandlerRegistration>,
+    pub(super) messages: Vec<&'static MessageRegistration>,
+    pub(super) handlers: Vec<&'static HandlerRegistration>,
     by_name: FxHashMap<&'static str, Vec<&'static MessageRegistration>>,
 }
 
@@ -217,6 +218,32 @@ impl Registry {
             handlers,
             by_name,
         }
+    }
+
+    /// Decodes `data` into the type registered under this name and version.
+    pub(crate) fn decode(
+        &self,
+        name: String,
+        version: u32,
+        data: serde_json::Value,
+    ) -> Result<Box<dyn Payload>, DecodeError> {
+        let candidates = self.named(&name);
+        if candidates.is_empty() {
+            return Err(DecodeError::UnknownName { name });
+        }
+        let Some(registration) = candidates.iter().find(|r| r.message.version == version) else {
+            let known = candidates.iter().map(|r| r.message.version).collect();
+            return Err(DecodeError::UnsupportedVersion {
+                name,
+                version,
+                known,
+            });
+        };
+        (registration.decode)(data).map_err(|source| DecodeError::Data {
+            name,
+            version,
+            source,
+        })
     }
 
     /// The registered types with this wire name, oldest version first.

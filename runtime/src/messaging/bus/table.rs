@@ -6,21 +6,21 @@ use crate::messaging::message::{DomainEvent, Message, Request};
 use std::any::Any;
 
 /// Everything routed to one message type.
-pub(crate) struct Route {
-    pub(crate) message: &'static MessageRegistration,
+pub(super) struct Route {
+    pub(super) message: &'static MessageRegistration,
     /// The handlers of each phase (indexed by `Phase as usize`), in the order they run.
-    pub(crate) entries: [Vec<&'static HandlerRegistration>; 4],
+    pub(super) entries: [Vec<&'static HandlerRegistration>; 4],
     /// The same handlers typed for the event, per phase; `None` where a phase has none.
-    pub(crate) events: [Option<Box<dyn TypedEvent>>; 4],
+    pub(super) events: [Option<Box<dyn TypedEvent>>; 4],
     /// The one handler of a command or query, typed for it.
-    pub(crate) request: Option<Box<dyn Any + Send + Sync>>,
+    pub(super) request: Option<Box<dyn Any + Send + Sync>>,
 }
 
-pub(crate) struct Table {
+pub(super) struct Table {
     /// Sorted by wire name and version.
-    pub(crate) routes: Vec<Route>,
+    pub(super) routes: Vec<Route>,
     /// For each message slot, its route's index in `routes` (`u32::MAX`: none).
-    pub(crate) by_slot: Box<[u32]>,
+    pub(super) by_slot: Box<[u32]>,
 }
 
 impl Table {
@@ -32,20 +32,20 @@ impl Table {
 
     /// The `phase` handlers of `E`, typed; `None` when it has none.
     #[inline]
-    pub(crate) fn event_handlers<E: DomainEvent>(&self, phase: Phase) -> Option<&EventHandlers<E>> {
+    pub(super) fn event_handlers<E: DomainEvent>(&self, phase: Phase) -> Option<&EventHandlers<E>> {
         let handlers = self.route(E::slot().index())?.events[phase as usize].as_deref()?;
         handlers.as_any().downcast_ref()
     }
 
     /// The `phase` handlers of the event type in `slot`, to run an envelope known only as
     /// erased.
-    pub(crate) fn erased_handlers(&self, slot: usize, phase: Phase) -> Option<&dyn TypedEvent> {
+    pub(super) fn erased_handlers(&self, slot: usize, phase: Phase) -> Option<&dyn TypedEvent> {
         self.route(slot)?.events[phase as usize].as_deref()
     }
 
     /// The one handler of `R`, typed.
     #[inline]
-    pub(crate) fn request_handler<R: Request>(&self) -> Option<&Handler<RequestCall<R>>> {
+    pub(super) fn request_handler<R: Request>(&self) -> Option<&Handler<RequestCall<R>>> {
         let handler = self
             .route(<R as Message>::slot().index())?
             .request

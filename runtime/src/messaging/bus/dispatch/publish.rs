@@ -67,31 +67,32 @@ impl Bus {
         envelope: &Envelope<E>,
     ) -> Result<(), PublishError> {
         let mut failures = Vec::new();
+        let mut failed = |handler, reason| {
+            failures.push(self.failed(handler, E::NAME, envelope.id(), reason));
+        };
         // `debug_span!`'s own first test, made once: without a subscriber no span is built.
-        let traced = tracing::level_enabled!(tracing::Level::DEBUG);
-        let mut run_all = || {
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            let _publish =
+                tracing::debug_span!("tidings.publish", event = E::NAME, id = %envelope.id())
+                    .entered();
             for handler in handlers.handlers.iter() {
                 let invocation = Invocation {
                     provided: &self.inner.provided,
                     slots: &handler.slots,
                     context: None,
                 };
-                let outcome = if traced {
-                    tracing::debug_span!("tidings.handler", handler = handler.name, event = E::NAME)
-                        .in_scope(|| handler.call_sync(envelope, &invocation))
-                } else {
-                    handler.call_sync(envelope, &invocation)
-                };
-                if let Some(Err(reason)) = outcome {
-                    failures.push(self.failed(handler.name, E::NAME, envelope.id(), reason));
+                let _span = tracing::debug_span!(
+                    "tidings.handler",
+                    handler = handler.name,
+                    event = E::NAME
+                )
+                .entered();
+                if let Some(Err(reason)) = handler.call_sync(envelope, &invocation) {
+                    failed(handler.name, reason);
                 }
             }
-        };
-        if traced {
-            tracing::debug_span!("tidings.publish", event = E::NAME, id = %envelope.id())
-                .in_scope(run_all);
         } else {
-            run_all();
+            handlers.run_simple(envelope, &self.inner.provided, &mut failed);
         }
         PublishError::check(failures)
     }

@@ -49,9 +49,12 @@ impl Bus {
             .call(message, &invocation, Mode::Async)
             .instrument(span)
             .await;
+        let output = settle::<R>(handler.name, outcome)?;
         let mut sink = BreadthFirst::default();
         let mut run = Run::new(&mut sink);
-        let output = self.settle(handler.name, outcome, context.as_ref(), &mut run)?;
+        if let Some(context) = &context {
+            self.enqueue(context, &mut run);
+        }
         self.drain(Mode::Async, &mut run).await;
         finish(output, run)
     }
@@ -77,13 +80,15 @@ impl Bus {
         } else {
             call()
         };
+        let output = settle::<R>(handler.name, outcome)?;
+        // Only a handler with a context can have published anything.
+        let Some(context) = context else {
+            return Ok(output);
+        };
         let mut sink = BreadthFirst::default();
         let mut run = Run::new(&mut sink);
-        let output = self.settle(handler.name, outcome, context.as_ref(), &mut run)?;
-        // Only a handler with a context can have published anything.
-        if context.is_some() {
-            run_sync(self.drain(Mode::Sync, &mut run));
-        }
+        self.enqueue(&context, &mut run);
+        run_sync(self.drain(Mode::Sync, &mut run));
         finish(output, run)
     }
 
@@ -125,31 +130,23 @@ impl Bus {
             context,
         }
     }
+}
 
-    /// Turns the handler's outcome into its output, queueing what it published.
-    fn settle<R: Request>(
-        &self,
-        handler: &'static str,
-        outcome: Result<RequestResult<R>, FailureReason>,
-        context: Option<&Context>,
-        run: &mut Run<'_>,
-    ) -> Result<R::Output, SendError<R>> {
-        match outcome {
-            Ok(Ok(output)) => {
-                if let Some(context) = context {
-                    self.enqueue(context, run);
-                }
-                Ok(output)
-            }
-            Ok(Err(error)) => {
-                tracing::error!(handler, message = R::NAME, error = %error, "request handler failed");
-                Err(SendError::Handler { handler, error })
-            }
-            Err(FailureReason::Panicked(message)) => Err(SendError::Panicked { handler, message }),
-            Err(FailureReason::AsyncInSyncCall) => Err(SendError::AsyncInSyncCall { handler }),
-            Err(other) => {
-                unreachable!("a request handler fails only by panicking or being async: {other}")
-            }
+/// Turns the handler's outcome into its output or the error the caller sees.
+fn settle<R: Request>(
+    handler: &'static str,
+    outcome: Result<RequestResult<R>, FailureReason>,
+) -> Result<R::Output, SendError<R>> {
+    match outcome {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(error)) => {
+            tracing::error!(handler, message = R::NAME, error = %error, "request handler failed");
+            Err(SendError::Handler { handler, error })
+        }
+        Err(FailureReason::Panicked(message)) => Err(SendError::Panicked { handler, message }),
+        Err(FailureReason::AsyncInSyncCall) => Err(SendError::AsyncInSyncCall { handler }),
+        Err(other) => {
+            unreachable!("a request handler fails only by panicking or being async: {other}")
         }
     }
 }

@@ -62,7 +62,7 @@ pub struct HandlerRoute {
 }
 
 impl Routes {
-    pub(crate) fn from_table(table: &Table) -> Routes {
+    pub(super) fn from_table(table: &Table) -> Routes {
         let mut messages: Vec<MessageRoute> = table
             .routes
             .iter()
