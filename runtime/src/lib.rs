@@ -73,9 +73,10 @@ mod readme {}
 pub use messaging::any::AnyEnvelope;
 pub use messaging::bus::builder::{BusBuilder, LinkedCrate};
 pub use messaging::bus::context::Context;
+pub use messaging::bus::location::Location;
 pub use messaging::bus::ports::{EnvelopeRef, Observer};
 pub use messaging::bus::problems::{BuildError, Problem};
-pub use messaging::bus::registry::{Location, Phase};
+pub use messaging::bus::registry::Phase;
 pub use messaging::bus::routes::{HandlerRoute, MessageRoute, Routes};
 pub use messaging::bus::{Bus, DEFAULT_MAX_DEPTH};
 pub use messaging::cloudevents::DecodeError;
@@ -177,12 +178,21 @@ pub use tidings_macros::handler;
 /// ```ignore
 /// let bus = tidings::Bus::builder()
 ///     .require(tidings::linked!(inventory_context))
+///     // a dependency renamed in Cargo.toml: its crate name, then the name the program uses
+///     .require(tidings::linked!(billing as billing_v2))
 ///     .build()?;
 /// ```
+///
+/// Handlers record the crate they are defined in under its own name, which a program that
+/// renamed the dependency does not see: give both names then.
 #[macro_export]
 macro_rules! linked {
     ($krate:ident) => {{
         extern crate $krate as _;
+        $crate::LinkedCrate::new(::core::stringify!($krate))
+    }};
+    ($krate:ident as $renamed:ident) => {{
+        extern crate $renamed as _;
         $crate::LinkedCrate::new(::core::stringify!($krate))
     }};
 }

@@ -18,6 +18,7 @@
 use crate::messaging::bus::build::Replacement;
 use crate::messaging::bus::builder::BusBuilder;
 use crate::messaging::bus::call::{EventClosure, RequestClosure};
+use crate::messaging::bus::location::Location;
 use crate::messaging::bus::ports::{EnvelopeRef, Observer};
 use crate::messaging::error::BoxError;
 use crate::{AnyEnvelope, DomainEvent, Envelope, Message, Request};
@@ -133,6 +134,7 @@ impl BusBuilder {
     }
 
     /// Runs `replacement` instead of the event handler named `handler`.
+    #[track_caller]
     pub fn replace_event<E, F>(self, handler: impl Into<String>, replacement: F) -> Self
     where
         E: DomainEvent,
@@ -144,10 +146,12 @@ impl BusBuilder {
             message: TypeId::of::<E>(),
             message_name: E::NAME,
             closure: Arc::new(closure),
+            location: Location::caller(),
         })
     }
 
     /// Runs `replacement` instead of the command or query handler named `handler`.
+    #[track_caller]
     pub fn replace_request<R, F>(self, handler: impl Into<String>, replacement: F) -> Self
     where
         R: Request,
@@ -159,6 +163,7 @@ impl BusBuilder {
             message: TypeId::of::<R>(),
             message_name: <R as Message>::NAME,
             closure: Arc::new(closure),
+            location: Location::caller(),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! validated. Each check is one function; all their problems are reported together.
 
 use crate::messaging::bus::call::{Callee, Spec, Typed};
+use crate::messaging::bus::location::Location;
 use crate::messaging::bus::problems::{BuildError, Problem};
 use crate::messaging::bus::provided::Provided;
 use crate::messaging::bus::registry::{HandlerRegistration, MessageRegistration, Phase, Registry};
@@ -18,14 +19,16 @@ pub(crate) struct Replacement {
     pub(crate) message_name: &'static str,
     /// An `EventClosure<E>` or `RequestClosure<R>` for that message type.
     pub(crate) closure: Arc<dyn Any + Send + Sync>,
+    /// Where the replacement was asked for.
+    pub(crate) location: Location,
 }
 
 /// What the builder hands to `build`.
 pub(super) struct Options<'a> {
     pub(super) provided: &'a [Provided],
-    pub(super) required_crates: &'a [&'static str],
-    pub(super) required_handlers: &'a [String],
-    pub(super) without: &'a [String],
+    pub(super) required_crates: &'a [(&'static str, Location)],
+    pub(super) required_handlers: &'a [(String, Location)],
+    pub(super) without: &'a [(String, Location)],
     pub(super) replacements: &'a [Replacement],
     pub(super) shuffle: Option<u64>,
 }
@@ -84,9 +87,10 @@ pub(super) fn build(registry: &Registry, options: &Options<'_>) -> Result<Table,
 fn index_provided(provided: &[Provided], problems: &mut Vec<Problem>) -> FxHashMap<TypeId, usize> {
     let mut by_type = FxHashMap::default();
     for (index, value) in provided.iter().enumerate() {
-        if by_type.insert(value.type_id, index).is_some() {
+        if let Some(first) = by_type.insert(value.type_id, index) {
             problems.push(Problem::ProvidedTwice {
                 rust_type: value.rust_type,
+                locations: vec![provided[first].location, value.location],
             });
         }
     }
@@ -113,7 +117,11 @@ fn place_handlers(
         .map(|_| Default::default())
         .collect();
     for registration in &registry.handlers {
-        if options.without.iter().any(|name| name == registration.name) {
+        if options
+            .without
+            .iter()
+            .any(|(name, _)| name == registration.name)
+        {
             continue;
         }
         let replacement = options
@@ -238,11 +246,12 @@ fn check_names(registry: &Registry, problems: &mut Vec<Problem>) {
 
 fn check_options(registry: &Registry, options: &Options<'_>, problems: &mut Vec<Problem>) {
     let find = |name: &str| registry.handlers.iter().find(|h| h.name == name);
-    for name in options.without {
+    for (name, location) in options.without {
         if find(name).is_none() {
             problems.push(Problem::UnknownHandler {
                 option: "without",
                 name: name.clone(),
+                location: *location,
             });
         }
     }
@@ -251,12 +260,14 @@ fn check_options(registry: &Registry, options: &Options<'_>, problems: &mut Vec<
             None => problems.push(Problem::UnknownHandler {
                 option: "replace",
                 name: replacement.handler.clone(),
+                location: replacement.location,
             }),
             Some(handler) if (handler.message.type_id)() != replacement.message => {
                 problems.push(Problem::ReplacementMismatch {
                     handler: handler.name,
                     expected: handler.message.name,
                     found: replacement.message_name,
+                    location: replacement.location,
                 })
             }
             Some(_) => {}
@@ -305,20 +316,21 @@ fn check_required(
         .flatten()
         .map(|h| h.registration.name)
         .collect();
-    for handler in options.required_handlers {
+    for (handler, location) in options.required_handlers {
         if !routed.contains(handler.as_str()) {
             problems.push(Problem::RequiredHandlerMissing {
                 handler: handler.clone(),
+                location: *location,
             });
         }
     }
-    for krate in options.required_crates {
+    for &(krate, location) in options.required_crates {
         if !registry
             .handlers
             .iter()
-            .any(|h| h.location.krate() == *krate)
+            .any(|h| h.location.krate() == krate)
         {
-            problems.push(Problem::RequiredCrateMissing { krate });
+            problems.push(Problem::RequiredCrateMissing { krate, location });
         }
     }
 }

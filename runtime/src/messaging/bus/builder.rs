@@ -1,6 +1,7 @@
 //! `BusBuilder`: dependencies, observers and options, then `build()`.
 
 use crate::messaging::bus::build::{self, Options, Replacement};
+use crate::messaging::bus::location::Location;
 use crate::messaging::bus::ports::Observer;
 use crate::messaging::bus::problems::BuildError;
 use crate::messaging::bus::provided::Provided;
@@ -13,9 +14,9 @@ use std::sync::Arc;
 pub struct BusBuilder {
     provided: Vec<Provided>,
     observers: Vec<Arc<dyn Observer>>,
-    required_crates: Vec<&'static str>,
-    required_handlers: Vec<String>,
-    without: Vec<String>,
+    required_crates: Vec<(&'static str, Location)>,
+    required_handlers: Vec<(String, Location)>,
+    without: Vec<(String, Location)>,
     replacements: Vec<Replacement>,
     shuffle: Option<u64>,
     max_depth: usize,
@@ -57,6 +58,7 @@ impl Bus {
 
 impl BusBuilder {
     /// Gives handlers that take `&T` this value. Each type is provided once.
+    #[track_caller]
     pub fn provide<T: Send + Sync + 'static>(self, value: T) -> Self {
         self.provide_arc(Arc::new(value))
     }
@@ -64,8 +66,9 @@ impl BusBuilder {
     /// Gives handlers that take `&T` this shared value; `T` may be a trait object, so a
     /// handler can take `&dyn Mailer`:
     /// `.provide_arc::<dyn Mailer>(Arc::new(SmtpMailer::new()))`.
+    #[track_caller]
     pub fn provide_arc<T: ?Sized + Send + Sync + 'static>(mut self, value: Arc<T>) -> Self {
-        self.provided.push(Provided::new(value));
+        self.provided.push(Provided::new(value, Location::caller()));
         self
     }
 
@@ -82,15 +85,18 @@ impl BusBuilder {
 
     /// Names a crate whose handlers the program relies on: [`linked!`](crate::linked) makes
     /// sure the linker keeps it, and `build()` checks that its handlers are registered.
+    #[track_caller]
     pub fn require(mut self, krate: LinkedCrate) -> Self {
-        self.required_crates.push(krate.name);
+        self.required_crates.push((krate.name, Location::caller()));
         self
     }
 
     /// Names a handler the program relies on: `build()` fails if no handler of that name is
     /// registered (a typo, or a crate that is not linked).
+    #[track_caller]
     pub fn require_handler(mut self, name: impl Into<String>) -> Self {
-        self.required_handlers.push(name.into());
+        self.required_handlers
+            .push((name.into(), Location::caller()));
         self
     }
 
@@ -110,8 +116,9 @@ impl BusBuilder {
 
     /// Leaves the handler named `handler` out of the table (its dependencies are then not
     /// needed). `build()` fails if no handler has this name.
+    #[track_caller]
     pub fn without(mut self, handler: impl Into<String>) -> Self {
-        self.without.push(handler.into());
+        self.without.push((handler.into(), Location::caller()));
         self
     }
 

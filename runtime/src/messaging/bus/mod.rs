@@ -11,6 +11,7 @@ pub(crate) mod call;
 pub(crate) mod context;
 mod dispatch;
 pub(crate) mod invocation;
+pub(crate) mod location;
 pub(crate) mod ports;
 pub(crate) mod problems;
 mod provided;

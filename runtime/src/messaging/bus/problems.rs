@@ -1,6 +1,6 @@
 //! What `build()` reports: every problem found in the routing table, each with its location.
 
-use crate::messaging::bus::registry::Location;
+use crate::messaging::bus::location::Location;
 use crate::messaging::message::MessageKind;
 
 /// One problem found while building the table; `build()` reports all of them together.
@@ -56,16 +56,22 @@ pub enum Problem {
     ProvidedTwice {
         /// The provided type.
         rust_type: &'static str,
+        /// Where each `provide` call is.
+        locations: Vec<Location>,
     },
     /// A crate named with `require` registered no handler in this program.
     RequiredCrateMissing {
         /// The crate's name.
         krate: &'static str,
+        /// Where `require` was called.
+        location: Location,
     },
     /// A handler named with `require_handler` is not registered in this program.
     RequiredHandlerMissing {
         /// The handler's name.
         handler: String,
+        /// Where `require_handler` was called.
+        location: Location,
     },
     /// A test option named a handler that does not exist.
     UnknownHandler {
@@ -73,6 +79,8 @@ pub enum Problem {
         option: &'static str,
         /// The name it gave.
         name: String,
+        /// Where the option was given.
+        location: Location,
     },
     /// A handler's registered entry point is for another message type than it declares: only
     /// possible with registrations written by hand.
@@ -90,6 +98,8 @@ pub enum Problem {
         expected: &'static str,
         /// The message the replacement takes.
         found: &'static str,
+        /// Where the replacement was given.
+        location: Location,
     },
 }
 
@@ -129,28 +139,32 @@ impl std::fmt::Display for Problem {
                     write!(f, "add `.provide(..)` with a `{rust_type}` to the builder")
                 }
             }
-            Problem::ProvidedTwice { rust_type } => write!(
+            Problem::ProvidedTwice { rust_type, locations } => {
+                let at: Vec<String> = locations.iter().map(Location::to_string).collect();
+                write!(
+                    f,
+                    "{}: `{rust_type}` was provided twice: every handler would share one of them, so give it once",
+                    at.join(" and ")
+                )
+            }
+            Problem::RequiredCrateMissing { krate, location } => write!(
                 f,
-                "`{rust_type}` was provided twice: every handler would share one of them, so give it once"
+                "{location}: crate `{krate}` was named with `require`, but none of its handlers are registered in this program: check that it defines `#[handler]` functions, that a dependency renamed in Cargo.toml is named by its crate name too (`linked!(crate_name as renamed)`), and that this target is one where inventory registers items (see the README)"
             ),
-            Problem::RequiredCrateMissing { krate } => write!(
+            Problem::RequiredHandlerMissing { handler, location } => write!(
                 f,
-                "crate `{krate}` was named with `require`, but none of its handlers are registered in this program: check that it defines `#[handler]` functions, and that this target is one where inventory registers items (see the README)"
+                "{location}: handler `{handler}` is required, but no handler of that name is in the table: check its `#[handler(name = ..)]`, and name the crate it lives in with `.require(tidings::linked!(that_crate))`"
             ),
-            Problem::RequiredHandlerMissing { handler } => write!(
-                f,
-                "handler `{handler}` is required, but no handler of that name is in the table: check its `#[handler(name = ..)]`, and name the crate it lives in with `.require(tidings::linked!(that_crate))`"
-            ),
-            Problem::UnknownHandler { option, name } => {
-                write!(f, "`{option}(\"{name}\")` names no registered handler")
+            Problem::UnknownHandler { option, name, location } => {
+                write!(f, "{location}: `{option}(\"{name}\")` names no registered handler")
             }
             Problem::HandlerTypeMismatch { handler, message } => write!(
                 f,
                 "handler `{handler}` is routed to `{message}`, but its entry point takes another message type"
             ),
-            Problem::ReplacementMismatch { handler, expected, found } => write!(
+            Problem::ReplacementMismatch { handler, expected, found, location } => write!(
                 f,
-                "the replacement for `{handler}` takes `{found}`, but the handler takes `{expected}`"
+                "{location}: the replacement for `{handler}` takes `{found}`, but the handler takes `{expected}`"
             ),
         }
     }

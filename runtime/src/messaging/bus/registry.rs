@@ -4,53 +4,13 @@
 //! `&'static` data and plain function pointers.
 
 use crate::messaging::bus::call::{self, Invoke, Typed};
+pub use crate::messaging::bus::location::Location;
 use crate::messaging::cloudevents::DecodeError;
 use crate::messaging::message::{DomainEvent, Message, MessageKind, Request, Slot};
 use crate::messaging::payload::{self, Payload};
 use rustc_hash::FxHashMap;
 use std::any::TypeId;
 use std::sync::OnceLock;
-
-/// Where a macro was used: the file and line of the item, and its module path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Location {
-    file: &'static str,
-    line: u32,
-    module: &'static str,
-}
-
-impl Location {
-    #[doc(hidden)]
-    pub const fn new(file: &'static str, line: u32, module: &'static str) -> Location {
-        Location { file, line, module }
-    }
-
-    /// The source file, relative to its package as `file!()` gives it.
-    pub fn file(&self) -> &'static str {
-        self.file
-    }
-
-    /// The line of the item's name.
-    pub fn line(&self) -> u32 {
-        self.line
-    }
-
-    /// The module path of the item, starting with its crate's name.
-    pub fn module(&self) -> &'static str {
-        self.module
-    }
-
-    /// The name of the crate the item is defined in.
-    pub fn krate(&self) -> &'static str {
-        self.module.split("::").next().unwrap_or(self.module)
-    }
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
-    }
-}
 
 /// A message type, as registered by its derive.
 #[doc(hidden)]
@@ -204,8 +164,8 @@ impl Registry {
         mut messages: Vec<&'static MessageRegistration>,
         mut handlers: Vec<&'static HandlerRegistration>,
     ) -> Registry {
-        messages.sort_by_key(|m| (m.message.name, m.message.version, m.location.module));
-        handlers.sort_by_key(|h| (h.name, h.location.file, h.location.line));
+        messages.sort_by_key(|m| (m.message.name, m.message.version, m.location.module()));
+        handlers.sort_by_key(|h| (h.name, h.location.file(), h.location.line()));
         let mut by_name: FxHashMap<_, Vec<_>> = FxHashMap::default();
         for message in &messages {
             by_name

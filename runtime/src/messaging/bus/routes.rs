@@ -1,6 +1,7 @@
 //! The routing table as data, and its two renderings: a text table and a Mermaid graph.
 
-use crate::messaging::bus::registry::{Location, Phase};
+use crate::messaging::bus::location::Location;
+use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::table::Table;
 use crate::messaging::bus::Bus;
 use crate::messaging::message::MessageKind;
