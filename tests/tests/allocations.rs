@@ -1,5 +1,8 @@
-//! The synchronous paths allocate nothing: publishing to sync handlers (with a dependency)
-//! and sending a command to a sync handler. Counted with a global allocator, not timed.
+//! The synchronous paths allocate nothing when no handler publishes: publishing to sync
+//! handlers (with a dependency, with or without `&Context`), sending a command and asking a
+//! query of a sync handler (with or without `&Context`). Counted with a global allocator, not
+//! timed. Publishing a follow-up allocates (the queued envelope), and so does a tracing
+//! subscriber that records spans; neither is claimed here.
 
 // A counting global allocator needs `unsafe impl GlobalAlloc`; it only forwards to `System`.
 #![allow(unsafe_code)]
@@ -7,7 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tidings::{handler, Bus, Command, DomainEvent};
+use tidings::{handler, Bus, Command, Context, DomainEvent, Query};
 
 struct Counting;
 
@@ -65,7 +68,42 @@ struct Add {
     b: u64,
 }
 
+#[derive(DomainEvent, Debug)]
+#[event(name = "alloc.tock")]
+struct Tock {
+    n: u64,
+}
+
+#[derive(Command, Debug)]
+#[command(name = "alloc.add_with_context", output = u64)]
+struct AddWithContext {
+    a: u64,
+}
+
+#[derive(Query, Debug)]
+#[query(name = "alloc.read_total", output = u64)]
+struct ReadTotal;
+
 struct Total(AtomicU64);
+
+/// Takes a context (the general path) and publishes nothing.
+#[handler]
+fn count_tock(tock: &Tock, total: &Total, ctx: &Context) {
+    assert_eq!(ctx.message_name(), "alloc.tock");
+    total.0.fetch_add(tock.n, Ordering::Relaxed);
+}
+
+#[handler]
+fn add_with_context(cmd: AddWithContext, total: &Total, ctx: &Context) -> u64 {
+    assert_eq!(ctx.message_name(), "alloc.add_with_context");
+    total.0.fetch_add(1, Ordering::Relaxed);
+    cmd.a
+}
+
+#[handler]
+fn read_total(_: ReadTotal, total: &Total) -> u64 {
+    total.0.load(Ordering::Relaxed)
+}
 
 #[handler]
 fn count_tick(tick: &Tick, total: &Total) {
@@ -91,6 +129,7 @@ fn publishing_and_sending_synchronously_allocate_nothing() {
     // Warm up: the registry snapshot and the thread's random generator are set up once.
     bus.publish_sync(Tick { n: 1 }).unwrap();
     bus.send_sync(Add { a: 1, b: 1 }).unwrap();
+    bus.query_sync(ReadTotal).unwrap();
 
     let published = allocations_during(|| {
         for n in 0..1_000 {
@@ -109,11 +148,41 @@ fn publishing_and_sending_synchronously_allocate_nothing() {
     });
     assert_eq!(sent, 0, "send_sync allocated {sent} times in 1000 calls");
 
+    let general = allocations_during(|| {
+        for n in 0..1_000 {
+            bus.publish_sync(Tock { n }).unwrap();
+        }
+    });
+    assert_eq!(
+        general, 0,
+        "publishing to a `&Context` handler allocated {general} times"
+    );
+
+    let with_context = allocations_during(|| {
+        for a in 0..1_000 {
+            assert_eq!(bus.send_sync(AddWithContext { a }).unwrap(), a);
+        }
+    });
+    assert_eq!(
+        with_context, 0,
+        "sending to a `&Context` handler allocated {with_context} times"
+    );
+
+    let queried = allocations_during(|| {
+        for _ in 0..1_000 {
+            std::hint::black_box(bus.query_sync(ReadTotal).unwrap());
+        }
+    });
+    assert_eq!(
+        queried, 0,
+        "query_sync allocated {queried} times in 1000 calls"
+    );
+
     // The counter does count: a path that allocates is seen.
     let boxed = allocations_during(|| drop(std::hint::black_box(Box::new(1u64))));
     assert_eq!(boxed, 1);
     assert_eq!(
         total.0.load(Ordering::Relaxed),
-        2 * (1 + 999 * 1000 / 2) + 1_001
+        2 * (1 + 999 * 1000 / 2) + 1_001 + 999 * 1000 / 2 + 1_000
     );
 }

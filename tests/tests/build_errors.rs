@@ -1,7 +1,7 @@
 //! `build()` reports every wiring problem of the program in one error, each with its location.
 //! This binary registers deliberately broken wiring, so it has no other tests.
 
-use tidings::{handler, Bus, Command, DomainEvent, Problem};
+use tidings::{handler, Bus, Command, DomainEvent, MessageKind, Problem, Query};
 
 #[derive(DomainEvent)]
 #[event(name = "dup.name")]
@@ -19,6 +19,10 @@ struct Unhandled;
 #[command(name = "wiring.twice")]
 struct HandledTwice;
 
+#[derive(Query)]
+#[query(name = "wiring.asked_twice", output = u8)]
+struct AskedTwice;
+
 struct Mailer;
 struct Inventory;
 
@@ -33,6 +37,16 @@ fn twice_a(_: HandledTwice) {}
 
 #[handler]
 fn twice_b(_: HandledTwice) {}
+
+#[handler]
+fn answer_a(_: AskedTwice) -> u8 {
+    1
+}
+
+#[handler]
+fn answer_b(_: AskedTwice) -> u8 {
+    2
+}
 
 #[handler]
 fn needs_mailer(_: &SecondWithName, mailer: &Mailer, stock: &Inventory) {
@@ -52,19 +66,35 @@ fn line_of(needle: &str) -> String {
 #[test]
 fn every_problem_is_reported_at_once_with_its_location() {
     let error = Bus::builder()
-        .provide(Inventory)
-        .provide(Inventory)
+        .provide(Inventory) // first inventory
+        .provide(Inventory) // second inventory
         .require(tidings::linked!(tidings_link_events))
+        .require_handler("wiring.absent_handler")
+        .without("wiring.absent_too")
         .build()
         .expect_err("the wiring is broken");
     let text = error.to_string();
     println!("{text}");
     assert!(
-        text.starts_with("the bus cannot be built: 8 problems"),
+        text.starts_with("the bus cannot be built: 11 problems"),
         "{text}"
     );
     let problems = error.problems();
-    assert_eq!(problems.len(), 8, "{text}");
+    assert_eq!(problems.len(), 11, "{text}");
+
+    assert!(text.contains(&format!(
+        "query `wiring.asked_twice` has 2 handlers, and must have exactly one: `build_errors::answer_a` ({}) `build_errors::answer_b` ({})",
+        line_of("fn answer_a"),
+        line_of("fn answer_b")
+    )), "{text}");
+    assert!(problems.iter().any(|p| matches!(
+        p,
+        Problem::SeveralHandlers {
+            kind: MessageKind::Query,
+            message: "wiring.asked_twice",
+            ..
+        }
+    )));
 
     assert!(problems.iter().any(|p| matches!(p, Problem::DuplicateMessageName { name: "dup.name", types } if types.len() == 2)));
     assert!(
@@ -114,8 +144,27 @@ fn every_problem_is_reported_at_once_with_its_location() {
         "the provided dependency is not reported: {text}"
     );
 
+    // Problems of the builder's own calls name the line of the call.
     assert!(
-        text.contains("`build_errors::Inventory` was provided twice"),
+        text.contains(&format!(
+            "{} and {}: `build_errors::Inventory` was provided twice",
+            line_of("// first inventory"),
+            line_of("// second inventory")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}: handler `wiring.absent_handler` is required, but no handler of that name",
+            line_of(".require_handler(\"wiring.absent_handler\")")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}: `without(\"wiring.absent_too\")` names no registered handler",
+            line_of(".without(\"wiring.absent_too\")")
+        )),
         "{text}"
     );
     // The linked events crate declares a command whose handler lives in a crate this
@@ -124,5 +173,11 @@ fn every_problem_is_reported_at_once_with_its_location() {
         text.contains("tests/link/events/src/lib.rs:17: command `link.charge_order`"),
         "{text}"
     );
-    assert!(text.contains("crate `tidings_link_events` was named with `require`, but none of its handlers are registered"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}: crate `tidings_link_events` was named with `require`, but none of its handlers are registered",
+            line_of(".require(tidings::linked!(tidings_link_events))")
+        )),
+        "{text}"
+    );
 }

@@ -268,6 +268,11 @@ async fn async_send_and_query() {
     let bus = builder(&accounts).build().unwrap();
     let id = bus.send(OpenAccount { owner: "cy".into() }).await.unwrap();
     assert_eq!(bus.query(SlowBalance { id }).await.unwrap(), 0);
+    assert_eq!(
+        *accounts.welcomed.lock().unwrap(),
+        [id],
+        "the opening event ran its handler"
+    );
     bus.send(CloseAccount { id }).await.unwrap();
     assert!(
         accounts.welcomed.lock().unwrap().is_empty(),

@@ -14,7 +14,11 @@ fn a_renamed_dependency_is_linked_and_checked_by_its_crate_name() {
         .expect("the audit handlers are linked and found under the crate's own name");
     assert_eq!(
         bus.routes().handlers_of("link.order_placed"),
-        ["audit.record_order", "billing.audit_order", "billing.note_order"]
+        [
+            "audit.record_order",
+            "billing.audit_order",
+            "billing.note_order"
+        ]
     );
     let error = bus.publish_sync(OrderPlaced { order_id: 0 }).unwrap_err();
     assert!(

@@ -91,5 +91,9 @@ impl Mailer for Smtp {
 }
 
 fn main() {
-    let _ = Bus::builder().provide(Repo).provide_arc::<dyn Mailer>(Arc::new(Smtp)).build();
+    Bus::builder()
+        .provide(Repo)
+        .provide_arc::<dyn Mailer>(Arc::new(Smtp))
+        .build()
+        .expect("every shape builds with its dependencies provided");
 }

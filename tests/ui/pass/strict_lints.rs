@@ -43,5 +43,6 @@ fn place_order(cmd: PlaceOrder, ctx: &Context) -> u64 {
 
 fn main() {
     let bus = Bus::builder().build().expect("the wiring is complete");
-    let _ = bus.send_sync(PlaceOrder { buyer: "ada".into() });
+    let placed = bus.send_sync(PlaceOrder { buyer: "ada".into() });
+    assert_eq!(placed.expect("the handler and its follow-up succeed"), 1);
 }

@@ -124,10 +124,10 @@ fn place_handlers(
         {
             continue;
         }
-        let replacement = options
-            .replacements
-            .iter()
-            .find(|r| r.handler == registration.name);
+        // A replacement for another message type is reported by `check_options`.
+        let replacement = options.replacements.iter().find(|r| {
+            r.handler == registration.name && r.message == (registration.message.type_id)()
+        });
         let mut slots = Vec::with_capacity(registration.dependencies.len());
         if replacement.is_none() {
             for dependency in registration.dependencies {
