@@ -1,5 +1,10 @@
-//! Publishing, sending and building the routing table, each against a hand-written baseline
-//! doing the same work and, where they exist, peer crates.
+//! Publishing, sending, stamping and building the routing table, each against a hand-written
+//! baseline doing the same work and, where they exist, peer crates.
+//!
+//! Every publish contender stamps its event the way tidings does (`Envelope::new`: one clock
+//! read for a UUID v7 id and the time) unless its name says otherwise: `baseline_uuid_now_v7`
+//! stamps with `Uuid::now_v7()` and `Utc::now()`, as hand-written code usually does. The
+//! `stamp` group measures the stampings alone.
 //!
 //! Run: `cargo bench -p tidings-benches --bench dispatch`
 
@@ -65,6 +70,8 @@ mod peer_rust_bus {
         ($event:ident: $($name:ident),*) => {
             #[BusEvent]
             pub(crate) struct $event {
+                pub(crate) id: uuid::Uuid,
+                pub(crate) occurred_on: chrono::DateTime<chrono::Utc>,
                 pub(crate) value: u64,
             }
             $(
@@ -84,8 +91,13 @@ mod peer_rust_bus {
 
 // ---- mod-events ----
 
+/// The stamp travels with the event, as tidings' envelope carries it; handlers read only the
+/// value, as tidings' handlers do.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 struct ModEvent {
+    id: uuid::Uuid,
+    occurred_on: chrono::DateTime<chrono::Utc>,
     value: u64,
 }
 
@@ -105,6 +117,67 @@ struct Stamped<E> {
 
 fn handlers_for(n: usize) -> Vec<fn(u64)> {
     vec![work as fn(u64); n]
+}
+
+/// tidings' stamping, for the contenders that are not tidings.
+#[inline]
+fn stamped<E: tidings::Message>(event: E) -> Stamped<E> {
+    let envelope = Envelope::new(event);
+    let (id, occurred_on) = (envelope.id(), envelope.occurred_on());
+    Stamped {
+        id,
+        occurred_on,
+        event: envelope.into_payload(),
+    }
+}
+
+// ---- what a user would write instead of tidings: inventory and a map by type ----
+
+/// A handler registered by hand with `inventory`.
+struct ManualHandler {
+    message: fn() -> TypeId,
+    call: fn(&dyn Any),
+}
+
+inventory::collect!(ManualHandler);
+
+macro_rules! manual_handlers {
+    ($event:ident: $($name:ident),*) => {$(
+        fn $name(event: &dyn Any) {
+            let envelope = event.downcast_ref::<Envelope<$event>>().expect("routed by type");
+            work(envelope.value);
+        }
+        inventory::submit! { ManualHandler { message: TypeId::of::<$event>, call: $name } }
+    )*};
+}
+
+manual_handlers!(One: manual_one_0);
+manual_handlers!(Four: manual_four_0, manual_four_1, manual_four_2, manual_four_3);
+manual_handlers!(Sixteen: m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15);
+
+/// The hand-built registry: each message type's handlers.
+type ManualRegistry = HashMap<TypeId, Vec<fn(&dyn Any)>>;
+
+/// The registry read once into a map from message type to its handlers.
+fn manual_registry() -> ManualRegistry {
+    let mut map = ManualRegistry::new();
+    for handler in inventory::iter::<ManualHandler> {
+        map.entry((handler.message)())
+            .or_default()
+            .push(handler.call);
+    }
+    map
+}
+
+/// Publishes through the hand-built registry: stamp, look up by type, call each handler.
+#[inline(never)]
+fn manual_publish<E: tidings::Message>(registry: &ManualRegistry, event: E) {
+    let envelope = Envelope::new(event);
+    if let Some(handlers) = registry.get(&TypeId::of::<E>()) {
+        for handler in handlers {
+            handler(&envelope);
+        }
+    }
 }
 
 fn publish(c: &mut Criterion) {
@@ -135,8 +208,9 @@ fn publish(c: &mut Criterion) {
             }),
         });
         // What a hand-written dispatcher typically does: stamp with `Uuid::now_v7()` and
-        // `Utc::now()` (two clock reads), then call each handler.
-        group.bench_with_input(BenchmarkId::new("baseline_naive", n), &n, |b, _| {
+        // `Utc::now()` (two clock reads; `now_v7` keeps a process-wide counter for
+        // ordering), then call each handler.
+        group.bench_with_input(BenchmarkId::new("baseline_uuid_now_v7", n), &n, |b, _| {
             b.iter(|| {
                 let stamped = Stamped {
                     id: uuid::Uuid::now_v7(),
@@ -163,31 +237,65 @@ fn publish(c: &mut Criterion) {
                 black_box(envelope.id());
             })
         });
+        let manual = manual_registry();
+        group.bench_with_input(
+            BenchmarkId::new("handmade_registry", n),
+            &n,
+            |b, &n| match n {
+                1 => b.iter(|| {
+                    manual_publish(
+                        &manual,
+                        One {
+                            value: black_box(7),
+                        },
+                    )
+                }),
+                4 => b.iter(|| {
+                    manual_publish(
+                        &manual,
+                        Four {
+                            value: black_box(7),
+                        },
+                    )
+                }),
+                _ => b.iter(|| {
+                    manual_publish(
+                        &manual,
+                        Sixteen {
+                            value: black_box(7),
+                        },
+                    )
+                }),
+            },
+        );
         let dispatcher = mod_events::EventDispatcher::new();
         for _ in 0..n {
             let _ = dispatcher.on(|event: &ModEvent| work(event.value));
         }
         group.bench_with_input(BenchmarkId::new("mod_events", n), &n, |b, _| {
             b.iter(|| {
-                let result = dispatcher.dispatch(ModEvent {
+                let stamped = stamped(One {
                     value: black_box(7),
+                });
+                let result = dispatcher.dispatch(ModEvent {
+                    id: stamped.id,
+                    occurred_on: stamped.occurred_on,
+                    value: stamped.event.value,
                 });
                 black_box(result.success_count());
             })
         });
-        let (sender, first) = tokio::sync::broadcast::channel::<Arc<Stamped<u64>>>(16);
+        let (sender, first) = tokio::sync::broadcast::channel::<Arc<Stamped<One>>>(16);
         let mut receivers: Vec<_> = (0..n).map(|_| sender.subscribe()).collect();
         drop(first);
         group.bench_with_input(BenchmarkId::new("tokio_broadcast", n), &n, |b, _| {
             b.iter(|| {
-                let stamped = Stamped {
-                    id: uuid::Uuid::now_v7(),
-                    occurred_on: chrono::Utc::now(),
-                    event: black_box(7),
-                };
+                let stamped = stamped(One {
+                    value: black_box(7),
+                });
                 sender.send(Arc::new(stamped)).unwrap();
                 for receiver in &mut receivers {
-                    work(receiver.try_recv().unwrap().event);
+                    work(receiver.try_recv().unwrap().event.value);
                 }
             })
         });
@@ -198,8 +306,15 @@ fn publish(c: &mut Criterion) {
                     match n {
                         1 => {
                             rust_bus::bus::event(
-                                peer_rust_bus::One {
-                                    value: black_box(7),
+                                {
+                                    let stamped = stamped(One {
+                                        value: black_box(7),
+                                    });
+                                    peer_rust_bus::One {
+                                        id: stamped.id,
+                                        occurred_on: stamped.occurred_on,
+                                        value: stamped.event.value,
+                                    }
                                 },
                                 &metadata,
                             )
@@ -207,8 +322,15 @@ fn publish(c: &mut Criterion) {
                         }
                         4 => {
                             rust_bus::bus::event(
-                                peer_rust_bus::Four {
-                                    value: black_box(7),
+                                {
+                                    let stamped = stamped(One {
+                                        value: black_box(7),
+                                    });
+                                    peer_rust_bus::Four {
+                                        id: stamped.id,
+                                        occurred_on: stamped.occurred_on,
+                                        value: stamped.event.value,
+                                    }
                                 },
                                 &metadata,
                             )
@@ -216,8 +338,15 @@ fn publish(c: &mut Criterion) {
                         }
                         _ => {
                             rust_bus::bus::event(
-                                peer_rust_bus::Sixteen {
-                                    value: black_box(7),
+                                {
+                                    let stamped = stamped(One {
+                                        value: black_box(7),
+                                    });
+                                    peer_rust_bus::Sixteen {
+                                        id: stamped.id,
+                                        occurred_on: stamped.occurred_on,
+                                        value: stamped.event.value,
+                                    }
                                 },
                                 &metadata,
                             )
@@ -229,6 +358,26 @@ fn publish(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+}
+
+/// The stampings alone: what each publish contender pays before any handler runs.
+fn stamp(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stamp");
+    group.bench_function("tidings_envelope_new", |b| {
+        b.iter(|| {
+            black_box(Envelope::new(One {
+                value: black_box(7),
+            }))
+        })
+    });
+    group.bench_function("uuid_now_v7_and_utc_now", |b| {
+        b.iter(|| black_box((uuid::Uuid::now_v7(), chrono::Utc::now())))
+    });
+    group.bench_function("uuid_now_v7", |b| {
+        b.iter(|| black_box(uuid::Uuid::now_v7()))
+    });
+    group.bench_function("utc_now", |b| b.iter(|| black_box(chrono::Utc::now())));
     group.finish();
 }
 
@@ -352,6 +501,7 @@ fn build(c: &mut Criterion) {
 
 fn setup(c: &mut Criterion) {
     futures::executor::block_on(rust_bus::init()).expect("rust_bus registers its handlers once");
+    stamp(c);
     publish(c);
     send(c);
     build(c);
