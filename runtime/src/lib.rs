@@ -63,6 +63,7 @@
 extern crate self as tidings;
 
 mod messaging;
+pub mod persistence;
 pub mod testing;
 
 // The README's examples compile and run as doctests.
@@ -79,6 +80,7 @@ pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
 pub use messaging::registry::{Location, Phase};
 pub use messaging::routes::{HandlerRoute, MessageRoute, Routes};
+pub use persistence::pending::Pending;
 
 /// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
 /// `Deserialize`, and the registration that lets JSON decode into the type by name.
