@@ -5,10 +5,18 @@ use crate::persistence::event::NewEvent;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-const INSERT: &str = "INSERT INTO tidings_events (
+pub(super) const INSERT: &str = "INSERT INTO tidings_events (
         stream, stream_version, id, name, version, occurred_on,
         correlation_id, causation_id, source, data
     ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+// The CASTs keep SQLite from preparing the statements again on every run (see `read.rs`).
+pub(super) const STREAM_VERSION: &str = "SELECT position, stream_version FROM tidings_events
+    WHERE stream = CAST(?1 AS TEXT) ORDER BY stream_version DESC LIMIT 1";
+pub(super) const BATCH_AT: &str = "SELECT id, stream FROM tidings_events
+    WHERE position >= ?1 ORDER BY position LIMIT CAST(?2 AS INTEGER)";
+pub(super) const LOCATE: &str =
+    "SELECT position, stream, stream_version FROM tidings_events WHERE id = ?1";
 
 /// Appends `events` to `stream` inside the caller's transaction, so that they commit or roll
 /// back together with the caller's own writes.
@@ -40,10 +48,10 @@ pub fn append(
         tx.execute_batch("ROLLBACK TO tidings_append; RELEASE tidings_append")
             .map_err(backend)?;
     }
-    outcome.map_err(|refused| refused.explain(tx, events))
+    outcome.or_else(|refused| refused.resolve(tx, stream, events))
 }
 
-/// Why [`write`] stopped. Its writes so far must be rolled back before [`Refused::explain`]
+/// Why [`write`] stopped. Its writes so far must be rolled back before [`Refused::resolve`]
 /// looks at the table.
 pub(super) enum Refused {
     Store(StoreError),
@@ -58,27 +66,42 @@ impl From<StoreError> for Refused {
 }
 
 impl Refused {
-    /// The error to report, read from the table as it was before the append.
-    pub(super) fn explain(self, conn: &Connection, events: &[NewEvent]) -> StoreError {
+    /// What the append amounts to, read from the table as it was before it: a retry of an
+    /// earlier append after all, or the error to report.
+    pub(super) fn resolve(
+        self,
+        conn: &Connection,
+        stream: &str,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError> {
         match self {
-            Refused::Store(error) => error,
-            Refused::DuplicateId => duplicate(conn, events).unwrap_or_else(|error| error),
+            Refused::Store(error) => Err(error),
+            Refused::DuplicateId => match retry(conn, stream, events)? {
+                Some(retried) => Ok(retried),
+                None => Err(duplicate(conn, events)?),
+            },
         }
     }
 }
 
 /// The append's statements; the caller's transaction (or savepoint) makes them atomic.
+///
+/// The common case costs one read (the stream's version) and the inserts: a retry is
+/// recognised only when the expected version fails or an insert hits the unique index on
+/// ids, which is when an event of the batch can be stored already.
 pub(super) fn write(
     conn: &Connection,
     stream: &str,
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<Appended, Refused> {
-    if let Some(retried) = retry(conn, stream, events)? {
-        return Ok(retried);
-    }
     let actual = stream_version(conn, stream)?;
-    expected.check(stream, actual)?;
+    if let Err(conflict) = expected.check(stream, actual) {
+        return match retry(conn, stream, events)? {
+            Some(retried) => Ok(retried),
+            None => Err(conflict.into()),
+        };
+    }
 
     let mut insert = conn.prepare_cached(INSERT).map_err(backend)?;
     let mut first = None;
@@ -126,10 +149,7 @@ pub(super) fn write(
 /// The stream's version: its last event's, 0 if it has none.
 fn stream_version(conn: &Connection, stream: &str) -> Result<u64, StoreError> {
     let last: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "SELECT position, stream_version FROM tidings_events
-             WHERE stream = ?1 ORDER BY stream_version DESC LIMIT 1",
-        )
+        .prepare_cached(STREAM_VERSION)
         .and_then(|mut select| {
             select
                 .query_row([stream], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -164,11 +184,7 @@ fn retry(
     let Some((position, stored_stream, stored_version)) = locate(conn, first.id())? else {
         return Ok(None);
     };
-    let mut select = conn
-        .prepare_cached(
-            "SELECT id, stream FROM tidings_events WHERE position >= ?1 ORDER BY position LIMIT ?2",
-        )
-        .map_err(backend)?;
+    let mut select = conn.prepare_cached(BATCH_AT).map_err(backend)?;
     let stored = select
         .query_map(params![position as i64, events.len() as i64], |row| {
             Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?))
@@ -197,7 +213,7 @@ fn retry(
 /// The position, stream and stream version of a stored event id.
 fn locate(conn: &Connection, id: uuid::Uuid) -> Result<Option<(u64, String, u64)>, StoreError> {
     let found = conn
-        .prepare_cached("SELECT position, stream, stream_version FROM tidings_events WHERE id = ?1")
+        .prepare_cached(LOCATE)
         .and_then(|mut select| {
             select
                 .query_row([id.as_bytes()], |row| {

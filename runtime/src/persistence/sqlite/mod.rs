@@ -138,7 +138,7 @@ impl SqliteStore {
             }
             Err(refused) => {
                 tx.rollback().map_err(backend)?;
-                Err(refused.explain(&conn, events))
+                refused.resolve(&conn, stream, events)
             }
         }
     }
@@ -185,4 +185,53 @@ impl EventStore for SqliteStore {
 
 fn backend(error: rusqlite::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DomainEvent, Envelope};
+    use rusqlite::StatementStatus;
+
+    #[derive(DomainEvent, Debug)]
+    #[event(name = "tidings.test.sqlite_noted")]
+    struct Noted {
+        n: u32,
+    }
+
+    #[test]
+    fn statements_are_prepared_once_whatever_the_values_bound() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        for n in 0..20 {
+            let event = NewEvent::from_envelope(&Envelope::new(Noted { n })).unwrap();
+            let stream = format!("stream-{}", n % 3);
+            let appended = store
+                .append_sync(&stream, ExpectedVersion::Any, std::slice::from_ref(&event))
+                .unwrap();
+            // Retried with a stale expected version: the retry statements run too.
+            let retried = store
+                .append_sync(&stream, ExpectedVersion::Exact(99), &[event])
+                .unwrap();
+            assert_eq!(retried.positions, appended.positions);
+            store.read_all_sync(u64::from(n), 1 + n as usize).unwrap();
+            store
+                .read_stream_sync(&stream, u64::from(n % 4), 2 + n as usize)
+                .unwrap();
+        }
+        let statements = [
+            append::INSERT,
+            append::STREAM_VERSION,
+            append::BATCH_AT,
+            append::LOCATE,
+            read::READ_ALL,
+            read::READ_STREAM,
+        ];
+        store.with_connection(|conn| {
+            for sql in statements {
+                let statement = conn.prepare_cached(sql).unwrap();
+                assert!(statement.get_status(StatementStatus::Run) >= 20, "{sql}");
+                assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+            }
+        });
+    }
 }

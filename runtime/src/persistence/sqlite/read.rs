@@ -9,8 +9,25 @@ use rusqlite::types::FromSql;
 use rusqlite::{params, Connection, Row};
 use uuid::Uuid;
 
-const COLUMNS: &str = "position, stream, stream_version, id, name, version, occurred_on, \
-                       correlation_id, causation_id, source, data";
+macro_rules! select_events {
+    ($($rest:literal),*) => {
+        concat!(
+            "SELECT position, stream, stream_version, id, name, version, occurred_on, \
+             correlation_id, causation_id, source, data FROM tidings_events ",
+            $($rest),*
+        )
+    };
+}
+
+// Bound values compared with an indexed column, or used as a LIMIT, make SQLite built with
+// STAT4 (as the bundled library is) prepare the statement again on every run, which costs
+// more than the read itself; behind a CAST the plan is kept.
+pub(super) const READ_ALL: &str =
+    select_events!("WHERE position > ?1 ORDER BY position LIMIT CAST(?2 AS INTEGER)");
+pub(super) const READ_STREAM: &str = select_events!(
+    "WHERE stream = CAST(?1 AS TEXT) AND stream_version > ?2 ",
+    "ORDER BY stream_version LIMIT CAST(?3 AS INTEGER)"
+);
 
 /// At most `limit` events whose position is greater than `after`, in position order, read
 /// from `conn` (a connection of your own, or a transaction: it sees that transaction's
@@ -25,10 +42,7 @@ pub fn read_all(
     after: u64,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM tidings_events WHERE position > ?1 ORDER BY position LIMIT ?2"
-    );
-    select(conn, &sql, params![clamp(after), clamp(limit as u64)])
+    select(conn, READ_ALL, params![clamp(after), clamp(limit as u64)])
 }
 
 /// At most `limit` events of `stream` whose stream version is greater than `after`, in order.
@@ -38,13 +52,9 @@ pub fn read_stream(
     after: u64,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM tidings_events
-         WHERE stream = ?1 AND stream_version > ?2 ORDER BY stream_version LIMIT ?3"
-    );
     select(
         conn,
-        &sql,
+        READ_STREAM,
         params![stream, clamp(after), clamp(limit as u64)],
     )
 }
