@@ -66,8 +66,8 @@ mod messaging;
 pub mod persistence;
 pub mod testing;
 
-// The README's examples compile and run as doctests.
-#[cfg(doctest)]
+// The README's examples compile and run as doctests (its event store example needs SQLite).
+#[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../../README.md")]
 mod readme {}
 

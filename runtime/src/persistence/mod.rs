@@ -48,6 +48,18 @@
 //!   decoded through the registry with [`StoredEvent::decode`] or
 //!   [`StoredEvent::decode_as`].
 //! - `conformance` (feature `conformance`): the tests every backend passes, for your own.
+//!
+//! # Why three ways to append
+//!
+//! - The [`EventStore`] trait is async because server backends (PostgreSQL) are; its methods
+//!   return `impl Future + Send` (no boxing, usable from multi-threaded runtimes). Code that
+//!   works with any backend is generic over `S: EventStore`.
+//! - The embedded stores also have synchronous methods (`append_sync`, …): SQLite is
+//!   synchronous, and a program without an async runtime must not need one to store events.
+//! - A unit of work must store events in the same transaction as the user's own writes. The
+//!   SQLite backend's free functions (`sqlite::append` and the readers) take the user's
+//!   `rusqlite::Transaction` as an argument: the transaction is always passed explicitly,
+//!   never found in thread-local state.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
