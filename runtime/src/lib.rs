@@ -63,10 +63,11 @@
 extern crate self as tidings;
 
 mod messaging;
+pub mod persistence;
 pub mod testing;
 
-// The README's examples compile and run as doctests.
-#[cfg(doctest)]
+// The README's examples compile and run as doctests (its event store example needs SQLite).
+#[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../../README.md")]
 mod readme {}
 
@@ -83,6 +84,7 @@ pub use messaging::cloudevents::DecodeError;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
+pub use persistence::pending::Pending;
 
 /// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
 /// `Deserialize`, and the registration that lets JSON decode into the type by name.

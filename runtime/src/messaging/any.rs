@@ -45,6 +45,17 @@ impl AnyEnvelope {
             version,
             data,
         } = Incoming::parse(value)?;
+        AnyEnvelope::decode(meta, name, version, data)
+    }
+
+    /// Decodes a payload stored or received apart from its metadata (a row of an event
+    /// store) into the registered type of this `name` and `version`.
+    pub fn decode(
+        meta: Metadata,
+        name: String,
+        version: u32,
+        data: serde_json::Value,
+    ) -> Result<AnyEnvelope, DecodeError> {
         let payload = Registry::get().decode(name, version, data)?;
         Ok(AnyEnvelope { meta, payload })
     }
@@ -53,6 +64,11 @@ impl AnyEnvelope {
     pub fn to_json(&self) -> serde_json::Result<serde_json::Value> {
         let data = self.payload.to_json()?;
         cloudevents::to_value(&self.meta, self.name(), self.version(), &data)
+    }
+
+    /// The payload alone as JSON (the CloudEvents `data`).
+    pub fn data(&self) -> serde_json::Result<serde_json::Value> {
+        self.payload.to_json()
     }
 
     /// The wire name of the payload's type.

@@ -42,6 +42,23 @@ impl Metadata {
         }
     }
 
+    /// Metadata rebuilt from stored or received parts, such as a row of an event store.
+    pub fn from_parts(
+        id: Uuid,
+        occurred_on: DateTime<Utc>,
+        correlation_id: Uuid,
+        causation_id: Option<Uuid>,
+        source: impl Into<Cow<'static, str>>,
+    ) -> Metadata {
+        Metadata {
+            id,
+            occurred_on,
+            correlation_id,
+            causation_id,
+            source: source.into(),
+        }
+    }
+
     /// The message id: a UUID v7, so ids sort by creation time.
     pub fn id(&self) -> Uuid {
         self.id

@@ -1,0 +1,161 @@
+//! Reading: after a position, with limits, one stream, and what a stored event carries.
+
+use super::{counted, counts, ok, reset};
+use crate::persistence::{EventStore, ExpectedVersion, NewEvent, StoredEvent};
+use crate::{Envelope, Metadata};
+use chrono::{TimeDelta, TimeZone, Utc};
+use uuid::Uuid;
+use ExpectedVersion::{Any, NoStream};
+
+/// Appends 3 events to `a`, 2 to `b`, 2 to `a`: positions 1 to 7.
+async fn interleaved<S: EventStore>(store: &S) -> Vec<NewEvent> {
+    let events = counts(0..7);
+    ok(store.append("a", NoStream, &events[0..3]).await, "append");
+    ok(store.append("b", NoStream, &events[3..5]).await, "append");
+    ok(store.append("a", Any, &events[5..7]).await, "append");
+    events
+}
+
+fn positions(events: &[StoredEvent]) -> Vec<u64> {
+    events.iter().map(StoredEvent::position).collect()
+}
+
+/// `read_all` returns the events after a position, in order, at most `limit` of them.
+pub async fn read_all_after_a_position<S: EventStore>(store: &S) {
+    assert!(ok(store.read_all(0, 10).await, "read_all").is_empty());
+    let appended = interleaved(store).await;
+    let all = ok(store.read_all(0, usize::MAX).await, "read_all");
+    assert_eq!(positions(&all), [1, 2, 3, 4, 5, 6, 7]);
+    let ids: Vec<_> = all.iter().map(StoredEvent::id).collect();
+    let expected: Vec<_> = appended.iter().map(NewEvent::id).collect();
+    assert_eq!(
+        ids, expected,
+        "events come back in the order they were appended"
+    );
+    let placed: Vec<_> = all
+        .iter()
+        .map(|e| (e.stream(), e.stream_version()))
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            ("a", 1),
+            ("a", 2),
+            ("a", 3),
+            ("b", 1),
+            ("b", 2),
+            ("a", 4),
+            ("a", 5)
+        ]
+    );
+    assert_eq!(
+        positions(&ok(store.read_all(3, 2).await, "read_all")),
+        [4, 5]
+    );
+    assert_eq!(
+        positions(&ok(store.read_all(5, 100).await, "read_all")),
+        [6, 7]
+    );
+    assert!(ok(store.read_all(7, 10).await, "read_all").is_empty());
+    assert!(ok(store.read_all(1000, 10).await, "read_all").is_empty());
+    assert!(
+        ok(store.read_all(0, 0).await, "read_all").is_empty(),
+        "limit 0"
+    );
+}
+
+/// Paging through the store with a small limit returns every event once.
+pub async fn read_all_pages_without_gaps<S: EventStore>(store: &S) {
+    for round in 0..10u64 {
+        let stream = format!("s{}", round % 3);
+        let batch = counts(round * 10..round * 10 + (round % 4) + 1);
+        ok(store.append(&stream, Any, &batch).await, "append");
+    }
+    let mut seen = Vec::new();
+    loop {
+        let after = seen.last().copied().unwrap_or(0);
+        let page = ok(store.read_all(after, 4).await, "read_all");
+        assert!(page.len() <= 4, "a page holds at most `limit` events");
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(positions(&page));
+    }
+    let total: u64 = (0..10).map(|round| round % 4 + 1).sum();
+    assert_eq!(
+        seen,
+        (1..=total).collect::<Vec<_>>(),
+        "pages skip or repeat nothing"
+    );
+}
+
+/// `read_stream` returns one stream's events after a version, at most `limit` of them.
+pub async fn read_stream_after_a_version<S: EventStore>(store: &S) {
+    interleaved(store).await;
+    let a = ok(store.read_stream("a", 0, usize::MAX).await, "read_stream");
+    let versions: Vec<_> = a.iter().map(StoredEvent::stream_version).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(positions(&a), [1, 2, 3, 6, 7]);
+    assert!(a.iter().all(|e| e.stream() == "a"));
+    let page = ok(store.read_stream("a", 2, 2).await, "read_stream");
+    assert_eq!(positions(&page), [3, 6]);
+    assert_eq!(
+        positions(&ok(store.read_stream("b", 0, 10).await, "read_stream")),
+        [4, 5]
+    );
+    assert!(ok(store.read_stream("a", 5, 10).await, "read_stream").is_empty());
+    assert!(ok(store.read_stream("c", 0, 10).await, "read_stream").is_empty());
+    assert!(ok(store.read_stream("a", 0, 0).await, "read_stream").is_empty());
+}
+
+/// What was appended comes back: id, name, version, occurred-on (to the microsecond),
+/// correlation, causation, source and data.
+pub async fn metadata_and_data_round_trip<S: EventStore>(store: &S) {
+    let cause = Envelope::new(super::Counted {
+        n: 0,
+        label: String::new(),
+    });
+    let caused = reset(cause.metadata());
+    let by_hand = NewEvent::from_parts(
+        Metadata::from_parts(
+            Uuid::now_v7(),
+            Utc.with_ymd_and_hms(2001, 2, 3, 4, 5, 6).unwrap() + TimeDelta::microseconds(789),
+            Uuid::now_v7(),
+            None,
+            "/billing",
+        ),
+        "tidings.conformance.handmade",
+        7,
+        r#"{"b": [1, 2.5, "ü"], "a": {"nested": null}}"#,
+    );
+    let appended = [counted(42), caused, by_hand];
+    ok(store.append("a", NoStream, &appended).await, "append");
+    let read = ok(store.read_stream("a", 0, 10).await, "read_stream");
+    assert_eq!(read.len(), 3);
+    for (stored, sent) in read.iter().zip(&appended) {
+        let (got, want) = (stored.metadata(), sent.metadata());
+        assert_eq!(stored.id(), sent.id());
+        assert_eq!(stored.name(), sent.name());
+        assert_eq!(stored.version(), sent.version());
+        let drift = (got.occurred_on() - want.occurred_on()).abs();
+        assert!(
+            drift < TimeDelta::microseconds(1),
+            "occurred-on {} came back as {}",
+            want.occurred_on(),
+            got.occurred_on()
+        );
+        assert_eq!(got.correlation_id(), want.correlation_id());
+        assert_eq!(got.causation_id(), want.causation_id());
+        assert_eq!(got.source(), want.source());
+        let json = |text: &str| -> serde_json::Value {
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("`{text}` is not JSON: {e}"))
+        };
+        assert_eq!(
+            json(stored.data()),
+            json(sent.data()),
+            "the data round-trips"
+        );
+    }
+    assert_eq!(read[1].metadata().causation_id(), Some(cause.id()));
+    assert_eq!(read[1].metadata().correlation_id(), cause.correlation_id());
+}

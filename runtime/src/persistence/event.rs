@@ -1,0 +1,216 @@
+//! The rows of an event store: an event about to be appended, and one read back.
+
+use crate::{AnyEnvelope, DecodeError, DomainEvent, Envelope, Metadata};
+use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+use uuid::Uuid;
+
+/// An event serialized and ready to append: its metadata, wire name, version and JSON data.
+///
+/// Made from a typed envelope ([`NewEvent::from_envelope`]), from a type-erased one such as
+/// [`Pending::take`](crate::Pending::take) returns ([`NewEvent::from_any`]), or from parts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    meta: Metadata,
+    name: Cow<'static, str>,
+    version: u32,
+    data: String,
+}
+
+impl NewEvent {
+    /// Serializes a typed envelope.
+    pub fn from_envelope<E: DomainEvent>(envelope: &Envelope<E>) -> serde_json::Result<NewEvent> {
+        Ok(NewEvent {
+            meta: envelope.metadata().clone(),
+            name: Cow::Borrowed(E::NAME),
+            version: E::VERSION,
+            data: serde_json::to_string(envelope.payload())?,
+        })
+    }
+
+    /// Serializes a type-erased envelope.
+    pub fn from_any(envelope: &AnyEnvelope) -> serde_json::Result<NewEvent> {
+        Ok(NewEvent {
+            meta: envelope.metadata().clone(),
+            name: Cow::Borrowed(envelope.name()),
+            version: envelope.version(),
+            data: envelope.data()?.to_string(),
+        })
+    }
+
+    /// An event from its parts; `data` is the payload's JSON text, stored as given.
+    pub fn from_parts(
+        meta: Metadata,
+        name: impl Into<Cow<'static, str>>,
+        version: u32,
+        data: impl Into<String>,
+    ) -> NewEvent {
+        NewEvent {
+            meta,
+            name: name.into(),
+            version,
+            data: data.into(),
+        }
+    }
+
+    /// The event's id, unique in a store: appending it again is a retry.
+    pub fn id(&self) -> Uuid {
+        self.meta.id()
+    }
+
+    /// The wire name of the event's type.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The schema version of the event's type.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Id, occurred-on, correlation, causation and source.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The payload's JSON text.
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+}
+
+/// An event as a store holds it: where it sits (global position, stream and version in the
+/// stream) and what it is (metadata, wire name, schema version and JSON data).
+///
+/// The data stays JSON text until [`decode`](StoredEvent::decode) turns it into the
+/// registered type, so reading never fails on an event the program cannot decode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub(crate) position: u64,
+    pub(crate) stream: String,
+    pub(crate) stream_version: u64,
+    pub(crate) meta: Metadata,
+    pub(crate) name: String,
+    pub(crate) version: u32,
+    pub(crate) data: String,
+}
+
+impl StoredEvent {
+    /// A stored event from its parts, for backends outside this crate.
+    pub fn from_parts(
+        position: u64,
+        stream: impl Into<String>,
+        stream_version: u64,
+        event: NewEvent,
+    ) -> StoredEvent {
+        StoredEvent {
+            position,
+            stream: stream.into(),
+            stream_version,
+            meta: event.meta,
+            name: event.name.into_owned(),
+            version: event.version,
+            data: event.data,
+        }
+    }
+
+    /// The global position: 1 for the first event of the store, then one more for each
+    /// event, with no gaps.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The stream the event was appended to.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// The event's version in its stream: 1 for the stream's first event.
+    pub fn stream_version(&self) -> u64 {
+        self.stream_version
+    }
+
+    /// The event's id.
+    pub fn id(&self) -> Uuid {
+        self.meta.id()
+    }
+
+    /// The wire name of the event's type.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The schema version the event was written with.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// When the event occurred.
+    pub fn occurred_on(&self) -> DateTime<Utc> {
+        self.meta.occurred_on()
+    }
+
+    /// Id, occurred-on, correlation, causation and source.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The payload's JSON text, as stored.
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+
+    /// Decodes the event into whichever registered type its name and version designate.
+    pub fn decode(&self) -> Result<AnyEnvelope, StoredDecodeError> {
+        let data = serde_json::from_str(&self.data).map_err(|source| {
+            self.error(DecodeError::Data {
+                name: self.name.clone(),
+                version: self.version,
+                source,
+            })
+        })?;
+        AnyEnvelope::decode(self.meta.clone(), self.name.clone(), self.version, data)
+            .map_err(|source| self.error(source))
+    }
+
+    /// Decodes the event into an `E`; an event of another type is a
+    /// [`DecodeError::WrongType`].
+    pub fn decode_as<E: DomainEvent>(&self) -> Result<Envelope<E>, StoredDecodeError> {
+        if self.name != E::NAME {
+            return Err(self.error(DecodeError::WrongType {
+                expected: E::NAME,
+                found: self.name.clone(),
+            }));
+        }
+        self.decode()?.downcast().map_err(|other| {
+            self.error(DecodeError::WrongType {
+                expected: E::NAME,
+                found: other.name().to_owned(),
+            })
+        })
+    }
+
+    fn error(&self, source: DecodeError) -> StoredDecodeError {
+        StoredDecodeError {
+            position: self.position,
+            stream: self.stream.clone(),
+            id: self.meta.id(),
+            source,
+        }
+    }
+}
+
+/// A stored event could not be decoded; says which one and why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decode the event at position {position} (stream `{stream}`, id {id}): {source}")]
+pub struct StoredDecodeError {
+    /// The event's global position.
+    pub position: u64,
+    /// Its stream.
+    pub stream: String,
+    /// Its id.
+    pub id: Uuid,
+    /// What was wrong: an unknown name, an unsupported version, data that does not fit.
+    #[source]
+    pub source: DecodeError,
+}

@@ -1,0 +1,237 @@
+//! The embedded event store: one SQLite file, through rusqlite with the bundled library
+//! (feature `sqlite`). No server and no async runtime.
+//!
+//! ```
+//! use tidings::persistence::sqlite::SqliteStore;
+//! use tidings::persistence::{ExpectedVersion, NewEvent};
+//! use tidings::{DomainEvent, Envelope};
+//!
+//! #[derive(DomainEvent, Debug)]
+//! #[event(name = "docs.account_opened")]
+//! struct AccountOpened { owner: String }
+//!
+//! # let dir = std::env::temp_dir().join(format!("tidings-doc-sqlite-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let store = SqliteStore::open(dir.join("events.db"))?; // creates or migrates the schema
+//! let opened = NewEvent::from_envelope(&Envelope::new(AccountOpened { owner: "ada".into() }))?;
+//! store.append_sync("account-1", ExpectedVersion::NoStream, &[opened])?;
+//!
+//! for event in store.read_all_sync(0, 100)? {
+//!     let any = event.decode()?; // through the registry, by name and version
+//!     println!("{} {} {}", event.position(), event.stream(), any.name());
+//! }
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - [`SqliteStore`] owns one connection. It implements [`EventStore`] and offers the same
+//!   calls synchronously (`append_sync`, `read_all_sync`, `read_stream_sync`). The async
+//!   methods do the work on the calling thread when polled: SQLite calls are short, but an
+//!   async program that appends heavily can move them to a blocking thread.
+//! - To store events in the same transaction as your own tables, use the free functions on
+//!   your own connection: [`migrate`] once, then [`append`] inside your transaction, and
+//!   [`read_all`] / [`read_stream`] on any connection. The transaction is passed explicitly.
+//! - Several stores (threads, processes) can open one file: SQLite serialises their writes.
+//!
+//! # Why positions have no gaps
+//!
+//! A reader that has seen position `n` must be able to ask for everything after `n` and miss
+//! nothing. SQLite allows one writer at a time: an append takes the write lock (`BEGIN
+//! IMMEDIATE`), reads the stream's version, inserts its events (each takes the largest
+//! position plus one) and commits before the next writer may start. A transaction that rolls
+//! back leaves no position behind, and the store never deletes. Readers see committed
+//! transactions only (WAL snapshots), so the positions they see are always `1..=n` with
+//! nothing missing, unlike a database whose concurrent writers draw from a sequence and may
+//! commit out of order.
+//!
+//! # The file
+//!
+//! [`SqliteStore::open`] sets the journal to WAL (readers never block the writer), `synchronous
+//! = FULL` (a committed append survives a power cut, not only a crash of the program) and a
+//! busy timeout of 5 seconds (a writer waits for another instead of failing). The tables are
+//! `tidings_events` and `tidings_schema` (the schema version and when each migration ran); a
+//! file written by a newer schema is refused with [`StoreError::SchemaTooNew`] and left as it
+//! is.
+
+mod append;
+mod read;
+mod schema;
+
+pub use append::append;
+pub use read::{read_all, read_stream};
+pub use rusqlite;
+pub use schema::{migrate, SCHEMA_VERSION};
+
+use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::store::{Appended, EventStore, ExpectedVersion, StoreError};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// An event store in a SQLite file; see the [module docs](self).
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store in the file at `path`: WAL, `synchronous = FULL`, a busy
+    /// timeout of 5 s, and the schema created or migrated.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        SqliteStore::from_connection(conn)
+    }
+
+    /// A store in memory, gone when dropped: for tests of code that takes a `SqliteStore`.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::from_connection(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    /// A store on a connection you configured yourself (its pragmas are left as they are);
+    /// the schema is created or migrated.
+    pub fn from_connection(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Runs `f` on the store's connection, for your own statements and transactions (with
+    /// [`append`] inside them).
+    pub fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut self.connection())
+    }
+
+    /// Gives the connection back.
+    pub fn into_connection(self) -> Connection {
+        self.conn
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held dropped its transaction, which rolled back.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`EventStore::append`], synchronously, in a transaction of its own.
+    pub fn append_sync(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError> {
+        let mut conn = self.connection();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        match append::write(&tx, stream, expected, events) {
+            Ok(appended) => {
+                tx.commit().map_err(backend)?;
+                Ok(appended)
+            }
+            Err(refused) => {
+                tx.rollback().map_err(backend)?;
+                refused.resolve(&conn, stream, events)
+            }
+        }
+    }
+
+    /// [`EventStore::read_all`], synchronously.
+    pub fn read_all_sync(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        read_all(&self.connection(), after, limit)
+    }
+
+    /// [`EventStore::read_stream`], synchronously.
+    pub fn read_stream_sync(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        read_stream(&self.connection(), stream, after, limit)
+    }
+}
+
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError> {
+        self.append_sync(stream, expected, events)
+    }
+
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_all_sync(after, limit)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_stream_sync(stream, after, limit)
+    }
+}
+
+fn backend(error: rusqlite::Error) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DomainEvent, Envelope};
+    use rusqlite::StatementStatus;
+
+    #[derive(DomainEvent, Debug)]
+    #[event(name = "tidings.test.sqlite_noted")]
+    struct Noted {
+        n: u32,
+    }
+
+    #[test]
+    fn statements_are_prepared_once_whatever_the_values_bound() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        for n in 0..20 {
+            let event = NewEvent::from_envelope(&Envelope::new(Noted { n })).unwrap();
+            let stream = format!("stream-{}", n % 3);
+            let appended = store
+                .append_sync(&stream, ExpectedVersion::Any, std::slice::from_ref(&event))
+                .unwrap();
+            // Retried with a stale expected version: the retry statements run too.
+            let retried = store
+                .append_sync(&stream, ExpectedVersion::Exact(99), &[event])
+                .unwrap();
+            assert_eq!(retried.positions, appended.positions);
+            store.read_all_sync(u64::from(n), 1 + n as usize).unwrap();
+            store
+                .read_stream_sync(&stream, u64::from(n % 4), 2 + n as usize)
+                .unwrap();
+        }
+        let statements = [
+            append::INSERT,
+            append::STREAM_VERSION,
+            append::BATCH_AT,
+            append::LOCATE,
+            read::READ_ALL,
+            read::READ_STREAM,
+        ];
+        store.with_connection(|conn| {
+            for sql in statements {
+                let statement = conn.prepare_cached(sql).unwrap();
+                assert!(statement.get_status(StatementStatus::Run) >= 20, "{sql}");
+                assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+            }
+        });
+    }
+}

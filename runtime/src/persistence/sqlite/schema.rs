@@ -1,0 +1,96 @@
+//! The SQLite store's tables, and the migrations that create and upgrade them.
+
+use super::backend;
+use crate::persistence::store::StoreError;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+/// Each step from one schema version to the next: `MIGRATIONS[0]` takes an empty file to
+/// version 1. Published steps are never edited; a change is a new step.
+const MIGRATIONS: &[&str] = &[
+    // 1: the events, in global order. `position` is the rowid: SQLite gives each insert the
+    // largest position plus one, under the single writer lock.
+    "CREATE TABLE tidings_events (
+        position       INTEGER PRIMARY KEY,
+        stream         TEXT    NOT NULL,
+        stream_version INTEGER NOT NULL,
+        id             BLOB    NOT NULL UNIQUE,
+        name           TEXT    NOT NULL,
+        version        INTEGER NOT NULL,
+        occurred_on    INTEGER NOT NULL, -- nanoseconds since 1970-01-01 UTC
+        correlation_id BLOB    NOT NULL,
+        causation_id   BLOB,
+        source         TEXT    NOT NULL,
+        data           TEXT    NOT NULL, -- the payload's JSON
+        UNIQUE (stream, stream_version)
+    );",
+];
+
+/// The schema version this program writes and reads.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Creates the store's tables in `conn`'s database, or brings them up to
+/// [`SCHEMA_VERSION`]. Refuses, and changes nothing, when the database was written by a newer
+/// schema ([`StoreError::SchemaTooNew`]).
+///
+/// [`SqliteStore`](super::SqliteStore) calls this on open; call it yourself on a connection of
+/// your own before appending with [`append`](super::append). It takes SQLite's write lock only
+/// when there is something to migrate.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    if current(conn)? == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS tidings_schema (
+            version    INTEGER PRIMARY KEY,
+            applied_on TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );",
+    )
+    .map_err(backend)?;
+    // Read again under the write lock: another process may have migrated meanwhile.
+    let found = current(&tx)?.unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.execute(
+            "INSERT INTO tidings_schema (version) VALUES (?1)",
+            [step as i64 + 1],
+        )
+        .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
+}
+
+/// The schema version of the database, `None` before the schema table exists.
+fn current(conn: &Connection) -> Result<Option<u32>, StoreError> {
+    let exists = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tidings_schema'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(backend)?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let version: Option<i64> = conn
+        .query_row("SELECT MAX(version) FROM tidings_schema", [], |row| {
+            row.get(0)
+        })
+        .map_err(backend)?;
+    let version = version.unwrap_or(0);
+    u32::try_from(version).map(Some).map_err(|_| {
+        StoreError::Backend(
+            format!("`tidings_schema` holds {version}, not a schema version").into(),
+        )
+    })
+}
