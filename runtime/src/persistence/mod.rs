@@ -47,6 +47,9 @@
 //! - [`NewEvent`] is an event serialized for appending; [`StoredEvent`] is one read back,
 //!   decoded through the registry with [`StoredEvent::decode`] or
 //!   [`StoredEvent::decode_as`].
+//! - [`EventSourced`] aggregates rebuild their state from their stream: [`Loaded::load`] applies
+//!   the stream's events, [`Loaded::record`] applies and keeps new ones, [`Loaded::save`]
+//!   appends them expecting the version that was loaded (a conflict is a typed error to retry).
 //! - `conformance` (feature `conformance`): the tests every backend passes, for your own.
 //!
 //! # Why three ways to append
@@ -61,6 +64,7 @@
 //!   `rusqlite::Transaction` as an argument: the transaction is always passed explicitly,
 //!   never found in thread-local state.
 
+mod aggregate;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod event;
@@ -70,6 +74,7 @@ pub(crate) mod pending;
 pub mod sqlite;
 mod store;
 
+pub use aggregate::{EventSourced, LoadError, Loaded};
 pub use event::{NewEvent, StoredDecodeError, StoredEvent};
 pub use memory::InMemoryStore;
 pub use store::{Appended, EventStore, ExpectedVersion, StoreError};
