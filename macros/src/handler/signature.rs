@@ -114,7 +114,7 @@ fn check_item(function: &syn::ItemFn, errors: &mut Errors) {
     if let Some(constness) = &sig.constness {
         errors.at(constness, "a handler cannot be `const fn`: remove `const`");
     }
-    if let Some(unsafety) = &sig.unsafety {
+    if let syn::Safety::Unsafe(unsafety) = &sig.safety {
         errors.at(
             unsafety,
             "a handler cannot be `unsafe`: keep the unsafe block inside a safe function",
