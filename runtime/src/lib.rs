@@ -62,6 +62,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as tidings;
 
+mod diagnostics;
 mod messaging;
 pub mod testing;
 
@@ -197,9 +198,12 @@ pub mod __private {
         MessageRegistration, Phase,
     };
 
-    pub use crate::Envelope;
+    pub use crate::diagnostics::{
+        request_error, request_reply, HandlerReply, MirrorFallback, RequestError,
+    };
+    pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request};
 
-    use crate::{BoxError, Request};
+    use crate::BoxError;
     use chrono::{DateTime, Utc};
     use std::any::Any;
     use std::future::Future;
