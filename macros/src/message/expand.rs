@@ -51,8 +51,8 @@ pub(crate) fn trait_impls(
         Kind::Command => quote!(Command),
         Kind::Query => quote!(Query),
     };
-    // The supertraits' bound, repeated in a form rustc defers to the uses of the impl: a field
-    // that is not `Send` or `Sync` is then reported once, where the type is registered.
+    // `Message` requires `Send + Sync`; repeating that bound on the other impls, in a form
+    // rustc defers to their uses, reports a field that is neither once, at `Message`.
     let thread_safe = quote! {
         where for<'__a> #ident: ::core::marker::Send + ::core::marker::Sync
     };
@@ -61,12 +61,12 @@ pub(crate) fn trait_impls(
             #[automatically_derived]
             impl #p::DomainEvent for #ident #thread_safe {}
         },
-        Kind::Command | Kind::Query => request_impl(ident, message, &thread_safe, check_error),
+        Kind::Command | Kind::Query => request_impl(ident, message, check_error),
     };
     let occurred_on = occurred_on(message);
     quote! {
         #[automatically_derived]
-        impl #p::Message for #ident #thread_safe {
+        impl #p::Message for #ident {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
             const KIND: #p::MessageKind = #p::MessageKind::#kind;
@@ -94,12 +94,7 @@ fn occurred_on(message: &Message) -> Option<TokenStream> {
     })
 }
 
-fn request_impl(
-    ident: &syn::Ident,
-    message: &Message,
-    thread_safe: &TokenStream,
-    check_error: bool,
-) -> TokenStream {
+fn request_impl(ident: &syn::Ident, message: &Message, check_error: bool) -> TokenStream {
     let p = message.krate.private();
     let output = message
         .output
@@ -132,6 +127,9 @@ fn request_impl(
         .error
         .as_ref()
         .map(|error| quote!(, for<'__a> #error: #p::RequestError));
+    let bounds = quote! {
+        where for<'__a> #ident: ::core::marker::Send + ::core::marker::Sync #error_bound
+    };
     let marker = match message.kind {
         Kind::Command => quote!(Command),
         _ => quote!(Query),
@@ -140,7 +138,7 @@ fn request_impl(
         #check
 
         #[automatically_derived]
-        impl #p::Request for #ident #thread_safe #error_bound {
+        impl #p::Request for #ident #bounds {
             type Output = #output;
             type Error = #error;
             type Reply = #reply;
@@ -150,6 +148,6 @@ fn request_impl(
         }
 
         #[automatically_derived]
-        impl #p::#marker for #ident #thread_safe #error_bound {}
+        impl #p::#marker for #ident #bounds {}
     }
 }
