@@ -100,7 +100,8 @@ pub use messaging::routes::{HandlerRoute, MessageRoute, Routes};
 ///
 /// - `name = ".."`: the stable wire name, unique in the program; default: the type's name.
 /// - `version = N`: a positive integer, default 1.
-/// - `crate = path`: where to find `tidings` if the dependency is renamed.
+/// - `crate = path`: where to find `tidings` if the dependency is renamed (without it, the
+///   derive reads the rename from Cargo.toml and says what to write).
 /// - `#[event(occurred_on)]` on a `DateTime<Utc>` (or `Option<DateTime<Utc>>`) field: the
 ///   payload carries its own time, and its envelope uses it.
 /// - `#[serde(..)]` attributes on the type and its fields are honoured; do not derive serde
