@@ -150,7 +150,8 @@ pub(crate) fn ty(
                 lit.value()
             ),
         );
-        return None;
+        // The fallback still uses the type, so code that relies on it reports nothing more.
+        return lit.parse().ok();
     }
     let fork = input.fork();
     match fork.parse::<syn::Type>() {
