@@ -2,11 +2,17 @@
 //!
 //! Use them through the `tidings` crate, which re-exports each one with its documentation;
 //! the expansions name `::tidings::__private` paths and are not usable on their own.
+//!
+//! Each macro reads its input, checks it, and expands it; on a mistake it reports every error
+//! at its token and emits a fallback (the user's item, with stub impls) so nothing else fails.
 
 #![forbid(unsafe_code)]
 
 mod attr;
+mod errors;
 mod handler;
+mod krate;
+mod manifest;
 mod message;
 
 use proc_macro::TokenStream;

@@ -62,6 +62,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as tidings;
 
+mod diagnostics;
 mod messaging;
 pub mod persistence;
 pub mod testing;
@@ -105,7 +106,8 @@ pub use persistence::pending::Pending;
 ///
 /// - `name = ".."`: the stable wire name, unique in the program; default: the type's name.
 /// - `version = N`: a positive integer, default 1.
-/// - `crate = path`: where to find `tidings` if the dependency is renamed.
+/// - `crate = path`: where to find `tidings` if the dependency is renamed (without it, the
+///   derive reads the rename from Cargo.toml and says what to write).
 /// - `#[event(occurred_on)]` on a `DateTime<Utc>` (or `Option<DateTime<Utc>>`) field: the
 ///   payload carries its own time, and its envelope uses it.
 /// - `#[serde(..)]` attributes on the type and its fields are honoured; do not derive serde
@@ -212,13 +214,17 @@ pub mod __private {
     };
     pub use crate::messaging::bus::invocation::Invocation;
     pub use crate::messaging::bus::registry::{
-        Dependency, HandlerRegistration, Location, MessageRef, MessageRegistration, Phase,
+        Dependency, HandlerRegistration, Location, MessageRef, MessageRegistration, Phase, Probe,
+        ProbeEvent, ProbeOther, ProbeRequest, Typing,
     };
     pub use crate::messaging::message::Slot;
 
-    pub use crate::Envelope;
+    pub use crate::diagnostics::{
+        request_error, request_reply, HandlerReply, MirrorFallback, RequestError,
+    };
+    pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request};
 
-    use crate::{BoxError, Request};
+    use crate::BoxError;
     use chrono::{DateTime, Utc};
     use std::future::Future;
 

@@ -1,18 +1,23 @@
 //! Emits a handler's type-erased shim and its link-time registration.
 
-use crate::attr::{private, respan};
-use crate::handler::args::{Args, Phase};
-use crate::handler::signature::{Form, Param, Signature};
+use crate::handler::args::Args;
+use crate::handler::valid::{Dependency, Form, Signature};
+use crate::krate::respan;
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
-pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenStream {
-    let krate = &args.krate;
-    let p = private(krate);
+pub(crate) fn expand(function: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenStream {
+    let mut out = function.to_token_stream();
+    out.extend(registration(function, args, sig));
+    out
+}
+
+fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenStream {
+    let p = sig.krate.private();
     let ident = &function.sig.ident;
     let message = &sig.message;
-    let shim = shim(ident, args, sig);
+    let shim = shim(ident, sig);
     let name = match &args.name {
         Some(name) => quote!(#name),
         None => {
@@ -20,21 +25,18 @@ pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature)
             quote!(::core::concat!(::core::module_path!(), #suffix))
         }
     };
-    let phase = args
-        .phase
-        .map_or(Phase::Immediate, |(phase, _)| phase)
-        .variant();
+    let phase = format_ident!("{}", sig.phase);
     let dependencies = sig.params.iter().filter_map(|param| match param {
-        Param::Dependency { name, ty } => Some(quote_spanned! {ty.span()=>
+        Dependency::Provided { name, ty } => Some(quote_spanned! {ty.span()=>
             #p::Dependency::of::<#ty>(#name)
         }),
-        Param::Context => None,
+        Dependency::Context => None,
     });
     let emits = args
         .emits
         .iter()
         .map(|ty| quote_spanned! {ty.span()=> #p::MessageRef::of::<#ty>() });
-    let takes_context = sig.takes_context();
+    let takes_context = sig.params.iter().any(|p| matches!(p, Dependency::Context));
     let takes_envelope = sig.form == Form::Envelope;
     let constructor = match sig.form {
         Form::Request => quote!(#p::MessageRef::of::<#message>),
@@ -50,9 +52,13 @@ pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature)
     // A message that is not what the form needs is reported once, at the message type.
     let invoke = respan(quote!(#p::Invoke::#invoke(&__TIDINGS_CALL)), message.span());
     let line = quote_spanned!(ident.span()=> ::core::line!());
+    // Named, not `const _`: the one item form that is also valid inside an `impl` block,
+    // where `#[handler]` on an associated function then fails only at its name.
+    let item = format_ident!("__tidings_handler_{}", ident);
     quote! {
-        #[allow(non_snake_case, unused_qualifications, clippy::all)]
-        const _: () = {
+        #[doc(hidden)]
+        #[allow(non_snake_case, non_upper_case_globals, dead_code, unused_qualifications, clippy::all)]
+        const #item: () = {
             #shim
 
             #p::inventory::submit! {
@@ -72,15 +78,14 @@ pub(crate) fn registration(function: &syn::ItemFn, args: &Args, sig: &Signature)
     }
 }
 
-fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
-    let krate = &args.krate;
-    let p = private(krate);
+fn shim(ident: &syn::Ident, sig: &Signature) -> TokenStream {
+    let p = sig.krate.private();
     let message = &sig.message;
     let output = &sig.output;
     let mut index = 0usize;
     let params = sig.params.iter().map(|param| match param {
-        Param::Context => quote!(#p::Invocation::context(__inv)),
-        Param::Dependency { ty, .. } => {
+        Dependency::Context => quote!(#p::Invocation::context(__inv)),
+        Dependency::Provided { ty, .. } => {
             let slot = index;
             index += 1;
             quote_spanned! {ty.span()=> #p::Invocation::dependency::<#ty>(__inv, #slot) }
@@ -126,12 +131,13 @@ fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
             }
         }
         Form::Request => {
-            // The reply is checked against the declared type at `__reply` (the return type), so a
-            // mismatch shows both types there; every `Request` obligation is spanned at the
-            // message type, where rustc reports it once.
-            let reply_type = respan(quote!(<#message as #krate::Request>::Reply), message.span());
+            // The reply is checked against the declared one at the return type, by a bound
+            // whose message names both; every `Request` obligation is spanned at the message
+            // type, where rustc reports it once.
+            let reply_type = respan(quote!(<#message as #p::Request>::Reply), message.span());
             let into_result = respan(quote!(#p::into_result::<#message>), message.span());
             let result_type = respan(quote!(#p::RequestResult<#message>), message.span());
+            let check = respan(quote!(#p::request_reply), sig.output_span);
             let checked = quote_spanned!(message.span()=> __reply);
             let shim_fn = respan(quote!(__tidings_invoke), message.span());
             let shim_type = if sig.is_async {
@@ -141,7 +147,7 @@ fn shim(ident: &syn::Ident, args: &Args, sig: &Signature) -> TokenStream {
             };
             let body = quote! {
                 let #reply: #output = #ident(__message, #(#params),*) #awaited;
-                let #reply: #reply_type = #reply;
+                let #checked = #check(::core::marker::PhantomData::<fn() -> (#message, #reply_type)>, #reply);
                 #into_result(#checked)
             };
             if sig.is_async {

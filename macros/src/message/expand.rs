@@ -1,75 +1,100 @@
 //! Emits the trait impls, the serde impls and the link-time registration of a message type.
 
-use crate::attr::{private, respan, serde_crate_literal};
-use crate::message::parse::Message;
+use crate::krate::respan;
+use crate::message::attr::Message;
+use crate::message::valid::parse_version;
 use crate::message::Kind;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 pub(crate) fn expand(input: &syn::DeriveInput, message: &Message) -> TokenStream {
-    if !message.serializable {
-        // Generic types and unions are rejected; emitting impls for them would only add noise.
-        return TokenStream::new();
-    }
     let ident = &input.ident;
-    let krate = &message.krate;
-    let p = private(krate);
-    let name = &message.name;
-    let version = message.version;
-    let kind = match message.kind {
-        Kind::Event => quote!(Event),
-        Kind::Command => quote!(Command),
-        Kind::Query => quote!(Query),
-    };
-    let serde = serde_impls(input, message);
-    let specific = match message.kind {
-        Kind::Event => quote! {
-            #[automatically_derived]
-            impl #krate::DomainEvent for #ident {}
-        },
-        Kind::Command | Kind::Query => request_impl(ident, message),
-    };
-    let occurred_on = occurred_on(message);
-    let registration = match message.kind {
-        Kind::Event => quote!(event),
-        Kind::Command | Kind::Query => quote!(request),
-    };
+    let p = message.krate.private();
+    let serde = crate::message::serde::impls(input, message);
+    let traits = trait_impls(input, message, true);
     let line = quote_spanned!(ident.span()=> ::core::line!());
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
         const _: () = {
             #serde
+            #traits
 
-            #[automatically_derived]
-            impl #krate::Message for #ident {
-                const NAME: &'static str = #name;
-                const VERSION: u32 = #version;
-                const KIND: #krate::MessageKind = #krate::MessageKind::#kind;
-                const SOURCE: &'static str = ::core::concat!("/", ::core::env!("CARGO_PKG_NAME"));
-                #occurred_on
-                #[inline]
-                fn slot() -> &'static #p::Slot {
-                    static SLOT: #p::Slot = #p::Slot::new();
-                    &SLOT
-                }
+            // Found by probing, so that a failed check of the derive adds no second error.
+            fn __tidings_typing() -> #p::Typing {
+                #[allow(unused_imports)]
+                use #p::{ProbeEvent as _, ProbeOther as _, ProbeRequest as _};
+                (&&&#p::Probe::<#ident>::new()).typing()
             }
 
-            #specific
-
             #p::inventory::submit! {
-                #p::MessageRegistration::#registration::<#ident>(
+                #p::MessageRegistration::new::<#ident>(
                     #p::Location::new(::core::file!(), #line, ::core::module_path!()),
+                    __tidings_typing,
                 )
             }
         };
     }
 }
 
+/// `Message` and `DomainEvent` or `Request` and `Command`/`Query`, as the fallback emits them too.
+pub(crate) fn trait_impls(
+    input: &syn::DeriveInput,
+    message: &Message,
+    check_error: bool,
+) -> TokenStream {
+    let ident = &input.ident;
+    let p = message.krate.private();
+    let name = match &message.name {
+        Some(name) => name.value(),
+        None => ident.to_string(),
+    };
+    let version = message
+        .version
+        .as_ref()
+        .and_then(|v| parse_version(v).ok())
+        .unwrap_or(1);
+    let kind = match message.kind {
+        Kind::Event => quote!(Event),
+        Kind::Command => quote!(Command),
+        Kind::Query => quote!(Query),
+    };
+    // `Message` requires `Send + Sync`; repeating that bound on the other impls, in a form
+    // rustc defers to their uses, reports a field that is neither once, at `Message`.
+    let thread_safe = quote! {
+        where for<'__a> #ident: ::core::marker::Send + ::core::marker::Sync
+    };
+    let specific = match message.kind {
+        Kind::Event => quote! {
+            #[automatically_derived]
+            impl #p::DomainEvent for #ident #thread_safe {}
+        },
+        Kind::Command | Kind::Query => request_impl(ident, message, check_error),
+    };
+    let occurred_on = occurred_on(message);
+    quote! {
+        #[automatically_derived]
+        impl #p::Message for #ident {
+            const NAME: &'static str = #name;
+            const VERSION: u32 = #version;
+            const KIND: #p::MessageKind = #p::MessageKind::#kind;
+            const SOURCE: &'static str = ::core::concat!("/", ::core::env!("CARGO_PKG_NAME"));
+            #occurred_on
+            #[inline]
+            fn slot() -> &'static #p::Slot {
+                static SLOT: #p::Slot = #p::Slot::new();
+                &SLOT
+            }
+        }
+
+        #specific
+    }
+}
+
 /// Reads the time from the field marked `#[event(occurred_on)]`, if there is one.
 fn occurred_on(message: &Message) -> Option<TokenStream> {
     let field = message.occurred_on.as_ref()?;
-    let p = private(&message.krate);
+    let p = message.krate.private();
     let member = &field.member;
     // Spanned at the field's type, so a field of the wrong type is reported there.
     let read = respan(
@@ -82,31 +107,51 @@ fn occurred_on(message: &Message) -> Option<TokenStream> {
     })
 }
 
-fn request_impl(ident: &syn::Ident, message: &Message) -> TokenStream {
-    let krate = &message.krate;
+fn request_impl(ident: &syn::Ident, message: &Message, check_error: bool) -> TokenStream {
+    let p = message.krate.private();
     let output = message
         .output
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(()));
-    let (error, reply, into_result) = match &message.error {
-        Some(error) => (
-            quote!(#error),
-            quote!(::core::result::Result<#output, #error>),
-            quote!(reply),
-        ),
+    let (error, reply, into_result, check) = match &message.error {
+        // Checked with a message that names the declaration; the impl's bound is deferred so
+        // that the check is the only error.
+        Some(error) => {
+            let check = respan(quote!(#p::request_error::<#error>), error.span());
+            (
+                quote!(#error),
+                quote!(::core::result::Result<#output, #error>),
+                quote!(reply),
+                check_error.then(|| {
+                    quote! {
+                        const _: () = #check();
+                    }
+                }),
+            )
+        }
         None => (
             quote!(::core::convert::Infallible),
             quote!(#output),
             quote!(::core::result::Result::Ok(reply)),
+            None,
         ),
     };
+    let error_bound = message
+        .error
+        .as_ref()
+        .map(|error| quote!(, for<'__a> #error: #p::RequestError));
+    let bounds = quote! {
+        where for<'__a> #ident: ::core::marker::Send + ::core::marker::Sync #error_bound
+    };
     let marker = match message.kind {
-        Kind::Command => format_ident!("Command"),
-        _ => format_ident!("Query"),
+        Kind::Command => quote!(Command),
+        _ => quote!(Query),
     };
     quote! {
+        #check
+
         #[automatically_derived]
-        impl #krate::Request for #ident {
+        impl #p::Request for #ident #bounds {
             type Output = #output;
             type Error = #error;
             type Reply = #reply;
@@ -116,62 +161,6 @@ fn request_impl(ident: &syn::Ident, message: &Message) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl #krate::#marker for #ident {}
-    }
-}
-
-/// Serde impls through a private mirror of the type: serde's `remote` derive reads the user's
-/// `#[serde(..)]` attributes from the mirror and converts to and from the real type.
-fn serde_impls(input: &syn::DeriveInput, message: &Message) -> TokenStream {
-    let ident = &input.ident;
-    let p = private(&message.krate);
-    let serde_crate = serde_crate_literal(&message.krate);
-    let remote = syn::LitStr::new(&ident.to_string(), ident.span());
-    let mut mirror = input.clone();
-    mirror.ident = format_ident!("__TidingsWire");
-    mirror.vis = syn::Visibility::Inherited;
-    mirror.attrs.retain(|a| a.path().is_ident("serde"));
-    let strip = |fields: &mut syn::Fields| {
-        for field in fields.iter_mut() {
-            field.vis = syn::Visibility::Inherited;
-            field.attrs.retain(|a| a.path().is_ident("serde"));
-        }
-    };
-    match &mut mirror.data {
-        syn::Data::Struct(data) => strip(&mut data.fields),
-        syn::Data::Enum(data) => {
-            for variant in data.variants.iter_mut() {
-                variant.attrs.retain(|a| a.path().is_ident("serde"));
-                variant.discriminant = None;
-                strip(&mut variant.fields);
-            }
-        }
-        syn::Data::Union(_) => return TokenStream::new(),
-    }
-    quote! {
-        #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
-        #[serde(crate = #serde_crate, remote = #remote)]
-        #[allow(dead_code, non_camel_case_types)]
-        #mirror
-
-        #[automatically_derived]
-        impl #p::serde::Serialize for #ident {
-            fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
-            where
-                __S: #p::serde::Serializer,
-            {
-                __TidingsWire::serialize(self, serializer)
-            }
-        }
-
-        #[automatically_derived]
-        impl<'de> #p::serde::Deserialize<'de> for #ident {
-            fn deserialize<__D>(deserializer: __D) -> ::core::result::Result<Self, __D::Error>
-            where
-                __D: #p::serde::Deserializer<'de>,
-            {
-                __TidingsWire::deserialize(deserializer)
-            }
-        }
+        impl #p::#marker for #ident #bounds {}
     }
 }

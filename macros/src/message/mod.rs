@@ -1,7 +1,11 @@
-//! `#[derive(DomainEvent)]`, `#[derive(Command)]` and `#[derive(Query)]`: parse → expand.
+//! `#[derive(DomainEvent)]`, `#[derive(Command)]` and `#[derive(Query)]`:
+//! attr (read the input) → valid (check it) → expand, or on error fallback.
 
+mod attr;
 mod expand;
-mod parse;
+mod fallback;
+mod serde;
+mod valid;
 
 use proc_macro2::TokenStream;
 
@@ -23,6 +27,22 @@ impl Kind {
         }
     }
 
+    pub(crate) fn derive(self) -> &'static str {
+        match self {
+            Kind::Event => "DomainEvent",
+            Kind::Command => "Command",
+            Kind::Query => "Query",
+        }
+    }
+
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            Kind::Event => "domain event",
+            Kind::Command => "command",
+            Kind::Query => "query",
+        }
+    }
+
     pub(crate) fn is_request(self) -> bool {
         self != Kind::Event
     }
@@ -33,8 +53,13 @@ pub(crate) fn derive(input: TokenStream, kind: Kind) -> TokenStream {
         Ok(input) => input,
         Err(error) => return error.to_compile_error(),
     };
-    let (message, errors) = parse::Message::from_input(&input, kind);
-    let mut out = errors.to_compile_errors();
-    out.extend(expand::expand(&input, &message));
-    out
+    let (mut message, mut errors) = attr::Message::read(&input, kind);
+    valid::check(&input, &mut message, &mut errors);
+    if errors.is_empty() {
+        expand::expand(&input, &message)
+    } else {
+        let mut out = errors.into_compile_errors();
+        out.extend(fallback::expand(&input, &message));
+        out
+    }
 }

@@ -190,16 +190,18 @@ fn type_routes(
                     continue;
                 }
                 let specs: Vec<&Spec> = handlers.iter().map(|h| &h.spec).collect();
-                match message.typed {
-                    Typed::Event(type_handlers) => match type_handlers(&specs) {
+                match (message.typing)().0 {
+                    Some(Typed::Event(type_handlers)) => match type_handlers(&specs) {
                         Ok(typed) => route.events[phase] = Some(typed),
                         Err(handler) => mismatch(handler, message.message.name),
                     },
                     // Validated above: exactly one, in the immediate phase.
-                    Typed::Request(type_handler) => match type_handler(specs[0]) {
+                    Some(Typed::Request(type_handler)) => match type_handler(specs[0]) {
                         Ok(typed) => route.request = Some(typed),
                         Err(handler) => mismatch(handler, message.message.name),
                     },
+                    // Only a type whose derive failed to compile is neither.
+                    None => mismatch(specs[0].name, message.message.name),
                 }
             }
             route

@@ -19,32 +19,92 @@ pub struct MessageRegistration {
     pub(super) message: MessageRef,
     pub(super) decode: fn(serde_json::Value) -> serde_json::Result<Box<dyn Payload>>,
     pub(super) slot: fn() -> &'static Slot,
-    /// Types the calls of this message's handlers.
-    pub(super) typed: Typed,
+    /// How to type the calls of this message's handlers.
+    pub(super) typing: fn() -> Typing,
     pub(super) location: Location,
 }
 
 impl MessageRegistration {
-    /// The registration `#[derive(DomainEvent)]` submits.
-    pub const fn event<E: DomainEvent>(location: Location) -> MessageRegistration {
+    /// The registration the derives submit; `typing` is made with [`Probe`].
+    pub const fn new<M: Message>(location: Location, typing: fn() -> Typing) -> Self {
         MessageRegistration {
-            message: MessageRef::of::<E>(),
-            decode: payload::decode::<E>,
-            slot: E::slot,
-            typed: Typed::Event(call::event_handlers::<E>),
+            message: MessageRef::of::<M>(),
+            decode: payload::decode::<M>,
+            slot: M::slot,
+            typing,
             location,
         }
     }
 
-    /// The registration `#[derive(Command)]` and `#[derive(Query)]` submit.
-    pub const fn request<R: Request>(location: Location) -> MessageRegistration {
-        MessageRegistration {
-            message: MessageRef::of::<R>(),
-            decode: payload::decode::<R>,
-            slot: R::slot,
-            typed: Typed::Request(call::request_handler::<R>),
-            location,
-        }
+    /// The registration of an event, written by hand.
+    pub const fn event<E: DomainEvent>(location: Location) -> Self {
+        MessageRegistration::new::<E>(location, typing_of_event::<E>)
+    }
+
+    /// The registration of a command or query, written by hand.
+    pub const fn request<R: Request>(location: Location) -> Self {
+        MessageRegistration::new::<R>(location, typing_of_request::<R>)
+    }
+}
+
+/// How the handlers of one message type are typed: what a [`Probe`] finds.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Typing(pub(super) Option<Typed>);
+
+fn typing_of_event<E: DomainEvent>() -> Typing {
+    Typing(Some(Typed::Event(call::event_handlers::<E>)))
+}
+
+fn typing_of_request<R: Request>() -> Typing {
+    Typing(Some(Typed::Request(call::request_handler::<R>)))
+}
+
+/// Finds, in generated code, whether `M` is an event or a request without requiring either:
+/// `(&&&Probe::<M>::new()).typing()` picks the first of [`ProbeEvent`], [`ProbeRequest`] and
+/// [`ProbeOther`] that `M` satisfies. A derive whose own check failed (say, a declared error
+/// type that is not an error) so adds no second error here.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Probe<M>(std::marker::PhantomData<fn() -> M>);
+
+impl<M> Probe<M> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Probe(std::marker::PhantomData)
+    }
+}
+
+#[doc(hidden)]
+pub trait ProbeEvent {
+    fn typing(&self) -> Typing;
+}
+
+impl<E: DomainEvent> ProbeEvent for &&Probe<E> {
+    fn typing(&self) -> Typing {
+        typing_of_event::<E>()
+    }
+}
+
+#[doc(hidden)]
+pub trait ProbeRequest {
+    fn typing(&self) -> Typing;
+}
+
+impl<R: Request> ProbeRequest for &Probe<R> {
+    fn typing(&self) -> Typing {
+        typing_of_request::<R>()
+    }
+}
+
+#[doc(hidden)]
+pub trait ProbeOther {
+    fn typing(&self) -> Typing;
+}
+
+impl<M> ProbeOther for Probe<M> {
+    fn typing(&self) -> Typing {
+        Typing(None)
     }
 }
 

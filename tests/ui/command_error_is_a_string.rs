@@ -1,0 +1,7 @@
+use tidings::Command;
+
+#[derive(Command)]
+#[command(error = "std::io::Error")]
+struct PlaceOrder;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use tidings::Command;
+
+#[derive(Command)]
+struct PlaceOrder<T> {
+    item: T,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use tidings::Command;
+
+#[derive(Command)]
+#[command(output)]
+struct PlaceOrder;
+
+fn main() {}

@@ -1,0 +1,9 @@
+use tidings::DomainEvent;
+
+#[derive(DomainEvent)]
+#[derive(serde::Serialize)]
+struct OrderStarted {
+    order_id: u64,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use tidings::DomainEvent;
+
+#[derive(DomainEvent)]
+enum StockChanged {
+    #[event(version = 0)]
+    Reserved,
+    Released,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use tidings::DomainEvent;
+
+#[derive(DomainEvent)]
+struct OrderStarted<'a> {
+    buyer: &'a str,
+}
+
+fn main() {}
