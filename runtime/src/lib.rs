@@ -172,15 +172,21 @@ pub use tidings_macros::Query;
 pub use tidings_macros::handler;
 
 /// Names a crate whose handlers the program relies on. It makes the linker keep that crate,
-/// and [`BusBuilder::require`] checks at `build()` that its handlers are registered.
+/// and [`BusBuilder::require`] checks at `build()` that its handlers are registered;
+/// [`BusBuilder::only`] scopes a bus to the handlers of the crates it names.
 ///
 /// ```ignore
 /// let bus = tidings::Bus::builder()
 ///     .require(tidings::linked!(inventory_context))
 ///     .build()?;
 /// ```
+///
+/// `linked!(crate)` names the crate it is written in (a test binary, a doctest).
 #[macro_export]
 macro_rules! linked {
+    (crate) => {
+        $crate::LinkedCrate::here(::core::module_path!())
+    };
     ($krate:ident) => {{
         extern crate $krate as _;
         $crate::LinkedCrate::new(::core::stringify!($krate))

@@ -176,12 +176,9 @@ fn cycles(src: &Path) -> Vec<Vec<String>> {
                         .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
                         .collect();
                     named.insert(
-                        format!(
-                            "{parent}/{}",
-                            path.trim_end_matches(':').replace("::", "/")
-                        )
-                        .trim_start_matches('/')
-                        .to_owned(),
+                        format!("{parent}/{}", path.trim_end_matches(':').replace("::", "/"))
+                            .trim_start_matches('/')
+                            .to_owned(),
                     );
                 }
             }

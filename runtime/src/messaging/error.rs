@@ -96,7 +96,8 @@ impl std::fmt::Display for HandlerFailure {
 }
 
 /// Publishing ran every handler, and these failed.
-#[derive(Debug)]
+///
+/// Its `Debug` form is its `Display` text, so `?` from `main` and `.unwrap()` print it.
 pub struct PublishError {
     pub(crate) failures: Vec<HandlerFailure>,
 }
@@ -133,6 +134,12 @@ impl std::fmt::Display for PublishError {
     }
 }
 
+impl std::fmt::Debug for PublishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for PublishError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self.failures.as_slice() {
@@ -146,6 +153,8 @@ impl std::error::Error for PublishError {
 
 /// Sending a command or asking a query failed. `R` is the message type, so the handler's own
 /// error keeps its type.
+///
+/// Its `Debug` form is its `Display` text, so `?` from `main` and `.unwrap()` print it.
 #[non_exhaustive]
 pub enum SendError<R: Request> {
     /// The handler returned its error.
@@ -175,7 +184,10 @@ pub enum SendError<R: Request> {
         /// The handler's name.
         handler: &'static str,
     },
-    /// No handler is registered: only possible when a test left it out with `without`.
+    /// The bus has no handler for this message. `build()` refuses a bus where a command or
+    /// query has none, so this happens only on a bus scoped with
+    /// [`BusBuilder::only`](crate::BusBuilder::only) (whose handler lives outside the scope), a
+    /// bus built from explicit registrations, or a target where inventory registers nothing.
     NoHandler {
         /// The message's wire name.
         message: &'static str,
@@ -214,40 +226,10 @@ impl<R: Request> SendError<R> {
     }
 }
 
-impl<R: Request> std::fmt::Debug for SendError<R>
-where
-    R::Error: std::fmt::Debug,
-{
+/// The `Display` text, so `?` from `main` and `.unwrap()` print it.
+impl<R: Request> std::fmt::Debug for SendError<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Handler { handler, error } => f
-                .debug_struct("Handler")
-                .field("handler", handler)
-                .field("error", error)
-                .finish(),
-            SendError::Panicked { handler, message } => f
-                .debug_struct("Panicked")
-                .field("handler", handler)
-                .field("message", message)
-                .finish(),
-            SendError::FollowUps { failures, .. } => f
-                .debug_struct("FollowUps")
-                .field("failures", failures)
-                .finish_non_exhaustive(),
-            SendError::AsyncInSyncCall { handler } => f
-                .debug_struct("AsyncInSyncCall")
-                .field("handler", handler)
-                .finish(),
-            SendError::NoHandler { message } => f
-                .debug_struct("NoHandler")
-                .field("message", message)
-                .finish(),
-            SendError::DepthExceeded { limit, chain } => f
-                .debug_struct("DepthExceeded")
-                .field("limit", limit)
-                .field("chain", chain)
-                .finish(),
-        }
+        std::fmt::Display::fmt(self, f)
     }
 }
 
@@ -276,10 +258,7 @@ impl<R: Request> std::fmt::Display for SendError<R> {
     }
 }
 
-impl<R: Request> std::error::Error for SendError<R>
-where
-    R::Error: std::fmt::Debug,
-{
+impl<R: Request> std::error::Error for SendError<R> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SendError::Handler { error, .. } => Some(error),

@@ -24,6 +24,8 @@ pub(crate) struct Replacement {
 pub(super) struct Options<'a> {
     pub(super) provided: &'a [Provided],
     pub(super) required_crates: &'a [&'static str],
+    /// When not empty, only the handlers of these crates are routed.
+    pub(super) only: &'a [&'static str],
     pub(super) required_handlers: &'a [String],
     pub(super) without: &'a [String],
     pub(super) replacements: &'a [Replacement],
@@ -47,6 +49,7 @@ pub(super) fn build(registry: &Registry, options: &Options<'_>) -> Result<Table,
             route.message.kind,
             route,
             &handlers[Phase::Immediate as usize],
+            !options.only.is_empty(),
             &mut problems,
         );
     }
@@ -114,6 +117,10 @@ fn place_handlers(
         .collect();
     for registration in &registry.handlers {
         if options.without.iter().any(|name| name == registration.name) {
+            continue;
+        }
+        let krate = registration.location.krate();
+        if !options.only.is_empty() && !options.only.contains(&krate) {
             continue;
         }
         let replacement = options
@@ -268,6 +275,7 @@ fn check_requests(
     kind: MessageKind,
     message: &MessageRegistration,
     handlers: &[Placed],
+    scoped: bool,
     problems: &mut Vec<Problem>,
 ) {
     if kind == MessageKind::Event {
@@ -276,6 +284,8 @@ fn check_requests(
     let message_ref = &message.message;
     match handlers.len() {
         1 => {}
+        // A scoped bus leaves out the handlers of other crates, so theirs may be absent.
+        0 if scoped => {}
         0 => problems.push(Problem::NoHandler {
             kind,
             message: message_ref.name,
