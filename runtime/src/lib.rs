@@ -73,6 +73,9 @@ mod readme {}
 pub use messaging::any::AnyEnvelope;
 pub use messaging::bus::builder::{BusBuilder, LinkedCrate};
 pub use messaging::bus::context::Context;
+pub use messaging::bus::dispatch::subscribe::IntoHandlerResult;
+pub use messaging::bus::dispatch::values::WithValues;
+pub use messaging::bus::live::Subscription;
 pub use messaging::bus::ports::{EnvelopeRef, Observer};
 pub use messaging::bus::problems::{BuildError, Problem};
 pub use messaging::bus::registry::{Location, Phase};
@@ -82,6 +85,7 @@ pub use messaging::cloudevents::DecodeError;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
+pub use messaging::values::ContextValue;
 
 /// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
 /// `Deserialize`, and the registration that lets JSON decode into the type by name.
@@ -212,7 +216,7 @@ pub mod __private {
 
     pub use crate::Envelope;
 
-    use crate::{BoxError, Request};
+    use crate::Request;
     use chrono::{DateTime, Utc};
     use std::future::Future;
 
@@ -237,27 +241,7 @@ pub mod __private {
         Box::pin(future)
     }
 
-    /// What an event handler may return.
-    #[diagnostic::on_unimplemented(
-        message = "an event handler cannot return `{Self}`",
-        label = "return `()` or `Result<(), E>` here",
-        note = "`E` is any `std::error::Error + Send + Sync + 'static`, a `Box<dyn Error + Send + Sync>` or an `anyhow::Error`"
-    )]
-    pub trait IntoHandlerResult {
-        fn into_handler_result(self) -> HandlerResult;
-    }
-
-    impl IntoHandlerResult for () {
-        fn into_handler_result(self) -> HandlerResult {
-            Ok(())
-        }
-    }
-
-    impl<E: Into<BoxError>> IntoHandlerResult for Result<(), E> {
-        fn into_handler_result(self) -> HandlerResult {
-            self.map_err(Into::into)
-        }
-    }
+    pub use crate::IntoHandlerResult;
 
     pub fn handler_result<R: IntoHandlerResult>(result: R) -> HandlerResult {
         result.into_handler_result()

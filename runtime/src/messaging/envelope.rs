@@ -2,6 +2,7 @@
 
 use crate::messaging::message::Message;
 use crate::messaging::stamp;
+use crate::messaging::values::{ContextValue, Values};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use uuid::Uuid;
@@ -14,6 +15,8 @@ pub struct Metadata {
     pub(crate) correlation_id: Uuid,
     pub(crate) causation_id: Option<Uuid>,
     pub(crate) source: Cow<'static, str>,
+    /// Context values the caller attached; follow-ups inherit them.
+    pub(crate) values: Values,
 }
 
 impl Metadata {
@@ -27,6 +30,7 @@ impl Metadata {
             correlation_id: id,
             causation_id: None,
             source: Cow::Borrowed(source),
+            values: Values::default(),
         }
     }
 
@@ -39,6 +43,7 @@ impl Metadata {
             correlation_id: cause.correlation_id,
             causation_id: Some(cause.id),
             source: Cow::Borrowed(source),
+            values: cause.values.clone(),
         }
     }
 
@@ -66,6 +71,18 @@ impl Metadata {
     /// package that defines the type.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The context value of type `T` attached to the conversation (see [`ContextValue`]).
+    pub fn get<T: ContextValue>(&self) -> Option<&T> {
+        self.values.get()
+    }
+
+    /// Attaches a context value, replacing one of the same type: for an envelope published
+    /// with [`Bus::publish_envelope`](crate::Bus::publish_envelope).
+    pub fn with<T: ContextValue>(mut self, value: T) -> Metadata {
+        self.values = self.values.with(value);
+        self
     }
 }
 

@@ -25,6 +25,12 @@ pub enum FailureReason {
         /// Each message of the chain and the handler that published the next one.
         chain: Vec<(&'static str, &'static str)>,
     },
+    /// The handler queued a command that has no handler on this bus (one scoped with
+    /// [`BusBuilder::only`](crate::BusBuilder::only), or built from explicit registrations).
+    NoHandler {
+        /// The command's wire name.
+        command: &'static str,
+    },
 }
 
 impl std::fmt::Display for FailureReason {
@@ -41,6 +47,9 @@ impl std::fmt::Display for FailureReason {
                     write!(f, "{message} -[{handler}]-> ")?;
                 }
                 f.write_str("…")
+            }
+            FailureReason::NoHandler { command } => {
+                write!(f, "queued `{command}`, which has no handler on this bus")
             }
         }
     }
@@ -171,8 +180,9 @@ pub enum SendError<R: Request> {
         /// The panic's message.
         message: String,
     },
-    /// The handler succeeded, but handlers of the events it caused failed. Those failures do
-    /// not undo the command: its output is here.
+    /// The handler succeeded, but handlers of the follow-up messages it caused (events it
+    /// published, commands it queued) failed. Those failures do not undo the command: its
+    /// output is here.
     FollowUps {
         /// What the handler returned.
         output: R::Output,
@@ -240,7 +250,7 @@ impl<R: Request> std::fmt::Display for SendError<R> {
             SendError::Handler { handler, error } => write!(f, "handler `{handler}` of `{name}` failed: {error}"),
             SendError::Panicked { handler, message } => write!(f, "handler `{handler}` of `{name}` panicked: {message}"),
             SendError::FollowUps { failures, .. } => {
-                write!(f, "`{name}` succeeded, but handlers of the events it caused failed: {failures}")
+                write!(f, "`{name}` succeeded, but handlers of the messages it caused failed: {failures}")
             }
             SendError::AsyncInSyncCall { handler } => write!(
                 f,

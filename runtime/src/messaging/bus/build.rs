@@ -182,6 +182,7 @@ fn type_routes(
                 entries: Default::default(),
                 events: Default::default(),
                 request: None,
+                live: Default::default(),
             };
             for (phase, handlers) in phases.iter().enumerate() {
                 route.entries[phase] = handlers.iter().map(|h| h.registration).collect();
