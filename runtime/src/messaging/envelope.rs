@@ -21,8 +21,14 @@ pub struct Metadata {
 
 impl Metadata {
     /// Fresh metadata for a message that starts a conversation: its correlation id is its own id.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn root(source: &'static str) -> Metadata {
+        Metadata::root_with(source, Values::default())
+    }
+
+    /// Fresh root metadata carrying the context values the caller attached.
+    #[inline(always)]
+    pub(crate) fn root_with(source: &'static str, values: Values) -> Metadata {
         let (id, occurred_on) = stamp::now();
         Metadata {
             id,
@@ -30,7 +36,7 @@ impl Metadata {
             correlation_id: id,
             causation_id: None,
             source: Cow::Borrowed(source),
-            values: Values::default(),
+            values,
         }
     }
 

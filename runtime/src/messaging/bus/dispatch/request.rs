@@ -18,6 +18,7 @@ use crate::messaging::message::{Command, Query, Request};
 use crate::messaging::values::Values;
 use std::any::Any;
 use tracing::{Instrument, Span};
+use uuid::Uuid;
 
 /// Where a command or query comes from.
 pub(super) enum Origin<'a> {
@@ -69,7 +70,7 @@ impl Bus {
             .call(message, &invocation, Mode::Async)
             .instrument(handler_span.clone())
             .await;
-        let output = settle::<R>(handler.name, &meta, outcome)?;
+        let output = settle::<R>(handler.name, meta.id, outcome)?;
         let Some(context) = context else {
             return Ok(output);
         };
@@ -97,30 +98,42 @@ impl Bus {
         let call = || {
             handler
                 .call_sync(message, &invocation)
-                .unwrap_or(Err(FailureReason::AsyncInSyncCall))
+                .unwrap_or_else(|_| Err(FailureReason::AsyncInSyncCall))
         };
-        let (outcome, handler_span) = if tracing::level_enabled!(tracing::Level::DEBUG) {
-            let span = request_span(R::KIND, None, R::NAME, &meta);
-            let handler_span =
-                tracing::debug_span!(parent: &span, "tidings.handler", handler = handler.name);
-            (handler_span.in_scope(call), handler_span)
-        } else {
-            (call(), Span::none())
-        };
-        let output = settle::<R>(handler.name, &meta, outcome)?;
-        // Only a handler with a context can have published or queued anything.
-        let Some(context) = context else {
-            return Ok(output);
-        };
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            let output = settle::<R>(handler.name, meta.id, call())?;
+            return match context {
+                None => Ok(output),
+                Some(context) => self.follow_up_sync(output, &context, &Span::none()),
+            };
+        }
+        let span = request_span(R::KIND, None, R::NAME, &meta);
+        let handler_span =
+            tracing::debug_span!(parent: &span, "tidings.handler", handler = handler.name);
+        let output = settle::<R>(handler.name, meta.id, handler_span.in_scope(call))?;
+        match context {
+            None => Ok(output),
+            Some(context) => self.follow_up_sync(output, &context, &handler_span),
+        }
+    }
+
+    /// Runs what the handler of `context` published or queued; `cause` is its span.
+    fn follow_up_sync<R: Request>(
+        &self,
+        output: R::Output,
+        context: &Context,
+        cause: &Span,
+    ) -> Result<R::Output, SendError<R>> {
         let mut sink = BreadthFirst::default();
         let mut run = Run::new(&mut sink);
-        self.enqueue(&context, &handler_span, &mut run);
+        self.enqueue(context, cause, &mut run);
         run_sync(self.drain(Mode::Sync, &mut run));
         finish(output, run)
     }
 
     /// Finds the handler, stamps the message's metadata and makes its context, if it takes one.
-    #[inline]
+    // Inlined into the sync path, where moving the metadata out otherwise costs measurably.
+    #[inline(always)]
     fn prepare<R: Request>(&self, origin: Origin<'_>) -> Result<Prepared<'_, R>, SendError<R>> {
         let inner = &*self.inner;
         let lineage = match origin {
@@ -135,11 +148,7 @@ impl Bus {
         };
         let meta = match origin {
             Origin::Handler(ctx) => Metadata::caused_by(&ctx.meta, R::SOURCE),
-            Origin::Caller(values) => {
-                let mut meta = Metadata::root(R::SOURCE);
-                meta.values = values;
-                meta
-            }
+            Origin::Caller(values) => Metadata::root_with(R::SOURCE, values),
         };
         let context = handler
             .takes_context
@@ -229,25 +238,34 @@ struct Prepared<'b, R: Request> {
     context: Option<Context>,
 }
 
-/// Turns the handler's outcome into its output or the error the caller sees, logging a
-/// failure as [`Bus::failed`] does.
+/// Turns the handler's outcome into its output or the error the caller sees.
+#[inline]
 fn settle<R: Request>(
     handler: &'static str,
-    meta: &Metadata,
+    id: Uuid,
     outcome: Result<RequestResult<R>, FailureReason>,
 ) -> Result<R::Output, SendError<R>> {
-    let error = match outcome {
-        Ok(Ok(output)) => return Ok(output),
-        Ok(Err(error)) => {
-            super::log_failure(handler, R::NAME, meta.id, &error, true);
-            return Err(SendError::Handler { handler, error });
-        }
-        Err(reason) => reason,
-    };
-    super::log_failure(handler, R::NAME, meta.id, &error, false);
-    match error {
-        FailureReason::Panicked(message) => Err(SendError::Panicked { handler, message }),
-        FailureReason::AsyncInSyncCall => Err(SendError::AsyncInSyncCall { handler }),
+    match outcome {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(error)) => Err(declined::<R>(handler, id, error)),
+        Err(reason) => Err(failed::<R>(handler, id, reason)),
+    }
+}
+
+/// The handler returned its declared error: logged at WARN, as [`Bus::failed`] does.
+#[cold]
+fn declined<R: Request>(handler: &'static str, id: Uuid, error: R::Error) -> SendError<R> {
+    super::log_failure(handler, R::NAME, id, &error, true);
+    SendError::Handler { handler, error }
+}
+
+/// The handler panicked or could not run: logged at ERROR.
+#[cold]
+fn failed<R: Request>(handler: &'static str, id: Uuid, reason: FailureReason) -> SendError<R> {
+    super::log_failure(handler, R::NAME, id, &reason, false);
+    match reason {
+        FailureReason::Panicked(message) => SendError::Panicked { handler, message },
+        FailureReason::AsyncInSyncCall => SendError::AsyncInSyncCall { handler },
         other => unreachable!("a request handler fails only by panicking or being async: {other}"),
     }
 }
