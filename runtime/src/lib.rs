@@ -75,6 +75,9 @@ mod readme {}
 pub use messaging::any::AnyEnvelope;
 pub use messaging::bus::builder::{BusBuilder, LinkedCrate};
 pub use messaging::bus::context::Context;
+pub use messaging::bus::dispatch::subscribe::IntoHandlerResult;
+pub use messaging::bus::dispatch::values::WithValues;
+pub use messaging::bus::live::Subscription;
 pub use messaging::bus::location::Location;
 pub use messaging::bus::ports::{EnvelopeRef, Observer};
 pub use messaging::bus::problems::{BuildError, Problem};
@@ -85,6 +88,7 @@ pub use messaging::cloudevents::DecodeError;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
+pub use messaging::values::ContextValue;
 pub use persistence::pending::Pending;
 
 /// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
@@ -177,7 +181,8 @@ pub use tidings_macros::Query;
 pub use tidings_macros::handler;
 
 /// Names a crate whose handlers the program relies on. It makes the linker keep that crate,
-/// and [`BusBuilder::require`] checks at `build()` that its handlers are registered.
+/// and [`BusBuilder::require`] checks at `build()` that its handlers are registered;
+/// [`BusBuilder::only`] scopes a bus to the handlers of the crates it names.
 ///
 /// ```ignore
 /// let bus = tidings::Bus::builder()
@@ -189,8 +194,12 @@ pub use tidings_macros::handler;
 ///
 /// Handlers record the crate they are defined in under its own name, which a program that
 /// renamed the dependency does not see: give both names then.
+/// `linked!(crate)` names the crate it is written in (a test binary, a doctest).
 #[macro_export]
 macro_rules! linked {
+    (crate) => {
+        $crate::LinkedCrate::here(::core::module_path!())
+    };
     ($krate:ident) => {{
         extern crate $krate as _;
         $crate::LinkedCrate::new(::core::stringify!($krate))
@@ -224,7 +233,6 @@ pub mod __private {
     };
     pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request};
 
-    use crate::BoxError;
     use chrono::{DateTime, Utc};
     use std::future::Future;
 
@@ -249,27 +257,7 @@ pub mod __private {
         Box::pin(future)
     }
 
-    /// What an event handler may return.
-    #[diagnostic::on_unimplemented(
-        message = "an event handler cannot return `{Self}`",
-        label = "return `()` or `Result<(), E>` here",
-        note = "`E` is any `std::error::Error + Send + Sync + 'static`, a `Box<dyn Error + Send + Sync>` or an `anyhow::Error`"
-    )]
-    pub trait IntoHandlerResult {
-        fn into_handler_result(self) -> HandlerResult;
-    }
-
-    impl IntoHandlerResult for () {
-        fn into_handler_result(self) -> HandlerResult {
-            Ok(())
-        }
-    }
-
-    impl<E: Into<BoxError>> IntoHandlerResult for Result<(), E> {
-        fn into_handler_result(self) -> HandlerResult {
-            self.map_err(Into::into)
-        }
-    }
+    pub use crate::IntoHandlerResult;
 
     pub fn handler_result<R: IntoHandlerResult>(result: R) -> HandlerResult {
         result.into_handler_result()

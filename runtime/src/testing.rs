@@ -61,6 +61,24 @@ impl Recorder {
         self.lock().is_empty()
     }
 
+    /// Every recorded event, one a line: its name and its payload as JSON. What the assertion
+    /// macros print when they fail.
+    pub fn describe(&self) -> String {
+        let recorded = self.lock();
+        if recorded.is_empty() {
+            return " (none)".to_owned();
+        }
+        let mut out = String::new();
+        for (i, r) in recorded.iter().enumerate() {
+            let payload = match &r.json {
+                Ok(json) => json.get("data").map_or_else(String::new, |d| d.to_string()),
+                Err(error) => format!("(did not serialize: {error})"),
+            };
+            out.push_str(&format!("\n  {}. {} {payload}", i + 1, r.name));
+        }
+        out
+    }
+
     /// Forgets everything recorded so far.
     pub fn clear(&self) {
         self.lock().clear();
@@ -215,11 +233,11 @@ macro_rules! __assert_recorded {
         });
         if found != $expected {
             ::core::panic!(
-                "{} `{}` matching `{}`; recorded events: {:?}",
+                "{} `{}` matching `{}`; recorded events:{}",
                 if $expected { "no recorded" } else { "unexpectedly recorded a" },
                 ::core::stringify!($($ty)::+),
                 ::core::stringify!($pattern $(if $guard)?),
-                $recorder.names(),
+                $recorder.describe(),
             );
         }
     }};

@@ -465,7 +465,7 @@ fn spans_name_the_event_and_each_handler() {
     );
     let error_line = output
         .lines()
-        .find(|l| l.contains("ERROR"))
+        .find(|l| l.contains("WARN"))
         .expect("the failure is logged");
     assert!(
         error_line.contains("bus::reserve_stock") && error_line.contains("no stock for order 4"),

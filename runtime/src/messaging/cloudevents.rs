@@ -1,10 +1,11 @@
 //! The JSON form of an envelope: a CloudEvents 1.0 structured event.
 //!
 //! tidings' own metadata travels as extension attributes: `typeversion` (the schema version),
-//! `correlationid` and `causationid`.
+//! `correlationid` and `causationid`; so do the context values whose type names an attribute.
 
 use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::message::Message;
+use crate::messaging::values::Values;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -85,7 +86,18 @@ struct Outgoing<'a, D> {
     correlationid: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
     causationid: Option<Uuid>,
+    #[serde(flatten)]
+    extensions: Extensions<'a>,
     data: &'a D,
+}
+
+/// The context values that travel, as extension attributes.
+struct Extensions<'a>(&'a Values);
+
+impl Serialize for Extensions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.attributes())
+    }
 }
 
 fn outgoing<'a, D>(
@@ -104,6 +116,7 @@ fn outgoing<'a, D>(
         typeversion: version,
         correlationid: meta.correlation_id,
         causationid: meta.causation_id,
+        extensions: Extensions(&meta.values),
         data,
     }
 }
@@ -137,8 +150,19 @@ struct Raw {
     typeversion: Option<serde_json::Value>,
     correlationid: Option<String>,
     causationid: Option<String>,
+    /// `null` is data (a unit struct's); only an absent attribute is `None`.
+    #[serde(default, deserialize_with = "present")]
     data: Option<serde_json::Value>,
     data_base64: Option<String>,
+    /// Every other attribute: extensions, some of which carry context values.
+    #[serde(flatten)]
+    extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 impl Incoming {
@@ -185,6 +209,17 @@ impl Incoming {
             .map(|text| uuid_attribute("causationid", text))
             .transpose()?;
         let data = raw.data.ok_or(DecodeError::MissingAttribute("data"))?;
+        let extensions = raw
+            .extensions
+            .into_iter()
+            .filter_map(|(name, value)| match value {
+                serde_json::Value::String(text) => Some((name, text)),
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                    Some((name, value.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
         Ok(Incoming {
             meta: Metadata {
                 id,
@@ -192,6 +227,7 @@ impl Incoming {
                 correlation_id,
                 causation_id,
                 source: Cow::Owned(source),
+                values: Values::from_wire(extensions),
             },
             name,
             version,

@@ -2,6 +2,7 @@
 
 use crate::messaging::message::Message;
 use crate::messaging::stamp;
+use crate::messaging::values::{ContextValue, Values};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use uuid::Uuid;
@@ -14,12 +15,20 @@ pub struct Metadata {
     pub(crate) correlation_id: Uuid,
     pub(crate) causation_id: Option<Uuid>,
     pub(crate) source: Cow<'static, str>,
+    /// Context values the caller attached; follow-ups inherit them.
+    pub(crate) values: Values,
 }
 
 impl Metadata {
     /// Fresh metadata for a message that starts a conversation: its correlation id is its own id.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn root(source: &'static str) -> Metadata {
+        Metadata::root_with(source, Values::default())
+    }
+
+    /// Fresh root metadata carrying the context values the caller attached.
+    #[inline(always)]
+    pub(crate) fn root_with(source: &'static str, values: Values) -> Metadata {
         let (id, occurred_on) = stamp::now();
         Metadata {
             id,
@@ -27,6 +36,7 @@ impl Metadata {
             correlation_id: id,
             causation_id: None,
             source: Cow::Borrowed(source),
+            values,
         }
     }
 
@@ -39,6 +49,7 @@ impl Metadata {
             correlation_id: cause.correlation_id,
             causation_id: Some(cause.id),
             source: Cow::Borrowed(source),
+            values: cause.values.clone(),
         }
     }
 
@@ -56,6 +67,7 @@ impl Metadata {
             correlation_id,
             causation_id,
             source: source.into(),
+            values: Values::default(),
         }
     }
 
@@ -83,6 +95,18 @@ impl Metadata {
     /// package that defines the type.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The context value of type `T` attached to the conversation (see [`ContextValue`]).
+    pub fn get<T: ContextValue>(&self) -> Option<&T> {
+        self.values.get()
+    }
+
+    /// Attaches a context value, replacing one of the same type: for an envelope published
+    /// with [`Bus::publish_envelope`](crate::Bus::publish_envelope).
+    pub fn with<T: ContextValue>(mut self, value: T) -> Metadata {
+        self.values = self.values.with(value);
+        self
     }
 }
 

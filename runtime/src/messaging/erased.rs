@@ -1,8 +1,8 @@
-//! An event envelope behind a trait object: what handlers publish, what follow-up dispatch
-//! queues, and what observers see.
+//! Envelopes behind trait objects: the events and commands handlers queue as follow-ups, and
+//! the events observers see.
 
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::message::{DomainEvent, Message};
+use crate::messaging::message::{Command, DomainEvent, Message};
 use std::any::Any;
 
 /// An `Envelope<E>` whose `E` is known only at run time.
@@ -39,5 +39,33 @@ impl<E: DomainEvent> ErasedEvent for Envelope<E> {
     }
 }
 
-/// An event published by a handler, waiting for its turn.
-pub(crate) type Queued = Box<dyn ErasedEvent>;
+/// An `Envelope<C>` of a command whose `C` is known only at run time.
+pub(crate) trait ErasedCommand: Send {
+    fn name(&self) -> &'static str;
+    fn meta(&self) -> &Metadata;
+    /// The command type's routing slot.
+    fn slot(&self) -> usize;
+    /// The `Envelope<C>` itself, to downcast.
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+impl<C: Command> ErasedCommand for Envelope<C> {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+    fn meta(&self) -> &Metadata {
+        &self.meta
+    }
+    fn slot(&self) -> usize {
+        <C as Message>::slot().index()
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// A message a handler published or queued, waiting for its turn.
+pub(crate) enum Queued {
+    Event(Box<dyn ErasedEvent>),
+    Command(Box<dyn ErasedCommand>),
+}

@@ -25,6 +25,12 @@ pub enum FailureReason {
         /// Each message of the chain and the handler that published the next one.
         chain: Vec<(&'static str, &'static str)>,
     },
+    /// The handler queued a command that has no handler on this bus (one scoped with
+    /// [`BusBuilder::only`](crate::BusBuilder::only), or built from explicit registrations).
+    NoHandler {
+        /// The command's wire name.
+        command: &'static str,
+    },
 }
 
 impl std::fmt::Display for FailureReason {
@@ -41,6 +47,9 @@ impl std::fmt::Display for FailureReason {
                     write!(f, "{message} -[{handler}]-> ")?;
                 }
                 f.write_str("…")
+            }
+            FailureReason::NoHandler { command } => {
+                write!(f, "queued `{command}`, which has no handler on this bus")
             }
         }
     }
@@ -96,7 +105,8 @@ impl std::fmt::Display for HandlerFailure {
 }
 
 /// Publishing ran every handler, and these failed.
-#[derive(Debug)]
+///
+/// Its `Debug` form is its `Display` text, so `?` from `main` and `.unwrap()` print it.
 pub struct PublishError {
     pub(crate) failures: Vec<HandlerFailure>,
 }
@@ -133,6 +143,12 @@ impl std::fmt::Display for PublishError {
     }
 }
 
+impl std::fmt::Debug for PublishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for PublishError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self.failures.as_slice() {
@@ -146,6 +162,8 @@ impl std::error::Error for PublishError {
 
 /// Sending a command or asking a query failed. `R` is the message type, so the handler's own
 /// error keeps its type.
+///
+/// Its `Debug` form is its `Display` text, so `?` from `main` and `.unwrap()` print it.
 #[non_exhaustive]
 pub enum SendError<R: Request> {
     /// The handler returned its error.
@@ -162,8 +180,9 @@ pub enum SendError<R: Request> {
         /// The panic's message.
         message: String,
     },
-    /// The handler succeeded, but handlers of the events it caused failed. Those failures do
-    /// not undo the command: its output is here.
+    /// The handler succeeded, but handlers of the follow-up messages it caused (events it
+    /// published, commands it queued) failed. Those failures do not undo the command: its
+    /// output is here.
     FollowUps {
         /// What the handler returned.
         output: R::Output,
@@ -175,7 +194,10 @@ pub enum SendError<R: Request> {
         /// The handler's name.
         handler: &'static str,
     },
-    /// No handler is registered: only possible when a test left it out with `without`.
+    /// The bus has no handler for this message. `build()` refuses a bus where a command or
+    /// query has none, so this happens only on a bus scoped with
+    /// [`BusBuilder::only`](crate::BusBuilder::only) (whose handler lives outside the scope), a
+    /// bus built from explicit registrations, or a target where inventory registers nothing.
     NoHandler {
         /// The message's wire name.
         message: &'static str,
@@ -214,40 +236,10 @@ impl<R: Request> SendError<R> {
     }
 }
 
-impl<R: Request> std::fmt::Debug for SendError<R>
-where
-    R::Error: std::fmt::Debug,
-{
+/// The `Display` text, so `?` from `main` and `.unwrap()` print it.
+impl<R: Request> std::fmt::Debug for SendError<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Handler { handler, error } => f
-                .debug_struct("Handler")
-                .field("handler", handler)
-                .field("error", error)
-                .finish(),
-            SendError::Panicked { handler, message } => f
-                .debug_struct("Panicked")
-                .field("handler", handler)
-                .field("message", message)
-                .finish(),
-            SendError::FollowUps { failures, .. } => f
-                .debug_struct("FollowUps")
-                .field("failures", failures)
-                .finish_non_exhaustive(),
-            SendError::AsyncInSyncCall { handler } => f
-                .debug_struct("AsyncInSyncCall")
-                .field("handler", handler)
-                .finish(),
-            SendError::NoHandler { message } => f
-                .debug_struct("NoHandler")
-                .field("message", message)
-                .finish(),
-            SendError::DepthExceeded { limit, chain } => f
-                .debug_struct("DepthExceeded")
-                .field("limit", limit)
-                .field("chain", chain)
-                .finish(),
-        }
+        std::fmt::Display::fmt(self, f)
     }
 }
 
@@ -258,7 +250,7 @@ impl<R: Request> std::fmt::Display for SendError<R> {
             SendError::Handler { handler, error } => write!(f, "handler `{handler}` of `{name}` failed: {error}"),
             SendError::Panicked { handler, message } => write!(f, "handler `{handler}` of `{name}` panicked: {message}"),
             SendError::FollowUps { failures, .. } => {
-                write!(f, "`{name}` succeeded, but handlers of the events it caused failed: {failures}")
+                write!(f, "`{name}` succeeded, but handlers of the messages it caused failed: {failures}")
             }
             SendError::AsyncInSyncCall { handler } => write!(
                 f,
@@ -276,10 +268,7 @@ impl<R: Request> std::fmt::Display for SendError<R> {
     }
 }
 
-impl<R: Request> std::error::Error for SendError<R>
-where
-    R::Error: std::fmt::Debug,
-{
+impl<R: Request> std::error::Error for SendError<R> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SendError::Handler { error, .. } => Some(error),

@@ -15,3 +15,4 @@ pub(crate) mod message;
 pub(crate) mod payload;
 
 pub(crate) mod stamp;
+pub(crate) mod values;

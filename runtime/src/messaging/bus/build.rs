@@ -27,6 +27,8 @@ pub(crate) struct Replacement {
 pub(super) struct Options<'a> {
     pub(super) provided: &'a [Provided],
     pub(super) required_crates: &'a [(&'static str, Location)],
+    /// When not empty, only the handlers of these crates are routed.
+    pub(super) only: &'a [&'static str],
     pub(super) required_handlers: &'a [(String, Location)],
     pub(super) without: &'a [(String, Location)],
     pub(super) replacements: &'a [Replacement],
@@ -50,6 +52,7 @@ pub(super) fn build(registry: &Registry, options: &Options<'_>) -> Result<Table,
             route.message.kind,
             route,
             &handlers[Phase::Immediate as usize],
+            !options.only.is_empty(),
             &mut problems,
         );
     }
@@ -124,6 +127,10 @@ fn place_handlers(
         {
             continue;
         }
+        let krate = registration.location.krate();
+        if !options.only.is_empty() && !options.only.contains(&krate) {
+            continue;
+        }
         // A replacement for another message type is reported by `check_options`.
         let replacement = options.replacements.iter().find(|r| {
             r.handler == registration.name && r.message == (registration.message.type_id)()
@@ -183,6 +190,7 @@ fn type_routes(
                 entries: Default::default(),
                 events: Default::default(),
                 request: None,
+                live: Default::default(),
             };
             for (phase, handlers) in phases.iter().enumerate() {
                 route.entries[phase] = handlers.iter().map(|h| h.registration).collect();
@@ -281,6 +289,7 @@ fn check_requests(
     kind: MessageKind,
     message: &MessageRegistration,
     handlers: &[Placed],
+    scoped: bool,
     problems: &mut Vec<Problem>,
 ) {
     if kind == MessageKind::Event {
@@ -289,6 +298,8 @@ fn check_requests(
     let message_ref = &message.message;
     match handlers.len() {
         1 => {}
+        // A scoped bus leaves out the handlers of other crates, so theirs may be absent.
+        0 if scoped => {}
         0 => problems.push(Problem::NoHandler {
             kind,
             message: message_ref.name,

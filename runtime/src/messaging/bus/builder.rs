@@ -15,6 +15,7 @@ pub struct BusBuilder {
     provided: Vec<Provided>,
     observers: Vec<Arc<dyn Observer>>,
     required_crates: Vec<(&'static str, Location)>,
+    only: Vec<&'static str>,
     required_handlers: Vec<(String, Location)>,
     without: Vec<(String, Location)>,
     replacements: Vec<Replacement>,
@@ -34,6 +35,14 @@ impl LinkedCrate {
         LinkedCrate { name }
     }
 
+    /// The crate a module path starts with: what `linked!(crate)` names.
+    #[doc(hidden)]
+    pub fn here(module_path: &'static str) -> LinkedCrate {
+        LinkedCrate {
+            name: module_path.split("::").next().unwrap_or(module_path),
+        }
+    }
+
     /// The crate's name, as `module_path!()` spells it.
     pub fn name(&self) -> &'static str {
         self.name
@@ -47,6 +56,7 @@ impl Bus {
             provided: Vec::new(),
             observers: Vec::new(),
             required_crates: Vec::new(),
+            only: Vec::new(),
             required_handlers: Vec::new(),
             without: Vec::new(),
             replacements: Vec::new(),
@@ -88,6 +98,16 @@ impl BusBuilder {
     #[track_caller]
     pub fn require(mut self, krate: LinkedCrate) -> Self {
         self.required_crates.push((krate.name, Location::caller()));
+        self
+    }
+
+    /// Scopes the bus to the handlers defined in `krate` (call it again to add crates): the
+    /// others are left out, their dependencies are not needed, and a command or query whose
+    /// handler lives outside the scope may be absent (sending it fails with
+    /// [`SendError::NoHandler`](crate::SendError::NoHandler)). Made for testing one crate of
+    /// a workspace: `.only(tidings::linked!(my_domain))`.
+    pub fn only(mut self, krate: LinkedCrate) -> Self {
+        self.only.push(krate.name);
         self
     }
 
@@ -139,6 +159,7 @@ impl BusBuilder {
         let options = Options {
             provided: &self.provided,
             required_crates: &self.required_crates,
+            only: &self.only,
             required_handlers: &self.required_handlers,
             without: &self.without,
             replacements: &self.replacements,
@@ -169,6 +190,7 @@ impl std::fmt::Debug for BusBuilder {
             )
             .field("observers", &self.observers.len())
             .field("required_crates", &self.required_crates)
+            .field("only", &self.only)
             .field("required_handlers", &self.required_handlers)
             .field("without", &self.without)
             .field("shuffle", &self.shuffle)

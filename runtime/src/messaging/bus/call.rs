@@ -6,7 +6,7 @@ use crate::messaging::bus::provided::Provided;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Envelope;
-use crate::messaging::erased::ErasedEvent;
+use crate::messaging::erased::{ErasedCommand, ErasedEvent};
 use crate::messaging::error::{BoxError, FailureReason};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::{DomainEvent, Request};
@@ -92,7 +92,7 @@ pub(super) struct Spec {
 #[derive(Clone, Copy)]
 pub(super) enum Typed {
     Event(fn(&[&Spec]) -> Typing<Box<dyn TypedEvent>>),
-    Request(fn(&Spec) -> Typing<Box<dyn Any + Send + Sync>>),
+    Request(fn(&Spec) -> Typing<Box<dyn TypedRequest>>),
 }
 
 /// Typed handlers, or the name of the one whose entry point is for another message type.
@@ -152,6 +152,23 @@ pub(super) trait TypedEvent: Send + Sync {
         event: &'a dyn ErasedEvent,
         bus: &'a Bus,
         lineage: &'a Lineage,
+        span: tracing::Span,
+        mode: Mode,
+        run: &'a mut Run<'_>,
+    ) -> BoxFuture<'a, ()>;
+}
+
+/// The handler of some command or query type: the bus downcasts it once per send, or runs it
+/// for a queued command known only as erased.
+pub(super) trait TypedRequest: Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+
+    fn run_queued<'a>(
+        &'a self,
+        command: Box<dyn ErasedCommand>,
+        bus: &'a Bus,
+        lineage: &'a Lineage,
+        cause: &'a tracing::Span,
         mode: Mode,
         run: &'a mut Run<'_>,
     ) -> BoxFuture<'a, ()>;
@@ -187,7 +204,7 @@ pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn 
     Ok(Box::new(EventHandlers { handlers, simple }))
 }
 
-pub(super) fn request_handler<R: Request>(spec: &Spec) -> Typing<Box<dyn Any + Send + Sync>> {
+pub(super) fn request_handler<R: Request>(spec: &Spec) -> Typing<Box<dyn TypedRequest>> {
     let call = match &spec.callee {
         Callee::Registered(Invoke::Request(f)) => f
             .downcast_ref::<RequestFn<R>>()
@@ -321,7 +338,7 @@ impl<R: Request> Handler<RequestCall<R>> {
 
 /// Runs a handler, turning its panic into a failure.
 #[inline]
-fn guard<T>(f: impl FnOnce() -> T) -> Result<T, FailureReason> {
+pub(super) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, FailureReason> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(panicked)
 }
 

@@ -1,19 +1,22 @@
-//! `Context`: what a handler knows of the message it handles, and its way to publish and send
-//! follow-up messages (the sending half lives with the request dispatch).
+//! `Context`: what a handler knows of the message it handles, and its way to publish, queue
+//! and send follow-up messages (the sending half lives with the request dispatch).
 
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::erased::Queued;
 use crate::messaging::lineage::Lineage;
-use crate::messaging::message::DomainEvent;
+use crate::messaging::message::{Command, DomainEvent};
+use crate::messaging::values::ContextValue;
 use std::sync::{Mutex, PoisonError};
 use uuid::Uuid;
 
-/// The current message's metadata, and the way to publish or send follow-up messages.
+/// The current message's metadata and context values, and the way to publish, queue or send
+/// follow-up messages.
 ///
-/// A handler takes it as `ctx: &Context`. Events published through it run after the handler
-/// returns, with the current message as their causation and its correlation id; commands and
-/// queries sent through it run at once, with the same metadata.
+/// A handler takes it as `ctx: &Context`. Events published and commands queued through it
+/// run after the current message's handlers, breadth first, with the current message as their
+/// causation, its correlation id and its context values; commands and queries sent through it
+/// run at once, with the same metadata.
 pub struct Context {
     pub(super) bus: Bus,
     pub(super) meta: Metadata,
@@ -66,6 +69,12 @@ impl Context {
         self.handler
     }
 
+    /// The context value of type `T` that the caller attached (see [`ContextValue`]); follow-up
+    /// messages inherit them.
+    pub fn get<T: ContextValue>(&self) -> Option<&T> {
+        self.meta.get()
+    }
+
     /// The bus the message is being handled on.
     pub fn bus(&self) -> &Bus {
         &self.bus
@@ -75,10 +84,23 @@ impl Context {
     /// are reported to whoever published or sent the current message.
     pub fn publish<E: DomainEvent>(&self, event: E) {
         let envelope = Envelope::caused_by(event, &self.meta);
+        self.queue(Queued::Event(Box::new(envelope)));
+    }
+
+    /// Queues `command` to run after the current message's handlers, on the same breadth-first
+    /// queue as published events, so the outcome never depends on the order of handlers. Its
+    /// handler's error or panic is reported to whoever published or sent the current message
+    /// (its output is dropped); use [`send`](Context::send) when the handler needs the output now.
+    pub fn send_later<C: Command>(&self, command: C) {
+        let envelope = Envelope::caused_by(command, &self.meta);
+        self.queue(Queued::Command(Box::new(envelope)));
+    }
+
+    fn queue(&self, message: Queued) {
         self.published
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Box::new(envelope));
+            .push(message);
     }
 
     pub(super) fn take_published(&self) -> Vec<Queued> {

@@ -1,5 +1,6 @@
 //! The bus's two ports, where the layers above plug in without the core naming them: an
-//! [`Observer`] of every dispatched envelope, and a [`Sink`] for what handlers publish.
+//! [`Observer`] of every dispatched envelope, and a [`Sink`] for what handlers publish or
+//! queue.
 
 use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::erased::{ErasedEvent, Queued};
@@ -96,30 +97,39 @@ impl std::fmt::Debug for EnvelopeRef<'_> {
     }
 }
 
-/// Where the events a handler publishes go once the handler has returned.
+/// A message a handler published or queued, with what caused it.
+pub(super) struct FollowUp {
+    pub(super) message: Queued,
+    /// The chain of messages and handlers that led to it (for the depth limit).
+    pub(super) lineage: Lineage,
+    /// The span of the handler that published or queued it: the parent of its own span.
+    pub(super) cause: tracing::Span,
+}
+
+/// Where the events and commands a handler publishes or queues go once it has returned.
 ///
 /// The default, [`BreadthFirst`], hands them back for dispatch in the order they were
-/// published; a sink that holds them (a unit of work, until it commits) hands back nothing.
+/// queued; a sink that holds them (a unit of work, until it commits) hands back nothing.
 pub(super) trait Sink: Send {
-    /// Takes an event a handler published; `lineage` says what caused it.
-    fn accept(&mut self, event: Queued, lineage: Lineage);
-    /// The next event to dispatch now, if any.
-    fn next(&mut self) -> Option<(Queued, Lineage)>;
+    /// Takes a message a handler published or queued.
+    fn accept(&mut self, follow_up: FollowUp);
+    /// The next message to dispatch now, if any.
+    fn next(&mut self) -> Option<FollowUp>;
 }
 
 /// Dispatches follow-ups breadth first: every handler of a message runs before anything they
-/// published.
+/// published or queued.
 #[derive(Default)]
 pub(super) struct BreadthFirst {
-    queue: VecDeque<(Queued, Lineage)>,
+    queue: VecDeque<FollowUp>,
 }
 
 impl Sink for BreadthFirst {
-    fn accept(&mut self, event: Queued, lineage: Lineage) {
-        self.queue.push_back((event, lineage));
+    fn accept(&mut self, follow_up: FollowUp) {
+        self.queue.push_back(follow_up);
     }
 
-    fn next(&mut self) -> Option<(Queued, Lineage)> {
+    fn next(&mut self) -> Option<FollowUp> {
         self.queue.pop_front()
     }
 }

@@ -171,7 +171,9 @@ impl std::fmt::Display for Problem {
 }
 
 /// `Bus::builder().build()` found problems; each is listed with its source location.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` form is its `Display` text, so `?` from `main` and `.unwrap()` print the list.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BuildError {
     pub(super) problems: Vec<Problem>,
 }
@@ -195,6 +197,12 @@ impl std::fmt::Display for BuildError {
             write!(f, "\n  - {problem}")?;
         }
         Ok(())
+    }
+}
+
+impl std::fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 

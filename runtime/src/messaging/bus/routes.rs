@@ -36,7 +36,7 @@ pub struct MessageRoute {
     pub rust_type: &'static str,
     /// Where the type is declared.
     pub location: Location,
-    /// Its handlers, in the order they run.
+    /// Its handlers, in the order they run: registered handlers, then live subscriptions.
     pub handlers: Vec<HandlerRoute>,
 }
 
@@ -58,8 +58,10 @@ pub struct HandlerRoute {
     pub takes_envelope: bool,
     /// The wire names of the messages it declares with `emits(..)`.
     pub emits: Vec<&'static str>,
-    /// Where it is declared.
+    /// Where it is declared; for a live subscription, where `subscribe` was called.
     pub location: Location,
+    /// Whether it is a live subscription ([`Bus::subscribe`]) rather than a `#[handler]`.
+    pub live: bool,
 }
 
 impl Routes {
@@ -92,7 +94,19 @@ impl Routes {
                             takes_envelope: r.takes_envelope,
                             emits: r.emits.iter().map(|m| m.name).collect(),
                             location: r.location,
+                            live: false,
                         })
+                        .chain(route.live.snapshot().iter().map(|s| HandlerRoute {
+                            name: s.name,
+                            phase: Phase::Immediate,
+                            is_async: false,
+                            dependencies: Vec::new(),
+                            takes_context: false,
+                            takes_envelope: true,
+                            emits: Vec::new(),
+                            location: s.location,
+                            live: true,
+                        }))
                         .collect(),
                 }
             })
@@ -130,6 +144,9 @@ impl Routes {
                 let mut label = escape(route.name);
                 if route.phase != Phase::Immediate {
                     let _ = write!(label, "<br/>{}", route.phase.as_str());
+                }
+                if route.live {
+                    label.push_str("<br/>live");
                 }
                 let _ = writeln!(out, "    h{handler}([\"{label}\"])");
                 let _ = writeln!(out, "    m{i} --> h{handler}");
@@ -186,6 +203,8 @@ impl std::fmt::Display for Routes {
                 }
                 let name = if handler.is_async {
                     format!("{} (async)", handler.name)
+                } else if handler.live {
+                    format!("{} (live)", handler.name)
                 } else {
                     handler.name.to_owned()
                 };

@@ -1,9 +1,10 @@
 //! The routing table: every message type's handlers, typed for it, found by the type's slot.
 
-use crate::messaging::bus::call::{EventHandlers, Handler, RequestCall, TypedEvent};
+use crate::messaging::bus::call::{EventHandlers, Handler, RequestCall, TypedEvent, TypedRequest};
+use crate::messaging::bus::live::Live;
 use crate::messaging::bus::registry::{HandlerRegistration, MessageRegistration, Phase};
 use crate::messaging::message::{DomainEvent, Message, Request};
-use std::any::Any;
+use std::sync::Arc;
 
 /// Everything routed to one message type.
 pub(super) struct Route {
@@ -13,7 +14,9 @@ pub(super) struct Route {
     /// The same handlers typed for the event, per phase; `None` where a phase has none.
     pub(super) events: [Option<Box<dyn TypedEvent>>; 4],
     /// The one handler of a command or query, typed for it.
-    pub(super) request: Option<Box<dyn Any + Send + Sync>>,
+    pub(super) request: Option<Box<dyn TypedRequest>>,
+    /// Closures subscribed to an event type on the built bus.
+    pub(super) live: Arc<Live>,
 }
 
 pub(super) struct Table {
@@ -25,22 +28,23 @@ pub(super) struct Table {
 
 impl Table {
     #[inline]
-    fn route(&self, slot: usize) -> Option<&Route> {
+    pub(super) fn route(&self, slot: usize) -> Option<&Route> {
         let index = *self.by_slot.get(slot)?;
         self.routes.get(index as usize)
     }
 
-    /// The `phase` handlers of `E`, typed; `None` when it has none.
+    /// The route of `E`: its `phase` handlers, typed (`None` when it has none), and its live
+    /// subscribers. `None` when `E` is not in the table.
     #[inline]
-    pub(super) fn event_handlers<E: DomainEvent>(&self, phase: Phase) -> Option<&EventHandlers<E>> {
-        let handlers = self.route(E::slot().index())?.events[phase as usize].as_deref()?;
-        handlers.as_any().downcast_ref()
-    }
-
-    /// The `phase` handlers of the event type in `slot`, to run an envelope known only as
-    /// erased.
-    pub(super) fn erased_handlers(&self, slot: usize, phase: Phase) -> Option<&dyn TypedEvent> {
-        self.route(slot)?.events[phase as usize].as_deref()
+    pub(super) fn event<E: DomainEvent>(
+        &self,
+        phase: Phase,
+    ) -> Option<(Option<&EventHandlers<E>>, &Live)> {
+        let route = self.route(E::slot().index())?;
+        let handlers = route.events[phase as usize]
+            .as_deref()
+            .and_then(|handlers| handlers.as_any().downcast_ref());
+        Some((handlers, &route.live))
     }
 
     /// The one handler of `R`, typed.
@@ -50,6 +54,6 @@ impl Table {
             .route(<R as Message>::slot().index())?
             .request
             .as_deref()?;
-        handler.downcast_ref()
+        handler.as_any().downcast_ref()
     }
 }

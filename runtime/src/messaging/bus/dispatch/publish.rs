@@ -1,10 +1,12 @@
 //! Publishing an event: observers see it, its handlers run (a plain loop when they are all
-//! simple), then what they published runs, breadth first.
+//! simple), then its live subscribers, then what the handlers published or queued, breadth
+//! first.
 
-use super::run_sync;
+use super::{publish_span, run_sync};
 use crate::messaging::bus::call::{BoxFuture, EventHandlers, Mode, TypedEvent};
 use crate::messaging::bus::context::Context;
 use crate::messaging::bus::invocation::Invocation;
+use crate::messaging::bus::live::Live;
 use crate::messaging::bus::ports::BreadthFirst;
 use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
@@ -15,11 +17,12 @@ use crate::messaging::error::PublishError;
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::DomainEvent;
 use std::any::Any;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 impl Bus {
-    /// Publishes an event: every `immediate` handler of its type runs, even when some fail;
-    /// then the events they published run, breadth first.
+    /// Publishes an event: every `immediate` handler of its type runs, even when some fail,
+    /// and every live subscriber; then the events they published and the commands they
+    /// queued run, breadth first.
     pub async fn publish<E: DomainEvent>(&self, event: E) -> Result<(), PublishError> {
         self.publish_envelope(Envelope::new(event)).await
     }
@@ -38,10 +41,13 @@ impl Bus {
         envelope: Envelope<E>,
     ) -> Result<(), PublishError> {
         self.observe(&envelope);
-        match self.inner.table.event_handlers::<E>(Phase::Immediate) {
+        match self.inner.table.event::<E>(Phase::Immediate) {
             None => Ok(()),
-            Some(handlers) if handlers.simple => self.run_simple(handlers, &envelope),
-            Some(handlers) => self.run_root(handlers, &envelope, Mode::Async).await,
+            Some((None, live)) if !live.active() => Ok(()),
+            Some((Some(handlers), live)) if handlers.simple => {
+                self.run_simple(handlers, live, &envelope)
+            }
+            Some((handlers, live)) => self.run_root(handlers, live, &envelope, Mode::Async).await,
         }
     }
 
@@ -52,10 +58,15 @@ impl Bus {
         envelope: Envelope<E>,
     ) -> Result<(), PublishError> {
         self.observe(&envelope);
-        match self.inner.table.event_handlers::<E>(Phase::Immediate) {
+        match self.inner.table.event::<E>(Phase::Immediate) {
             None => Ok(()),
-            Some(handlers) if handlers.simple => self.run_simple(handlers, &envelope),
-            Some(handlers) => run_sync(self.run_root(handlers, &envelope, Mode::Sync)),
+            Some((None, live)) if !live.active() => Ok(()),
+            Some((Some(handlers), live)) if handlers.simple => {
+                self.run_simple(handlers, live, &envelope)
+            }
+            Some((handlers, live)) => {
+                run_sync(self.run_root(handlers, live, &envelope, Mode::Sync))
+            }
         }
     }
 
@@ -64,6 +75,7 @@ impl Bus {
     fn run_simple<E: DomainEvent>(
         &self,
         handlers: &EventHandlers<E>,
+        live: &Live,
         envelope: &Envelope<E>,
     ) -> Result<(), PublishError> {
         let mut failures = Vec::new();
@@ -72,21 +84,15 @@ impl Bus {
         };
         // `debug_span!`'s own first test, made once: without a subscriber no span is built.
         if tracing::level_enabled!(tracing::Level::DEBUG) {
-            let _publish =
-                tracing::debug_span!("tidings.publish", event = E::NAME, id = %envelope.id())
-                    .entered();
+            let _publish = publish_span(None, E::NAME, &envelope.meta).entered();
             for handler in handlers.handlers.iter() {
                 let invocation = Invocation {
                     provided: &self.inner.provided,
                     slots: &handler.slots,
                     context: None,
                 };
-                let _span = tracing::debug_span!(
-                    "tidings.handler",
-                    handler = handler.name,
-                    event = E::NAME
-                )
-                .entered();
+                let _span =
+                    tracing::debug_span!("tidings.handler", handler = handler.name).entered();
                 if let Some(Err(reason)) = handler.call_sync(envelope, &invocation) {
                     failed(handler.name, reason);
                 }
@@ -94,35 +100,54 @@ impl Bus {
         } else {
             handlers.run_simple(envelope, &self.inner.provided, &mut failed);
         }
+        if live.active() {
+            self.run_live(live, envelope, &mut failures);
+        }
         PublishError::check(failures)
     }
 
-    /// Runs the handlers of a published event, then everything they publish.
+    /// Runs the handlers and live subscribers of a published event, then everything the
+    /// handlers publish or queue.
     async fn run_root<E: DomainEvent>(
         &self,
-        handlers: &EventHandlers<E>,
+        handlers: Option<&EventHandlers<E>>,
+        live: &Live,
         envelope: &Envelope<E>,
         mode: Mode,
     ) -> Result<(), PublishError> {
         let mut sink = BreadthFirst::default();
         let mut run = Run::new(&mut sink);
-        self.run_typed(handlers, envelope, &Lineage::default(), mode, &mut run)
+        let span = publish_span(None, E::NAME, &envelope.meta);
+        if let Some(handlers) = handlers {
+            self.run_typed(
+                handlers,
+                envelope,
+                &Lineage::default(),
+                span.clone(),
+                mode,
+                &mut run,
+            )
             .await;
+        }
+        if live.active() {
+            let _span = span.enter();
+            self.run_live(live, envelope, &mut run.failures);
+        }
         self.drain(mode, &mut run).await;
         run.into_result()
     }
 
-    /// Runs one phase's handlers of one envelope, each in its span, handing what they publish
-    /// to the run's sink.
+    /// Runs one phase's handlers of one envelope, each in its span (inside `span`, the
+    /// envelope's), handing what they publish or queue to the run's sink.
     async fn run_typed<E: DomainEvent>(
         &self,
         handlers: &EventHandlers<E>,
         envelope: &Envelope<E>,
         lineage: &Lineage,
+        span: Span,
         mode: Mode,
         run: &mut Run<'_>,
     ) {
-        let span = tracing::debug_span!("tidings.publish", event = E::NAME, id = %envelope.id());
         async {
             for handler in handlers.handlers.iter() {
                 let context = handler
@@ -133,19 +158,15 @@ impl Bus {
                     slots: &handler.slots,
                     context: context.as_ref(),
                 };
-                let span = tracing::debug_span!(
-                    "tidings.handler",
-                    handler = handler.name,
-                    event = E::NAME
-                );
+                let span = tracing::debug_span!("tidings.handler", handler = handler.name);
                 match handler
                     .call(envelope, &invocation, mode)
-                    .instrument(span)
+                    .instrument(span.clone())
                     .await
                 {
                     Ok(()) => {
                         if let Some(context) = &context {
-                            self.enqueue(context, run);
+                            self.enqueue(context, &span, run);
                         }
                     }
                     Err(reason) => {
@@ -170,6 +191,7 @@ impl<E: DomainEvent> TypedEvent for EventHandlers<E> {
         event: &'a dyn ErasedEvent,
         bus: &'a Bus,
         lineage: &'a Lineage,
+        span: Span,
         mode: Mode,
         run: &'a mut Run<'_>,
     ) -> BoxFuture<'a, ()> {
@@ -177,6 +199,6 @@ impl<E: DomainEvent> TypedEvent for EventHandlers<E> {
             .as_any()
             .downcast_ref::<Envelope<E>>()
             .expect("the table gives each route envelopes of its own type");
-        Box::pin(bus.run_typed(self, envelope, lineage, mode, run))
+        Box::pin(bus.run_typed(self, envelope, lineage, span, mode, run))
     }
 }

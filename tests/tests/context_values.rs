@@ -1,0 +1,244 @@
+//! Context values: attached by the caller, read by handlers by type, inherited by every
+//! follow-up (published events, queued commands, immediate sends); those whose type names an
+//! attribute travel on the wire as CloudEvents extension attributes.
+
+use std::sync::{Arc, Mutex};
+use tidings::testing::Recorder;
+use tidings::{
+    handler, AnyEnvelope, Bus, Command, Context, ContextValue, DomainEvent, Envelope, Query,
+};
+
+/// Stays in the process.
+#[derive(Debug, Clone, PartialEq)]
+struct CurrentUser(String);
+impl ContextValue for CurrentUser {}
+
+/// Travels as the `tenantid` extension attribute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TenantId(u32);
+impl ContextValue for TenantId {
+    const ATTRIBUTE: Option<&'static str> = Some("tenantid");
+    fn to_attribute(&self) -> String {
+        self.0.to_string()
+    }
+    fn from_attribute(text: &str) -> Option<Self> {
+        text.parse().ok().map(TenantId)
+    }
+}
+
+/// Names an attribute CloudEvents reserves.
+struct Spoof;
+impl ContextValue for Spoof {
+    const ATTRIBUTE: Option<&'static str> = Some("source");
+}
+
+#[derive(Command, Debug)]
+#[command(name = "values.place_order")]
+struct PlaceOrder;
+
+#[derive(DomainEvent, Debug)]
+#[event(name = "values.order_placed")]
+struct OrderPlaced;
+
+#[derive(Command, Debug)]
+#[command(name = "values.notify")]
+struct Notify;
+
+#[derive(DomainEvent, Debug)]
+#[event(name = "values.notified")]
+struct Notified;
+
+#[derive(Query, Debug)]
+#[query(name = "values.whoami", output = Option<String>)]
+struct WhoAmI;
+
+/// A handler's name and the values it saw.
+type Sighting = (&'static str, Option<CurrentUser>, Option<TenantId>);
+
+#[derive(Default)]
+struct Seen(Mutex<Vec<Sighting>>);
+
+impl Seen {
+    fn note(&self, ctx: &Context) {
+        let entry = (
+            ctx.handler_name(),
+            ctx.get::<CurrentUser>().cloned(),
+            ctx.get::<TenantId>().copied(),
+        );
+        self.0.lock().unwrap().push(entry);
+    }
+
+    fn take(&self) -> Vec<Sighting> {
+        let mut seen = std::mem::take(&mut *self.0.lock().unwrap());
+        seen.sort_by_key(|(name, ..)| *name);
+        seen
+    }
+}
+
+#[handler]
+fn place_order(_: PlaceOrder, seen: &Seen, ctx: &Context) {
+    seen.note(ctx);
+    ctx.publish(OrderPlaced);
+}
+
+#[handler]
+fn on_order_placed(_: &OrderPlaced, seen: &Seen, ctx: &Context) {
+    seen.note(ctx);
+    let user = ctx.query_sync(WhoAmI).unwrap();
+    assert_eq!(user, ctx.get::<CurrentUser>().map(|u| u.0.clone()));
+    ctx.send_later(Notify);
+}
+
+#[handler]
+fn whoami(_: WhoAmI, seen: &Seen, ctx: &Context) -> Option<String> {
+    seen.note(ctx);
+    ctx.get::<CurrentUser>().map(|user| user.0.clone())
+}
+
+#[handler]
+fn notify(_: Notify, seen: &Seen, ctx: &Context) {
+    seen.note(ctx);
+    ctx.publish(Notified);
+}
+
+#[handler]
+fn on_notified(_: &Notified, seen: &Seen, ctx: &Context) {
+    seen.note(ctx);
+}
+
+fn bus(seen: &Arc<Seen>, recorder: &Recorder) -> Bus {
+    Bus::builder()
+        .provide_arc(seen.clone())
+        .record(recorder)
+        .build()
+        .unwrap()
+}
+
+const CASCADE: [&str; 5] = [
+    "context_values::notify",
+    "context_values::on_notified",
+    "context_values::on_order_placed",
+    "context_values::place_order",
+    "context_values::whoami",
+];
+
+#[test]
+fn values_reach_every_handler_of_the_cascade() {
+    let seen = Arc::new(Seen::default());
+    let bus = bus(&seen, &Recorder::new());
+    bus.with(CurrentUser("ada".into()))
+        .with(TenantId(1))
+        .with(TenantId(7))
+        .send_sync(PlaceOrder)
+        .unwrap();
+    let ada = Some(CurrentUser("ada".into()));
+    let expected: Vec<_> = CASCADE
+        .iter()
+        .map(|h| (*h, ada.clone(), Some(TenantId(7))))
+        .collect();
+    assert_eq!(seen.take(), expected);
+
+    bus.send_sync(PlaceOrder).unwrap();
+    let expected: Vec<_> = CASCADE.iter().map(|h| (*h, None, None)).collect();
+    assert_eq!(
+        seen.take(),
+        expected,
+        "a message sent without values has none"
+    );
+}
+
+#[test]
+fn values_attached_to_a_publish_reach_its_follow_ups() {
+    let seen = Arc::new(Seen::default());
+    let bus = bus(&seen, &Recorder::new());
+    bus.with(TenantId(3)).publish_sync(OrderPlaced).unwrap();
+    let seen = seen.take();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|(_, user, tenant)| user.is_none() && *tenant == Some(TenantId(3))),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn values_travel_through_the_async_paths() {
+    let seen = Arc::new(Seen::default());
+    let bus = bus(&seen, &Recorder::new());
+    bus.with(CurrentUser("bo".into()))
+        .send(PlaceOrder)
+        .await
+        .unwrap();
+    assert_eq!(
+        bus.with(CurrentUser("cy".into()))
+            .query(WhoAmI)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("cy")
+    );
+    let seen = seen.take();
+    assert_eq!(seen.len(), 6);
+    assert_eq!(
+        seen.iter()
+            .filter(|(_, user, _)| *user == Some(CurrentUser("bo".into())))
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn only_values_that_name_an_attribute_travel_on_the_wire() {
+    let seen = Arc::new(Seen::default());
+    let recorder = Recorder::new();
+    let bus = bus(&seen, &recorder);
+    bus.with(CurrentUser("ada".into()))
+        .with(TenantId(7))
+        .send_sync(PlaceOrder)
+        .unwrap();
+    let [json, ..] = &recorder.all()[..] else {
+        panic!("events were recorded")
+    };
+    let json = json.to_json().unwrap();
+    assert_eq!(json["tenantid"], "7", "{json}");
+    assert!(
+        !json.to_string().contains("ada"),
+        "the user stays in the process: {json}"
+    );
+
+    // A consumer reads the envelope back: the tenant is there, typed, and its handlers see it.
+    let text = json.to_string();
+    let any = AnyEnvelope::from_json(&text).unwrap();
+    assert_eq!(any.metadata().get::<TenantId>(), Some(&TenantId(7)));
+    assert_eq!(any.metadata().get::<CurrentUser>(), None);
+    assert_eq!(
+        any.to_json().unwrap()["tenantid"],
+        "7",
+        "and writes it again"
+    );
+    let envelope = Envelope::<OrderPlaced>::from_json(&text).unwrap();
+    seen.take();
+    bus.publish_envelope_sync(envelope).unwrap();
+    let seen = seen.take();
+    assert_eq!(seen.len(), 4);
+    assert!(
+        seen.iter()
+            .all(|(_, user, tenant)| user.is_none() && *tenant == Some(TenantId(7))),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_wire_value_that_does_not_parse_is_absent() {
+    let mut json = Envelope::new(OrderPlaced).to_json().unwrap();
+    json["tenantid"] = "seven".into();
+    let any = AnyEnvelope::from_value(json).unwrap();
+    assert_eq!(any.metadata().get::<TenantId>(), None);
+}
+
+#[test]
+#[should_panic(expected = "`source` cannot be a context value's CloudEvents attribute")]
+fn a_value_may_not_take_a_reserved_attribute() {
+    let bus = Bus::builder().provide(Seen::default()).build().unwrap();
+    let _ = bus.with(Spoof);
+}
