@@ -3,8 +3,10 @@
 use crate::messaging::bus::registry::Registry;
 use crate::messaging::cloudevents::{self, DecodeError, Incoming};
 use crate::messaging::envelope::{Envelope, Metadata};
+use crate::messaging::erased::ErasedEvent;
 use crate::messaging::message::{Message, MessageKind};
 use crate::messaging::payload::Payload;
+use crate::messaging::values::ContextValue;
 use uuid::Uuid;
 
 /// The type-erased form of [`Envelope<E>`]: decodable from JSON through the link-time registry,
@@ -119,6 +121,20 @@ impl AnyEnvelope {
     /// The payload, if it is an `E`.
     pub fn downcast_ref<E: Message>(&self) -> Option<&E> {
         self.payload.as_any().downcast_ref()
+    }
+
+    /// The envelope erased for dispatch, if it holds an event; `self` back otherwise.
+    pub(crate) fn into_event(self) -> Result<Box<dyn ErasedEvent>, AnyEnvelope> {
+        match self.kind() {
+            MessageKind::Event => Ok(self.payload.into_erased(self.meta)),
+            _ => Err(self),
+        }
+    }
+
+    /// Attaches a context value to the envelope's metadata (see [`Metadata::with`]).
+    pub(crate) fn with_value<T: ContextValue>(mut self, value: T) -> AnyEnvelope {
+        self.meta = self.meta.with(value);
+        self
     }
 
     /// The typed envelope, or `self` back if the payload is not an `E`.

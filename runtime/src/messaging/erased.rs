@@ -2,7 +2,7 @@
 //! the events observers see.
 
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::message::{Command, DomainEvent, Message};
+use crate::messaging::message::{Command, Message};
 use std::any::Any;
 
 /// An `Envelope<E>` whose `E` is known only at run time.
@@ -18,7 +18,9 @@ pub(crate) trait ErasedEvent: Send + Sync {
     fn to_json(&self) -> serde_json::Result<serde_json::Value>;
 }
 
-impl<E: DomainEvent> ErasedEvent for Envelope<E> {
+// Implemented for every message so that a decoded `AnyEnvelope` can be erased without knowing
+// its kind statically; only events are ever dispatched as one (`AnyEnvelope::into_event`).
+impl<E: Message> ErasedEvent for Envelope<E> {
     fn name(&self) -> &'static str {
         E::NAME
     }

@@ -121,6 +121,16 @@ impl PublishError {
         }
     }
 
+    /// Both results' failures in one, `Ok` when neither failed.
+    pub(crate) fn merge(
+        first: Result<(), PublishError>,
+        second: Result<(), PublishError>,
+    ) -> Result<(), PublishError> {
+        let mut failures = first.err().map_or_else(Vec::new, |e| e.failures);
+        failures.extend(second.err().map_or_else(Vec::new, |e| e.failures));
+        PublishError::check(failures)
+    }
+
     /// Every failed handler, in the order they ran.
     pub fn failures(&self) -> &[HandlerFailure] {
         &self.failures

@@ -73,8 +73,10 @@ pub(crate) mod pending;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
+mod unit_of_work;
 
 pub use aggregate::{EventSourced, LoadError, Loaded};
 pub use event::{NewEvent, StoredDecodeError, StoredEvent};
 pub use memory::InMemoryStore;
 pub use store::{Appended, EventStore, ExpectedVersion, StoreError};
+pub use unit_of_work::{Committed, UnitOfWork, UnitOfWorkError};

@@ -117,6 +117,31 @@ pub(super) trait Sink: Send {
     fn next(&mut self) -> Option<FollowUp>;
 }
 
+/// Holds follow-ups back: a unit of work dispatches what its `before_commit` handlers
+/// published only once it has committed, and drops it if it rolls back.
+#[derive(Default)]
+pub(crate) struct Held {
+    follow_ups: Vec<FollowUp>,
+}
+
+impl Sink for Held {
+    fn accept(&mut self, follow_up: FollowUp) {
+        self.follow_ups.push(follow_up);
+    }
+
+    fn next(&mut self) -> Option<FollowUp> {
+        None
+    }
+}
+
+impl Held {
+    pub(super) fn into_queue(self) -> BreadthFirst {
+        BreadthFirst {
+            queue: self.follow_ups.into(),
+        }
+    }
+}
+
 /// Dispatches follow-ups breadth first: every handler of a message runs before anything they
 /// published or queued.
 #[derive(Default)]

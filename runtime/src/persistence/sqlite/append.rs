@@ -38,6 +38,16 @@ pub fn append(
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<Appended, StoreError> {
+    append_in(tx, stream, expected, events)
+}
+
+/// [`append`] on a connection whose transaction is open (a unit of work's).
+pub(super) fn append_in(
+    tx: &Connection,
+    stream: &str,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+) -> Result<Appended, StoreError> {
     tx.execute_batch("SAVEPOINT tidings_append")
         .map_err(backend)?;
     let outcome = write(tx, stream, expected, events);

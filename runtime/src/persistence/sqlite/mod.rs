@@ -56,23 +56,52 @@
 mod append;
 mod read;
 mod schema;
+mod unit_of_work;
 
 pub use append::append;
 pub use read::{read_all, read_stream};
 pub use rusqlite;
 pub use schema::{migrate, SCHEMA_VERSION};
+pub use unit_of_work::SqliteTransaction;
 
 use crate::persistence::event::{NewEvent, StoredEvent};
 use crate::persistence::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 /// An event store in a SQLite file; see the [module docs](self).
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
+    /// Taken by every use of the connection, and held for the whole of a unit of work: the
+    /// connection's transaction is then the unit of work's alone.
+    gate: Mutex<()>,
+    /// The thread inside a unit of work, told to use its transaction instead of waiting for
+    /// itself.
+    working: Mutex<Option<ThreadId>>,
+}
+
+/// The store's connection, and the gate that keeps units of work apart.
+struct Connected<'s> {
+    _gate: MutexGuard<'s, ()>,
+    conn: MutexGuard<'s, Connection>,
+}
+
+impl std::ops::Deref for Connected<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Connected<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
 }
 
 impl SqliteStore {
@@ -98,26 +127,48 @@ impl SqliteStore {
     pub fn from_connection(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         migrate(&mut conn)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
+            gate: Mutex::new(()),
+            working: Mutex::new(None),
         })
     }
 
     /// Runs `f` on the store's connection, for your own statements and transactions (with
-    /// [`append`] inside them).
-    pub fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
-        f(&mut self.connection())
+    /// [`append`] inside them). Inside a [unit of work](SqliteStore::unit_of_work), use its
+    /// transaction instead: this returns an error there.
+    pub fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> T,
+    ) -> Result<T, StoreError> {
+        Ok(f(&mut *self.connection()?))
     }
 
     /// Gives the connection back.
     pub fn into_connection(self) -> Connection {
-        self.conn
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+        match Arc::try_unwrap(self.conn) {
+            Ok(conn) => conn.into_inner().unwrap_or_else(PoisonError::into_inner),
+            Err(_) => unreachable!(
+                "a unit of work's transaction handle never outlives its borrow of the store"
+            ),
+        }
     }
 
-    fn connection(&self) -> MutexGuard<'_, Connection> {
-        // A panic while the lock was held dropped its transaction, which rolled back.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    fn connection(&self) -> Result<Connected<'_>, StoreError> {
+        let gate = self.enter()?;
+        Ok(Connected {
+            _gate: gate,
+            conn: lock(&self.conn),
+        })
+    }
+
+    /// Takes the gate, refusing the thread that already holds it in a unit of work.
+    fn enter(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
+        if *lock(&self.working) == Some(std::thread::current().id()) {
+            return Err(StoreError::Backend(
+                "the store is inside a unit of work on this thread: write through the unit of work's transaction".into(),
+            ));
+        }
+        Ok(lock(&self.gate))
     }
 
     /// [`EventStore::append`], synchronously, in a transaction of its own.
@@ -127,7 +178,7 @@ impl SqliteStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        let mut conn = self.connection();
+        let mut conn = self.connection()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
@@ -145,7 +196,7 @@ impl SqliteStore {
 
     /// [`EventStore::read_all`], synchronously.
     pub fn read_all_sync(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        read_all(&self.connection(), after, limit)
+        read_all(&*self.connection()?, after, limit)
     }
 
     /// [`EventStore::read_stream`], synchronously.
@@ -155,7 +206,7 @@ impl SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        read_stream(&self.connection(), stream, after, limit)
+        read_stream(&*self.connection()?, stream, after, limit)
     }
 }
 
@@ -181,6 +232,11 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         self.read_stream_sync(stream, after, limit)
     }
+}
+
+/// Locks `mutex`; a panic while it was held dropped its transaction, which rolled back.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn backend(error: rusqlite::Error) -> StoreError {
@@ -226,12 +282,14 @@ mod tests {
             read::READ_ALL,
             read::READ_STREAM,
         ];
-        store.with_connection(|conn| {
-            for sql in statements {
-                let statement = conn.prepare_cached(sql).unwrap();
-                assert!(statement.get_status(StatementStatus::Run) >= 20, "{sql}");
-                assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
-            }
-        });
+        store
+            .with_connection(|conn| {
+                for sql in statements {
+                    let statement = conn.prepare_cached(sql).unwrap();
+                    assert!(statement.get_status(StatementStatus::Run) >= 20, "{sql}");
+                    assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+                }
+            })
+            .unwrap();
     }
 }
