@@ -114,7 +114,7 @@ impl Drop for Guard<'_> {
 impl SqliteStore {
     /// Runs `work` in a transaction of its own and commits what it wrote together with the
     /// events it recorded, running the phases' handlers of `bus` around the commit (see
-    /// [`UnitOfWork`](crate::persistence::UnitOfWork)). Other users of the store wait until
+    /// [`UnitOfWork`]). Other users of the store wait until
     /// it ends; on this thread, write through its transaction.
     ///
     /// ```
