@@ -3,6 +3,7 @@
 use crate::messaging::bus::registry::Registry;
 use crate::messaging::cloudevents::{self, DecodeError, Incoming};
 use crate::messaging::envelope::{Envelope, Metadata};
+use crate::messaging::erased::ErasedEvent;
 use crate::messaging::message::{Message, MessageKind};
 use crate::messaging::payload::Payload;
 use uuid::Uuid;
@@ -109,6 +110,15 @@ impl AnyEnvelope {
     /// All the metadata.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
+    }
+
+    /// The envelope behind a trait object, as the bus dispatches it; `self` back when it is a
+    /// command or a query.
+    pub(crate) fn into_event(self) -> Result<Box<dyn ErasedEvent>, AnyEnvelope> {
+        if self.kind() != MessageKind::Event {
+            return Err(self);
+        }
+        Ok(self.payload.into_envelope(self.meta))
     }
 
     /// Whether the payload is an `E`.

@@ -2,7 +2,7 @@
 //! the events observers see.
 
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::message::{Command, DomainEvent, Message};
+use crate::messaging::message::{Command, Message};
 use std::any::Any;
 
 /// An `Envelope<E>` whose `E` is known only at run time.
@@ -18,7 +18,9 @@ pub(crate) trait ErasedEvent: Send + Sync {
     fn to_json(&self) -> serde_json::Result<serde_json::Value>;
 }
 
-impl<E: DomainEvent> ErasedEvent for Envelope<E> {
+// For every message type, so that a decoded payload can be wrapped without knowing whether it
+// is an event (`AnyEnvelope::into_event` checks the kind first); only events reach a route.
+impl<E: Message> ErasedEvent for Envelope<E> {
     fn name(&self) -> &'static str {
         E::NAME
     }

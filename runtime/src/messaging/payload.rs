@@ -1,5 +1,7 @@
 //! A message payload behind a trait object, as decoded envelopes hold it.
 
+use crate::messaging::envelope::{Envelope, Metadata};
+use crate::messaging::erased::ErasedEvent;
 use crate::messaging::message::{Message, MessageKind};
 use std::any::Any;
 
@@ -11,6 +13,8 @@ pub(crate) trait Payload: Any + Send + Sync {
     fn to_json(&self) -> serde_json::Result<serde_json::Value>;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
+    /// The envelope of this payload with `meta`, type-erased.
+    fn into_envelope(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedEvent>;
 }
 
 impl<M: Message> Payload for M {
@@ -31,6 +35,12 @@ impl<M: Message> Payload for M {
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
         self
+    }
+    fn into_envelope(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedEvent> {
+        Box::new(Envelope {
+            meta,
+            payload: *self,
+        })
     }
 }
 
