@@ -144,13 +144,9 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
     /// checkpoint reached; waits for the lease while another instance holds it.
     pub async fn publish_pending(&self) -> Result<u64, RelayError> {
         let (_connection, channel) = self.connect().await?;
+        let mut renewed = None;
         loop {
-            if !self.acquire().await? {
-                tokio::time::sleep(self.lease / 4).await;
-                continue;
-            }
-            let deadline = Instant::now() + self.lease * 3 / 4;
-            if self.step(&channel, deadline).await? == Some(0) {
+            if let Some(0) = self.serve_once(&channel, &mut renewed).await? {
                 return Ok(self.store().checkpoint(self.name()).await?);
             }
         }
@@ -180,27 +176,40 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
 
     /// Holds the lease and publishes batch after batch, until something fails.
     async fn serve(&self, channel: &Channel) -> Result<(), RelayError> {
-        let mut renewed: Option<Instant> = None;
+        let mut renewed = None;
         loop {
-            let due = renewed.is_none_or(|at| at.elapsed() >= self.lease / 4);
-            if due {
-                let at = Instant::now();
-                if self.acquire().await? {
-                    renewed = Some(at);
-                } else {
-                    renewed = None;
-                    tokio::time::sleep(self.lease / 4).await;
-                    continue;
-                }
-            }
-            let Some(at) = renewed else { continue };
-            match self.step(channel, at + self.lease * 3 / 4).await? {
-                Some(0) => tokio::time::sleep(self.idle).await,
-                Some(_) => {}
-                // The lease ran short: renew before going on.
-                None => renewed = None,
+            if let Some(0) = self.serve_once(channel, &mut renewed).await? {
+                tokio::time::sleep(self.idle).await;
             }
         }
+    }
+
+    /// Renews the lease when a quarter of it has passed since `renewed`, then publishes one
+    /// batch: the events read, or `None` when the lease is another's or ran short.
+    async fn serve_once(
+        &self,
+        channel: &Channel,
+        renewed: &mut Option<Instant>,
+    ) -> Result<Option<u64>, RelayError> {
+        if renewed.is_none_or(|at| at.elapsed() >= self.lease / 4) {
+            let at = Instant::now();
+            if self.acquire().await? {
+                *renewed = Some(at);
+            } else {
+                *renewed = None;
+                tokio::time::sleep(self.lease / 4).await;
+                return Ok(None);
+            }
+        }
+        let Some(at) = *renewed else {
+            return Ok(None);
+        };
+        let done = self.step(channel, at + self.lease * 3 / 4).await?;
+        if done.is_none() {
+            // The lease ran short: renew before going on.
+            *renewed = None;
+        }
+        Ok(done)
     }
 
     /// Publishes the next batch and advances the checkpoint once every message is
