@@ -62,6 +62,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as tidings;
 
+pub mod broadcast;
 mod diagnostics;
 mod messaging;
 pub mod persistence;
@@ -75,6 +76,7 @@ mod readme {}
 pub use messaging::any::AnyEnvelope;
 pub use messaging::bus::builder::{BusBuilder, LinkedCrate};
 pub use messaging::bus::context::Context;
+pub use messaging::bus::dispatch::any::PublishAnyError;
 pub use messaging::bus::dispatch::subscribe::IntoHandlerResult;
 pub use messaging::bus::dispatch::values::WithValues;
 pub use messaging::bus::live::Subscription;

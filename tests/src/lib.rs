@@ -51,3 +51,50 @@ pub struct Tick {
     pub index: u32,
     pub size: u32,
 }
+
+/// The integration event the broadcasting tests relay: number `n` of a run.
+#[derive(tidings::DomainEvent, Debug, Clone, PartialEq)]
+#[event(name = "tidings_tests.numbered", integration)]
+pub struct Numbered {
+    pub n: u64,
+}
+
+/// An event that stays in its context: the relay passes it over.
+#[derive(tidings::DomainEvent, Debug, Clone, PartialEq)]
+#[event(name = "tidings_tests.internal")]
+pub struct Internal {
+    pub n: u64,
+}
+
+/// The RabbitMQ the broadcasting tests use: `TIDINGS_TEST_AMQP`, by default
+/// `amqp://guest:guest@127.0.0.1:5672/%2f`. Fails (never skips) when nothing listens there.
+pub fn amqp_uri() -> String {
+    let uri = std::env::var("TIDINGS_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+    let authority = uri.split("://").nth(1).unwrap_or(&uri);
+    let authority = authority.split('/').next().unwrap_or(authority);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let address = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5672")
+    };
+    let reachable = std::net::ToSocketAddrs::to_socket_addrs(&address)
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .is_some_and(|address| {
+            std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(3))
+                .is_ok()
+        });
+    assert!(
+        reachable,
+        "no RabbitMQ at {address} (TIDINGS_TEST_AMQP={uri}): run the tests through `scripts/test`, \
+         which installs and starts the servers they need"
+    );
+    uri
+}
+
+/// A name no other test run uses, for exchanges and queues: `label` and a fresh UUID.
+pub fn unique(label: &str) -> String {
+    format!("tidings-test.{label}.{}", uuid::Uuid::now_v7().simple())
+}

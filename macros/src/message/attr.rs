@@ -17,6 +17,8 @@ pub(crate) struct Message {
     pub(crate) output: Option<syn::Type>,
     pub(crate) error: Option<syn::Type>,
     pub(crate) occurred_on: Option<OccurredOn>,
+    /// `#[event(integration)]`: the event leaves the context (the relay publishes it).
+    pub(crate) integration: bool,
     /// Traits that a later `#[derive(..)]` on the item implements itself (`Serialize`), so
     /// this derive leaves them out instead of conflicting.
     pub(crate) derived_elsewhere: Vec<syn::Path>,
@@ -34,6 +36,7 @@ struct Keys {
     krate: Once<syn::Path>,
     output: Once<syn::Type>,
     error: Once<syn::Type>,
+    integration: Once<()>,
 }
 
 impl Message {
@@ -45,6 +48,7 @@ impl Message {
             krate: Once::new("crate"),
             output: Once::new("output"),
             error: Once::new("error"),
+            integration: Once::new("integration"),
         };
         for attr in input
             .attrs
@@ -62,6 +66,7 @@ impl Message {
             output: keys.output.get(),
             error: keys.error.get(),
             occurred_on,
+            integration: keys.integration.get().is_some(),
             derived_elsewhere: later_derives(input),
         };
         (message, errors)
@@ -107,6 +112,9 @@ fn read_container(attr: &syn::Attribute, kind: Kind, keys: &mut Keys, errors: &m
         } else if kind.is_request() && key.is_ident("error") {
             let value = read::ty(&meta, errors, "error = PlaceOrderError");
             keys.error.set(&key, value, errors);
+        } else if kind == Kind::Event && key.is_ident("integration") {
+            let value = read::flag(&meta, errors, "#[event(integration)]").then_some(());
+            keys.integration.set(&key, value, errors);
         } else if kind == Kind::Event && key.is_ident("occurred_on") {
             unknown_key(&meta, errors, "`occurred_on` belongs on a field: write `#[event(occurred_on)]` above a `DateTime<Utc>` field".into());
         } else if kind == Kind::Event && (key.is_ident("output") || key.is_ident("error")) {
@@ -115,7 +123,7 @@ fn read_container(attr: &syn::Attribute, kind: Kind, keys: &mut Keys, errors: &m
             let expected = if kind.is_request() {
                 "`name`, `version`, `output`, `error` or `crate`"
             } else {
-                "`name`, `version` or `crate`"
+                "`name`, `version`, `integration` or `crate`"
             };
             unknown_key(&meta, errors, format!("unknown key `{}` in #[{attribute}(..)]: expected {expected}", key_text(&key)));
         }

@@ -72,6 +72,11 @@ pub(crate) fn trait_impls(
         Kind::Command | Kind::Query => request_impl(ident, message, check_error),
     };
     let occurred_on = occurred_on(message);
+    let integration = message.integration.then(|| {
+        quote!(
+            const INTEGRATION: bool = true;
+        )
+    });
     quote! {
         #[automatically_derived]
         impl #p::Message for #ident {
@@ -80,6 +85,7 @@ pub(crate) fn trait_impls(
             const KIND: #p::MessageKind = #p::MessageKind::#kind;
             const SOURCE: &'static str = ::core::concat!("/", ::core::env!("CARGO_PKG_NAME"));
             #occurred_on
+            #integration
             #[inline]
             fn slot() -> &'static #p::Slot {
                 static SLOT: #p::Slot = #p::Slot::new();

@@ -52,6 +52,11 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Reads the payload's own time (events with an `#[event(occurred_on)]` field).
     #[doc(hidden)]
     const OCCURRED_ON: fn(&Self) -> Option<DateTime<Utc>> = no_time::<Self>;
+    /// Whether the type is an integration event (`#[event(integration)]`): one that leaves
+    /// its context, published to other contexts by the relay. Read it through
+    /// [`DomainEvent::INTEGRATION`] or in [`Bus::routes`](crate::Bus::routes).
+    #[doc(hidden)]
+    const INTEGRATION: bool = false;
     /// The type's slot in every routing table, so a route is found without hashing.
     #[doc(hidden)]
     fn slot() -> &'static Slot;
@@ -109,6 +114,10 @@ impl Slot {
     note = "derive it with `#[derive(tidings::DomainEvent)]`; commands and queries are taken by value"
 )]
 pub trait DomainEvent: Message {
+    /// Whether this event leaves its context (`#[event(integration)]`): the relay publishes
+    /// the stored events of integration types to other contexts, and only those.
+    const INTEGRATION: bool = <Self as Message>::INTEGRATION;
+
     /// The time carried by the payload itself (`#[event(occurred_on)]`), if any; otherwise
     /// the envelope is stamped when the event is published.
     fn occurred_on(&self) -> Option<DateTime<Utc>> {

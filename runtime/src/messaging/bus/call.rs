@@ -190,7 +190,7 @@ pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn 
                     .map(|c| EventCall::Closure(c.clone())),
                 Callee::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => None,
             };
-            Ok(Handler {
+            Ok::<_, &'static str>(Handler {
                 call: call.ok_or(spec.name)?,
                 name: spec.name,
                 takes_context: spec.takes_context,

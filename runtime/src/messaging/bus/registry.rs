@@ -117,6 +117,7 @@ pub struct MessageRef {
     pub(super) name: &'static str,
     pub(super) version: u32,
     pub(super) kind: MessageKind,
+    pub(super) integration: bool,
 }
 
 impl MessageRef {
@@ -136,6 +137,7 @@ impl MessageRef {
             name: M::NAME,
             version: M::VERSION,
             kind: M::KIND,
+            integration: M::INTEGRATION,
         }
     }
 }
@@ -264,6 +266,11 @@ impl Registry {
             version,
             source,
         })
+    }
+
+    /// Whether a type with this wire name is registered as an integration event.
+    pub(crate) fn is_integration(&self, name: &str) -> bool {
+        self.named(name).iter().any(|r| r.message.integration)
     }
 
     /// The registered types with this wire name, oldest version first.

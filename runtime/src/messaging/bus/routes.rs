@@ -32,6 +32,9 @@ pub struct MessageRoute {
     pub version: u32,
     /// Event, command or query.
     pub kind: MessageKind,
+    /// Whether it is an integration event (`#[event(integration)]`), which the relay
+    /// publishes to other contexts.
+    pub integration: bool,
     /// The Rust type.
     pub rust_type: &'static str,
     /// Where the type is declared.
@@ -75,6 +78,7 @@ impl Routes {
                     name: message.name,
                     version: message.version,
                     kind: message.kind,
+                    integration: message.integration,
                     rust_type: (message.rust_type)(),
                     location: route.message.location,
                     handlers: route
@@ -133,12 +137,16 @@ impl Routes {
         let index = |name: &str| self.messages.iter().position(|m| m.name == name);
         let mut handler = 0;
         for (i, message) in self.messages.iter().enumerate() {
+            let class = if message.integration {
+                "integration"
+            } else {
+                message.kind.as_str()
+            };
             let _ = writeln!(
                 out,
-                "    m{i}[\"{} v{}\"]:::{}",
+                "    m{i}[\"{} v{}\"]:::{class}",
                 escape(message.name),
                 message.version,
-                message.kind
             );
             for route in &message.handlers {
                 let mut label = escape(route.name);
@@ -161,6 +169,7 @@ impl Routes {
         out.push_str("    classDef event fill:#e8f4ea,stroke:#3b7d4f\n");
         out.push_str("    classDef command fill:#e8eef8,stroke:#3b5b9d\n");
         out.push_str("    classDef query fill:#f6f0e3,stroke:#9d7b3b\n");
+        out.push_str("    classDef integration fill:#e8f4ea,stroke:#3b7d4f,stroke-width:3px\n");
         out
     }
 }
@@ -182,10 +191,15 @@ impl std::fmt::Display for Routes {
         ]];
         for message in &self.messages {
             let label = format!("{} v{}", message.name, message.version);
+            let kind = if message.integration {
+                "event (integration)".to_owned()
+            } else {
+                message.kind.to_string()
+            };
             if message.handlers.is_empty() {
                 rows.push([
                     label.clone(),
-                    message.kind.to_string(),
+                    kind.clone(),
                     "-".into(),
                     "-".into(),
                     "-".into(),
@@ -210,7 +224,7 @@ impl std::fmt::Display for Routes {
                 };
                 rows.push([
                     label.clone(),
-                    message.kind.to_string(),
+                    kind.clone(),
                     name,
                     handler.phase.as_str().to_owned(),
                     if dependencies.is_empty() {

@@ -32,6 +32,11 @@
 //!   your own connection: [`migrate`] once, then [`append`] inside your transaction, and
 //!   [`read_all`] / [`read_stream`] on any connection. The transaction is passed explicitly.
 //! - Several stores (threads, processes) can open one file: SQLite serialises their writes.
+//! - Processors that read the store keep their state beside it, in the same database:
+//!   [`checkpoint`] / [`advance_checkpoint`] / [`set_checkpoint`] (the last position a
+//!   processor is done with), [`acquire_lease`] / [`release_lease`] (one instance of a
+//!   processor at a time) and [`receive`] (the inbox of event ids a consumer had its effect
+//!   for). Each takes a connection, so it joins your transaction when given one.
 //!
 //! # Why positions have no gaps
 //!
@@ -49,16 +54,21 @@
 //! [`SqliteStore::open`] sets the journal to WAL (readers never block the writer), `synchronous
 //! = FULL` (a committed append survives a power cut, not only a crash of the program) and a
 //! busy timeout of 5 seconds (a writer waits for another instead of failing). The tables are
-//! `tidings_events` and `tidings_schema` (the schema version and when each migration ran); a
+//! `tidings_events`, `tidings_checkpoints`, `tidings_leases`, `tidings_inbox` and
+//! `tidings_schema` (the schema version and when each migration ran); a
 //! file written by a newer schema is refused with [`StoreError::SchemaTooNew`] and left as it
 //! is.
 
 mod append;
+mod processing;
 mod read;
 mod schema;
 mod unit_of_work;
 
 pub use append::append;
+pub use processing::{
+    acquire_lease, advance_checkpoint, checkpoint, receive, release_lease, set_checkpoint,
+};
 pub use read::{read_all, read_stream};
 pub use rusqlite;
 pub use schema::{migrate, SCHEMA_VERSION};

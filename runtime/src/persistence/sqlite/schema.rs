@@ -23,6 +23,25 @@ const MIGRATIONS: &[&str] = &[
         data           TEXT    NOT NULL, -- the payload's JSON
         UNIQUE (stream, stream_version)
     );",
+    // 2: what processors reading the store keep beside it: each one's checkpoint (the last
+    // position it is done with), the leases that let one instance at a time run a processor,
+    // and the inbox of event ids each consumer has had its effect for.
+    "CREATE TABLE tidings_checkpoints (
+        name       TEXT    PRIMARY KEY,
+        position   INTEGER NOT NULL,
+        updated_on INTEGER NOT NULL -- milliseconds since 1970-01-01 UTC
+    );
+    CREATE TABLE tidings_leases (
+        name       TEXT    PRIMARY KEY,
+        holder     TEXT    NOT NULL,
+        expires_on INTEGER NOT NULL -- milliseconds since 1970-01-01 UTC
+    );
+    CREATE TABLE tidings_inbox (
+        consumer    TEXT    NOT NULL,
+        event_id    BLOB    NOT NULL,
+        received_on INTEGER NOT NULL, -- milliseconds since 1970-01-01 UTC
+        PRIMARY KEY (consumer, event_id)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this program writes and reads.

@@ -7,6 +7,7 @@
 //! `Mode::Sync` nothing in it ever waits (async handlers are reported, not polled), so it
 //! completes in a single poll.
 
+pub(crate) mod any;
 pub(crate) mod phase;
 mod publish;
 mod request;

@@ -1,0 +1,208 @@
+//! The consumer: reads a queue, decodes each message through the registry, and delivers it
+//! to the bus's handlers through an inbox.
+
+use super::backoff::Backoff;
+use super::binding::{self, REASON_HEADER};
+use super::topology::Topology;
+use crate::broadcast::inbox::{Inbox, InboxError};
+use crate::messaging::bus::Bus;
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, Connection, ConnectionProperties};
+use std::future::Future;
+use std::time::Duration;
+
+/// Consumes a queue of integration events; see the [module docs](super) for what it
+/// guarantees.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    uri: String,
+    topology: Topology,
+    name: String,
+    prefetch: u16,
+    max_backoff: Duration,
+}
+
+/// What stopped a consumer's attempt; [`Consumer::run_until`] logs it, waits and tries
+/// again.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsumeError {
+    /// The broker could not be reached, or the connection or channel failed.
+    #[error("the broker failed: {0}")]
+    Broker(#[from] lapin::Error),
+    /// The inbox's database failed; the message was given back to the queue.
+    #[error(transparent)]
+    Inbox(InboxError),
+    /// The dead-letter queue did not confirm a message put there; the message stays in its
+    /// queue.
+    #[error("the dead-letter queue `{queue}` did not take a message")]
+    DeadLetter {
+        /// The dead-letter queue.
+        queue: String,
+    },
+}
+
+impl Consumer {
+    /// A consumer of `topology`'s queue on the broker at `uri`; its inbox records ids under
+    /// the queue's name.
+    pub fn new(uri: impl Into<String>, topology: Topology) -> Consumer {
+        Consumer {
+            uri: uri.into(),
+            name: topology.queue().to_owned(),
+            topology,
+            prefetch: 64,
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    /// The name the inbox records ids under (the queue's name by default). Consumers that
+    /// share an inbox database and a queue share it; another context's consumer needs its
+    /// own.
+    pub fn name(mut self, name: impl Into<String>) -> Consumer {
+        self.name = name.into();
+        self
+    }
+
+    /// How many unacknowledged messages the broker sends ahead (64 by default).
+    pub fn prefetch(mut self, messages: u16) -> Consumer {
+        self.prefetch = messages.max(1);
+        self
+    }
+
+    /// The longest wait between attempts to reach the broker (5 s by default).
+    pub fn max_backoff(mut self, wait: Duration) -> Consumer {
+        self.max_backoff = wait;
+        self
+    }
+
+    /// Declares the topology, then consumes until `stop` completes; after a failure of the
+    /// broker or the inbox it waits (doubling, up to the ceiling) and starts again.
+    pub async fn run_until<I: Inbox>(&self, inbox: &I, bus: &Bus, stop: impl Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        let mut backoff = Backoff::new(self.max_backoff);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                outcome = self.serve(inbox, bus, &mut backoff) => {
+                    if let Err(error) = outcome {
+                        tracing::warn!(queue = self.topology.queue(), error = %error, "consumer interrupted; retrying");
+                    }
+                }
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(backoff.next()) => {}
+            }
+        }
+    }
+
+    async fn serve<I: Inbox>(
+        &self,
+        inbox: &I,
+        bus: &Bus,
+        backoff: &mut Backoff,
+    ) -> Result<(), ConsumeError> {
+        let connection = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        self.topology.declare(&channel).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
+        let mut deliveries = channel
+            .basic_consume(
+                self.topology.queue().into(),
+                format!("tidings-{}", uuid::Uuid::now_v7()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        backoff.reset();
+        while let Some(delivery) = deliveries.next().await {
+            self.handle(&channel, delivery?, inbox, bus).await?;
+        }
+        Ok(())
+    }
+
+    /// Delivers one message, then acknowledges it; acknowledges only after the inbox
+    /// committed, so a crash in between redelivers it, and the inbox absorbs the repeat.
+    async fn handle<I: Inbox>(
+        &self,
+        channel: &Channel,
+        delivery: Delivery,
+        inbox: &I,
+        bus: &Bus,
+    ) -> Result<(), ConsumeError> {
+        let envelope = match binding::decode(&delivery.properties, &delivery.data) {
+            Ok(envelope) => envelope,
+            Err(reason) => {
+                tracing::warn!(queue = self.topology.queue(), reason = %reason, "undecodable message dead-lettered");
+                self.dead_letter(channel, &delivery, &reason.to_string())
+                    .await?;
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                return Ok(());
+            }
+        };
+        match inbox.deliver(&self.name, envelope, bus).await {
+            Ok(_) => {
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                Ok(())
+            }
+            Err(error @ InboxError::Handlers { .. }) => {
+                // Given back for another try; past the queue's delivery limit the broker
+                // dead-letters it.
+                tracing::warn!(queue = self.topology.queue(), error = %error, "handlers failed; message requeued");
+                delivery.acker.nack(requeue()).await?;
+                Ok(())
+            }
+            Err(error) => {
+                delivery.acker.nack(requeue()).await?;
+                Err(ConsumeError::Inbox(error))
+            }
+        }
+    }
+
+    /// Puts a copy of the message in the dead-letter queue, with the reason in a header, and
+    /// waits for the broker's confirm.
+    async fn dead_letter(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        reason: &str,
+    ) -> Result<(), ConsumeError> {
+        let queue = self.topology.dead_letter_queue();
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(REASON_HEADER.into(), AMQPValue::LongString(reason.into()));
+        let properties = delivery.properties.clone().with_headers(headers);
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                queue.as_str().into(),
+                BasicPublishOptions::default(),
+                &delivery.data,
+                properties,
+            )
+            .await?
+            .await?;
+        if confirm.is_ack() {
+            Ok(())
+        } else {
+            Err(ConsumeError::DeadLetter { queue })
+        }
+    }
+}
+
+fn requeue() -> BasicNackOptions {
+    BasicNackOptions {
+        requeue: true,
+        ..BasicNackOptions::default()
+    }
+}

@@ -1,0 +1,269 @@
+//! The relay: a catch-up processor that publishes integration events to RabbitMQ.
+
+use super::backoff::Backoff;
+use super::binding;
+use super::topology::declare_exchange;
+use crate::broadcast::catch_up::{CatchUp, Checkpoints};
+use crate::broadcast::lease::Leases;
+use crate::persistence::{EventStore, StoreError, StoredEvent};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Publishes the store's integration events to an exchange, in store order, with publisher
+/// confirms; see the [module docs](super) for what it guarantees.
+#[derive(Debug)]
+pub struct Relay<S> {
+    catch_up: CatchUp<S>,
+    uri: String,
+    exchange: String,
+    holder: String,
+    lease: Duration,
+    idle: Duration,
+    confirm_timeout: Duration,
+    max_backoff: Duration,
+}
+
+/// What stopped a relay's attempt; [`Relay::run_until`] logs it, waits and tries again.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The broker could not be reached, or the connection or channel failed.
+    #[error("the broker failed: {0}")]
+    Broker(#[from] lapin::Error),
+    /// The broker refused to take a message (nack): it and the rest of its batch are
+    /// published again.
+    #[error("the broker refused the event at position {position}")]
+    Nacked {
+        /// The event's position.
+        position: u64,
+    },
+    /// No confirm came in time: the batch counts as not confirmed.
+    #[error("no confirm for the event at position {position} within {timeout:?}")]
+    ConfirmTimeout {
+        /// The first unconfirmed event's position.
+        position: u64,
+        /// How long the relay waited.
+        timeout: Duration,
+    },
+    /// The store failed.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+    /// An event's metadata could not be written as headers.
+    #[error("the event at position {position} cannot be encoded: {source}")]
+    Encode {
+        /// The event's position.
+        position: u64,
+        /// serde's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
+    /// A relay of `store`'s integration events to the topic `exchange` of the broker at
+    /// `uri` (`amqp://user:password@host:port/vhost`). Its checkpoint and lease are named
+    /// `relay:<exchange>`.
+    pub fn new(store: Arc<S>, uri: impl Into<String>, exchange: impl Into<String>) -> Relay<S> {
+        let exchange = exchange.into();
+        Relay {
+            catch_up: CatchUp::new(store, format!("relay:{exchange}"))
+                .batch(500)
+                .integration_only(),
+            uri: uri.into(),
+            exchange,
+            holder: Uuid::now_v7().to_string(),
+            lease: Duration::from_secs(10),
+            idle: Duration::from_millis(20),
+            confirm_timeout: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    /// At most `events` events read per batch (500 by default).
+    pub fn batch(mut self, events: usize) -> Relay<S> {
+        self.catch_up = self.catch_up.batch(events);
+        self
+    }
+
+    /// How long the lease lasts (10 s by default): how soon another instance takes over
+    /// from one that died.
+    pub fn lease(mut self, lease: Duration) -> Relay<S> {
+        self.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How long to wait before reading again when caught up (20 ms by default).
+    pub fn idle(mut self, idle: Duration) -> Relay<S> {
+        self.idle = idle;
+        self
+    }
+
+    /// The longest wait between attempts to reach the broker (5 s by default).
+    pub fn max_backoff(mut self, wait: Duration) -> Relay<S> {
+        self.max_backoff = wait;
+        self
+    }
+
+    /// The name of the relay's checkpoint and lease.
+    pub fn name(&self) -> &str {
+        self.catch_up.name()
+    }
+
+    /// Runs until `stop` completes: connects, publishes, and after any failure of the broker
+    /// or the store waits (doubling, up to the ceiling) and starts again from the checkpoint.
+    pub async fn run_until(&self, stop: impl Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        let mut backoff = Backoff::new(self.max_backoff);
+        loop {
+            let attempt = async {
+                let channel = self.connect().await?;
+                backoff.reset();
+                self.serve(&channel.1).await
+            };
+            tokio::select! {
+                () = &mut stop => break,
+                outcome = attempt => {
+                    if let Err(error) = outcome {
+                        tracing::warn!(relay = self.name(), error = %error, "relay interrupted; retrying");
+                    }
+                }
+            }
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(backoff.next()) => {}
+            }
+        }
+        let _ = self.store().release(self.name(), &self.holder).await;
+    }
+
+    /// Publishes everything after the checkpoint on one connection, then returns the
+    /// checkpoint reached; waits for the lease while another instance holds it.
+    pub async fn publish_pending(&self) -> Result<u64, RelayError> {
+        let (_connection, channel) = self.connect().await?;
+        let mut renewed = None;
+        loop {
+            if let Some(0) = self.serve_once(&channel, &mut renewed).await? {
+                return Ok(self.store().checkpoint(self.name()).await?);
+            }
+        }
+    }
+
+    fn store(&self) -> &S {
+        self.catch_up.store()
+    }
+
+    async fn acquire(&self) -> Result<bool, StoreError> {
+        self.store()
+            .acquire(self.name(), &self.holder, self.lease)
+            .await
+    }
+
+    /// A fresh connection and a channel in confirm mode. Each attempt starts afresh rather
+    /// than through lapin's recovery, which can lose track of pending confirms (lapin #450).
+    async fn connect(&self) -> Result<(Connection, Channel), RelayError> {
+        let connection = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        declare_exchange(&channel, &self.exchange).await?;
+        Ok((connection, channel))
+    }
+
+    /// Holds the lease and publishes batch after batch, until something fails.
+    async fn serve(&self, channel: &Channel) -> Result<(), RelayError> {
+        let mut renewed = None;
+        loop {
+            if let Some(0) = self.serve_once(channel, &mut renewed).await? {
+                tokio::time::sleep(self.idle).await;
+            }
+        }
+    }
+
+    /// Renews the lease when a quarter of it has passed since `renewed`, then publishes one
+    /// batch: the events read, or `None` when the lease is another's or ran short.
+    async fn serve_once(
+        &self,
+        channel: &Channel,
+        renewed: &mut Option<Instant>,
+    ) -> Result<Option<u64>, RelayError> {
+        if renewed.is_none_or(|at| at.elapsed() >= self.lease / 4) {
+            let at = Instant::now();
+            if self.acquire().await? {
+                *renewed = Some(at);
+            } else {
+                *renewed = None;
+                tokio::time::sleep(self.lease / 4).await;
+                return Ok(None);
+            }
+        }
+        let Some(at) = *renewed else {
+            return Ok(None);
+        };
+        let done = self.step(channel, at + self.lease * 3 / 4).await?;
+        if done.is_none() {
+            // The lease ran short: renew before going on.
+            *renewed = None;
+        }
+        Ok(done)
+    }
+
+    /// Publishes the next batch and advances the checkpoint once every message is
+    /// confirmed: the events read (0: caught up), or `None` when the lease ran short.
+    async fn step(&self, channel: &Channel, deadline: Instant) -> Result<Option<u64>, RelayError> {
+        let batch = self.catch_up.next_batch().await?;
+        let Some(through) = batch.through else {
+            return Ok(Some(0));
+        };
+        if !self.publish(channel, &batch.events, deadline).await? {
+            return Ok(None);
+        }
+        self.store().advance(self.name(), through).await?;
+        Ok(Some(through - batch.after))
+    }
+
+    /// Publishes `events` and waits for all their confirms; `false` when the lease ran short
+    /// first (nothing is then counted as done). A confirm still pending when the connection
+    /// drops resolves to an error: the batch is not confirmed, and is published again.
+    async fn publish(
+        &self,
+        channel: &Channel,
+        events: &[StoredEvent],
+        deadline: Instant,
+    ) -> Result<bool, RelayError> {
+        let mut confirms = Vec::with_capacity(events.len());
+        for event in events {
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            let properties = binding::properties(event).map_err(|source| RelayError::Encode {
+                position: event.position(),
+                source,
+            })?;
+            let confirm = channel
+                .basic_publish(
+                    self.exchange.as_str().into(),
+                    event.name().into(),
+                    BasicPublishOptions::default(),
+                    event.data().as_bytes(),
+                    properties,
+                )
+                .await?;
+            confirms.push((event.position(), confirm));
+        }
+        for (position, confirm) in confirms {
+            let timeout = self.confirm_timeout;
+            match tokio::time::timeout(timeout, confirm).await {
+                Ok(Ok(Confirmation::Ack(_) | Confirmation::NotRequested)) => {}
+                Ok(Ok(Confirmation::Nack(_))) => return Err(RelayError::Nacked { position }),
+                Ok(Err(error)) => return Err(error.into()),
+                Err(_) => return Err(RelayError::ConfirmTimeout { position, timeout }),
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,55 @@
+//! The inbox: which events a consumer already had its effect for.
+
+use crate::messaging::any::AnyEnvelope;
+use crate::messaging::bus::dispatch::any::PublishAnyError;
+use crate::messaging::bus::Bus;
+use crate::persistence::StoreError;
+use std::future::Future;
+use uuid::Uuid;
+
+/// Dispatches received events to a bus's handlers at most once per consumer and event id,
+/// recording the id in the same transaction as the handlers' effects: a message delivered
+/// again (the broker redelivers whatever was not acknowledged) has its effect once.
+pub trait Inbox: Send + Sync {
+    /// Publishes `envelope` on `bus` unless `consumer` already received its id; the record
+    /// and the handlers' writes commit together, or neither does when a handler fails.
+    fn deliver(
+        &self,
+        consumer: &str,
+        envelope: AnyEnvelope,
+        bus: &Bus,
+    ) -> impl Future<Output = Result<Delivered, InboxError>> + Send;
+}
+
+/// What [`Inbox::deliver`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// The handlers ran and their effects committed with the record.
+    Handled,
+    /// The event was received before: nothing ran.
+    AlreadyHandled,
+}
+
+/// Why an event could not be delivered; nothing of it was committed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    /// The inbox's database failed.
+    #[error("the inbox could not record event {id}: {source}")]
+    Store {
+        /// The event's id.
+        id: Uuid,
+        /// What the database reported.
+        #[source]
+        source: StoreError,
+    },
+    /// A handler failed: its effects and the record were rolled back.
+    #[error("the handlers of event {id} failed, so it was not recorded: {source}")]
+    Handlers {
+        /// The event's id.
+        id: Uuid,
+        /// What failed.
+        #[source]
+        source: PublishAnyError,
+    },
+}

@@ -1,0 +1,39 @@
+//! The broadcasting layer over the SQLite store (feature `sqlite`): checkpoints and leases
+//! in the store's file, a projection that saves its checkpoint in the transaction of its
+//! writes, and an inbox whose record commits with the handlers' effects.
+
+mod inbox;
+mod projection;
+
+pub use inbox::SqliteInbox;
+pub use projection::{Projection, ProjectionError};
+
+use crate::broadcast::catch_up::Checkpoints;
+use crate::broadcast::lease::Leases;
+use crate::persistence::sqlite::{self, SqliteStore};
+use crate::persistence::StoreError;
+use std::time::Duration;
+
+impl Checkpoints for SqliteStore {
+    async fn checkpoint(&self, name: &str) -> Result<u64, StoreError> {
+        self.with_connection(|conn| sqlite::checkpoint(conn, name))?
+    }
+
+    async fn advance(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        self.with_connection(|conn| sqlite::advance_checkpoint(conn, name, position))?
+    }
+
+    async fn reset(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        self.with_connection(|conn| sqlite::set_checkpoint(conn, name, position))?
+    }
+}
+
+impl Leases for SqliteStore {
+    async fn acquire(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.with_connection(|conn| sqlite::acquire_lease(conn, name, holder, ttl))?
+    }
+
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.with_connection(|conn| sqlite::release_lease(conn, name, holder))?
+    }
+}

@@ -1,0 +1,76 @@
+//! Publishing an event whose type is known only at run time: one decoded from a broker's
+//! message or read from a store, as an [`AnyEnvelope`].
+
+use super::{publish_span, run_sync};
+use crate::messaging::any::AnyEnvelope;
+use crate::messaging::bus::call::Mode;
+use crate::messaging::bus::ports::BreadthFirst;
+use crate::messaging::bus::registry::Phase;
+use crate::messaging::bus::run::Run;
+use crate::messaging::bus::Bus;
+use crate::messaging::error::PublishError;
+use crate::messaging::lineage::Lineage;
+use crate::messaging::message::MessageKind;
+
+/// Why [`Bus::publish_any`] did not publish, or what failed when it did.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishAnyError {
+    /// The envelope holds a command or a query, which is sent to its one handler, not
+    /// published.
+    #[error("`{name}` is a {kind}, not an event: only events are published")]
+    NotAnEvent {
+        /// The message's wire name.
+        name: &'static str,
+        /// What it is.
+        kind: MessageKind,
+    },
+    /// The event was published and some of its handlers failed.
+    #[error(transparent)]
+    Failed(#[from] PublishError),
+}
+
+impl Bus {
+    /// Publishes an event that is known only at run time, such as one decoded through the
+    /// registry ([`AnyEnvelope::from_json`], a stored event's `decode`): the same handlers,
+    /// live subscribers, observers and follow-ups as [`Bus::publish_envelope`] with its
+    /// concrete type.
+    pub async fn publish_any(&self, envelope: AnyEnvelope) -> Result<(), PublishAnyError> {
+        self.dispatch_any(envelope, Mode::Async).await
+    }
+
+    /// The synchronous form of [`Bus::publish_any`]; an async handler reached this way fails
+    /// with [`FailureReason::AsyncInSyncCall`](crate::FailureReason::AsyncInSyncCall).
+    pub fn publish_any_sync(&self, envelope: AnyEnvelope) -> Result<(), PublishAnyError> {
+        run_sync(self.dispatch_any(envelope, Mode::Sync))
+    }
+
+    async fn dispatch_any(&self, envelope: AnyEnvelope, mode: Mode) -> Result<(), PublishAnyError> {
+        let event = envelope
+            .into_event()
+            .map_err(|other| PublishAnyError::NotAnEvent {
+                name: other.name(),
+                kind: other.kind(),
+            })?;
+        let event = &*event;
+        self.observe(event);
+        let Some(route) = self.inner.table.route(event.slot()) else {
+            return Ok(());
+        };
+        let mut sink = BreadthFirst::default();
+        let mut run = Run::new(&mut sink);
+        let span = publish_span(None, event.name(), event.meta());
+        let lineage = Lineage::default();
+        if let Some(handlers) = route.events[Phase::Immediate as usize].as_deref() {
+            handlers
+                .run_erased(event, self, &lineage, span.clone(), mode, &mut run)
+                .await;
+        }
+        if route.live.active() {
+            let _span = span.enter();
+            self.run_live(&route.live, event, &mut run.failures);
+        }
+        self.drain(mode, &mut run).await;
+        Ok(run.into_result()?)
+    }
+}

@@ -1,0 +1,193 @@
+//! Catch-up processors over the SQLite store: a read model whose checkpoint commits with its
+//! writes, rebuilt from scratch; the generic processor; integration events in the routes.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use tidings::broadcast::sqlite::Projection;
+use tidings::broadcast::{CatchUp, Checkpoints, Handle};
+use tidings::persistence::sqlite::rusqlite::{self, Connection, Transaction};
+use tidings::persistence::sqlite::SqliteStore;
+use tidings::persistence::{ExpectedVersion, NewEvent, StoredEvent};
+use tidings::{Bus, DomainEvent, Envelope};
+use tidings_tests::{Internal, Numbered};
+
+fn append(store: &SqliteStore, stream: &str, events: impl IntoIterator<Item = NewEvent>) {
+    let events: Vec<_> = events.into_iter().collect();
+    store
+        .append_sync(stream, ExpectedVersion::Any, &events)
+        .unwrap();
+}
+
+fn numbered(n: u64) -> NewEvent {
+    NewEvent::from_envelope(&Envelope::new(Numbered { n })).unwrap()
+}
+
+fn internal(n: u64) -> NewEvent {
+    NewEvent::from_envelope(&Envelope::new(Internal { n })).unwrap()
+}
+
+/// The read model: per stream, how many events and the sum of their numbers.
+fn apply(tx: &Transaction<'_>, event: &StoredEvent) -> rusqlite::Result<()> {
+    let n = event
+        .decode_as::<Numbered>()
+        .map(|e| e.payload().n)
+        .unwrap_or(0);
+    tx.execute(
+        "INSERT INTO totals (stream, events, sum) VALUES (?1, 1, ?2)
+         ON CONFLICT (stream) DO UPDATE SET events = events + 1, sum = sum + ?2",
+        rusqlite::params![event.stream(), n as i64],
+    )
+    .map(drop)
+}
+
+fn totals(conn: &Connection) -> Vec<(String, i64, i64)> {
+    let mut statement = conn
+        .prepare("SELECT stream, events, sum FROM totals ORDER BY stream")
+        .unwrap();
+    let rows = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn a_read_model_is_built_by_catching_up_and_rebuilt_from_scratch() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    append(&store, "a", (1..=5).map(numbered));
+    append(&store, "b", (1..=3).map(numbered));
+    let projection = Projection::new("totals").batch(3);
+    store
+        .with_connection(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE totals (stream TEXT PRIMARY KEY, events INTEGER, sum INTEGER)",
+            )
+            .unwrap();
+            assert_eq!(projection.run(conn, apply).unwrap(), 8);
+            assert_eq!(totals(conn), [("a".into(), 5, 15), ("b".into(), 3, 6)]);
+            // Caught up: running again applies nothing twice.
+            assert_eq!(projection.run(conn, apply).unwrap(), 8);
+            assert_eq!(totals(conn), [("a".into(), 5, 15), ("b".into(), 3, 6)]);
+        })
+        .unwrap();
+    append(&store, "a", [numbered(10)]);
+    store
+        .with_connection(|conn| {
+            assert_eq!(projection.run(conn, apply).unwrap(), 9);
+            assert_eq!(totals(conn)[0], ("a".into(), 6, 25));
+            // Damage the model, then rebuild it from scratch.
+            conn.execute("UPDATE totals SET sum = -1", []).unwrap();
+            let rebuilt = projection
+                .rebuild(
+                    conn,
+                    |tx| tx.execute("DELETE FROM totals", []).map(drop),
+                    apply,
+                )
+                .unwrap();
+            assert_eq!(rebuilt, 9);
+            assert_eq!(totals(conn), [("a".into(), 6, 25), ("b".into(), 3, 6)]);
+        })
+        .unwrap();
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused at position {0}")]
+struct Refused(u64);
+
+#[test]
+fn a_failed_batch_rolls_back_its_writes_and_its_checkpoint() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    append(&store, "a", (1..=4).map(numbered));
+    let projection = Projection::new("totals").batch(10);
+    store
+        .with_connection(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE totals (stream TEXT PRIMARY KEY, events INTEGER, sum INTEGER)",
+            )
+            .unwrap();
+            let failed = projection.run(conn, |tx, event| {
+                apply(tx, event).unwrap();
+                if event.position() == 3 {
+                    return Err(Refused(3));
+                }
+                Ok(())
+            });
+            let error = failed.unwrap_err().to_string();
+            assert!(error.contains("position 3"), "{error}");
+            assert_eq!(totals(conn), []);
+            assert_eq!(
+                tidings::persistence::sqlite::checkpoint(conn, "totals").unwrap(),
+                0
+            );
+            projection
+                .run(conn, |tx, e| {
+                    apply(tx, e).map_err(|_| Refused(e.position()))
+                })
+                .unwrap();
+            assert_eq!(totals(conn), [("a".into(), 4, 10)]);
+        })
+        .unwrap();
+}
+
+/// Collects what a generic processor hands over.
+struct Collect(Vec<u64>);
+
+impl Handle for Collect {
+    type Error = Infallible;
+    async fn handle(&mut self, events: &[StoredEvent]) -> Result<(), Infallible> {
+        self.0.extend(events.iter().map(StoredEvent::position));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_generic_processor_hands_over_batches_advances_and_replays() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    append(&store, "a", [numbered(1), internal(2), numbered(3)]);
+    append(&store, "b", [internal(4), internal(5)]);
+
+    let all = CatchUp::new(store.clone(), "all").batch(2);
+    let mut seen = Collect(Vec::new());
+    assert_eq!(all.run(&mut seen).await.unwrap(), 5);
+    assert_eq!(seen.0, [1, 2, 3, 4, 5]);
+    assert_eq!(all.run(&mut seen).await.unwrap(), 5);
+    assert_eq!(seen.0.len(), 5, "nothing handed over twice");
+
+    // Integration events only: the others are passed over, and counted as done.
+    let outgoing = CatchUp::new(store.clone(), "outgoing")
+        .batch(2)
+        .integration_only();
+    let mut published = Collect(Vec::new());
+    assert_eq!(outgoing.run(&mut published).await.unwrap(), 5);
+    assert_eq!(published.0, [1, 3]);
+
+    all.replay().await.unwrap();
+    assert_eq!(store.checkpoint("all").await.unwrap(), 0);
+    let mut again = Collect(Vec::new());
+    all.run(&mut again).await.unwrap();
+    assert_eq!(again.0, [1, 2, 3, 4, 5]);
+    // A checkpoint only moves forward through `advance`.
+    store.advance("all", 2).await.unwrap();
+    assert_eq!(store.checkpoint("all").await.unwrap(), 5);
+}
+
+#[test]
+fn integration_events_are_marked_in_the_routes() {
+    const { assert!(<Numbered as DomainEvent>::INTEGRATION) };
+    const { assert!(!<Internal as DomainEvent>::INTEGRATION) };
+    let bus = Bus::builder().build().unwrap();
+    let routes = bus.routes();
+    assert!(
+        routes
+            .message("tidings_tests.numbered")
+            .unwrap()
+            .integration
+    );
+    assert!(
+        !routes
+            .message("tidings_tests.internal")
+            .unwrap()
+            .integration
+    );
+    assert!(routes.to_string().contains("event (integration)"));
+    assert!(routes.mermaid().contains(":::integration"));
+}
