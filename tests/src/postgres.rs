@@ -51,11 +51,13 @@ impl PgSchema {
     /// [`PgSchema::connection`].
     pub fn new() -> PgSchema {
         let name = format!("tidings_test_{}", uuid::Uuid::now_v7().simple());
-        let options = server_options().options([("search_path", name.as_str())]);
+        let options = server_options()
+            .options([("search_path", name.as_str())])
+            .application_name(&name);
         PgSchema { name, options }
     }
 
-    /// The schema's name.
+    /// The schema's name, also the `application_name` of its connections.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -105,12 +107,13 @@ impl Drop for PgSchema {
                 .expect("a runtime to drop the test schema");
             runtime.block_on(async move {
                 let mut conn = PgConnection::connect_with(&options).await?;
-                sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {name} CASCADE"
-                )))
-                .execute(&mut conn)
-                .await
-                .map(drop)
+                // A transaction the test left open would block the drop, and the test's
+                // runtime (which would close it) waits for this thread: give up instead.
+                let sql = format!("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {name} CASCADE");
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .map(drop)
             })
         })
         .join();

@@ -101,6 +101,20 @@ async fn a_schema_from_a_newer_release_is_refused_and_left_untouched() {
         }
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
+    // The refused migration rolled back at once: no connection idles in its transaction.
+    let mut watcher = schema.connection().await;
+    let idle: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE application_name = $1 AND state = 'idle in transaction'",
+    )
+    .bind(schema.name())
+    .fetch_one(&mut watcher)
+    .await
+    .unwrap();
+    assert_eq!(
+        idle, 0,
+        "a connection was left in the refused migration's transaction"
+    );
     let message = error.to_string();
     assert!(
         message.contains(&format!("version {}", SCHEMA_VERSION + 1)),

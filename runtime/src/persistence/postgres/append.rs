@@ -19,6 +19,11 @@ const CALL: &str = "SELECT outcome, at_position, at_version, in_stream, event_id
 /// and leaves the transaction usable: whether to commit the caller's other writes is the
 /// caller's choice.
 ///
+/// The insert runs in a savepoint (a PL/pgSQL exception block), so that an event stored
+/// before is reported instead of aborting the transaction; PostgreSQL handles up to 64
+/// savepoints per transaction in memory, so a transaction should not append hundreds of
+/// separate batches (one batch of many events is one savepoint).
+///
 /// From this call on the transaction holds the store's append lock (the head row) until it
 /// commits or rolls back: other appends wait for it. Append last, just before committing.
 /// Under `REPEATABLE READ` or `SERIALIZABLE`, a transaction whose snapshot predates another

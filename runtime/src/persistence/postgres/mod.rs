@@ -51,9 +51,9 @@
 //! skipping it, which loses events that commit later.
 //!
 //! This store serialises appends instead. `tidings_head` holds one row, the last position
-//! taken. An append locks that row (`SELECT … FOR UPDATE`) before it does anything else, and
-//! holds the lock until its transaction ends; it then checks the stream's version, inserts
-//! its events at the next positions, and moves the head. So appends commit one at a time, in
+//! taken. An append first moves the head past its events (an `UPDATE`, which locks the row
+//! until the transaction ends), then checks the stream's version and inserts its events at
+//! the positions it took; a refused append moves the head back. So appends commit one at a time, in
 //! position order, and a transaction that rolls back takes its positions back with it:
 //! positions are `1, 2, 3, …` with no holes, and every snapshot a reader gets holds an
 //! unbroken run of them. No gap timeout, no skipping.

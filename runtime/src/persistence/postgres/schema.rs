@@ -14,7 +14,7 @@ CREATE TABLE tidings_events (
     position       bigint      PRIMARY KEY,
     stream         text        NOT NULL,
     stream_version bigint      NOT NULL,
-    id             uuid        NOT NULL UNIQUE,
+    id             uuid        NOT NULL CONSTRAINT tidings_events_id_key UNIQUE,
     name           text        NOT NULL,
     version        integer     NOT NULL,
     occurred_on    timestamptz NOT NULL,
@@ -35,7 +35,7 @@ INSERT INTO tidings_head (position) VALUES (0);
 -- Expected modes: 0 no stream, 1 any, 2 stream exists, 3 exact version.
 -- Outcomes: appended (at_position: the first position, at_version: the stream's version),
 -- retry (the same, of the earlier append), conflict (at_version: the stream's version),
--- duplicate (event_id stored at at_position in in_stream). A refusal writes nothing.
+-- duplicate (event_id stored at at_position in in_stream). A refusal leaves nothing written.
 CREATE FUNCTION tidings_append(
     p_stream text, p_mode smallint, p_expected bigint,
     p_ids uuid[], p_names text[], p_versions integer[], p_occurred_on timestamptz[],
@@ -45,69 +45,87 @@ CREATE FUNCTION tidings_append(
 ) LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
-    n      bigint := coalesce(cardinality(p_ids), 0);
-    last   bigint;
-    actual bigint;
-    same   boolean;
+    n        bigint := coalesce(cardinality(p_ids), 0);
+    last     bigint;
+    actual   bigint;
+    violated text;
+    same     boolean;
 BEGIN
-    SELECT h.position INTO last FROM tidings_head h FOR UPDATE;
-
-    IF n > 0 THEN
-        -- The batch's first event stored: a retry if the whole batch follows it.
-        SELECT e.position, e.stream, e.stream_version INTO at_position, in_stream, at_version
-        FROM tidings_events e WHERE e.id = p_ids[1];
-        IF FOUND THEN
-            SELECT count(*) = n AND bool_and(e.id = p_ids[e.position - at_position + 1]
-                                             AND e.stream = p_stream)
-            INTO same
-            FROM tidings_events e
-            WHERE e.position >= at_position AND e.position < at_position + n;
-            IF same THEN
-                outcome := 'retry';
-                at_version := at_version + n - 1;
-                in_stream := NULL;
-            ELSE
-                outcome := 'duplicate';
-                event_id := p_ids[1];
-            END IF;
-            RETURN;
-        END IF;
-        SELECT e.id, e.position, e.stream INTO event_id, at_position, in_stream
-        FROM unnest(p_ids) WITH ORDINALITY AS b(id, ord)
-        JOIN tidings_events e ON e.id = b.id
-        ORDER BY b.ord LIMIT 1;
-        IF FOUND THEN
-            outcome := 'duplicate';
-            RETURN;
-        END IF;
-    END IF;
-
+    -- The lock: the head row stays locked until this transaction ends.
+    UPDATE tidings_head h SET position = h.position + n RETURNING h.position - n INTO last;
     SELECT coalesce(max(e.stream_version), 0) INTO actual
     FROM tidings_events e WHERE e.stream = p_stream;
-    at_version := actual;
-    IF NOT (CASE p_mode WHEN 0 THEN actual = 0
-                        WHEN 1 THEN true
-                        WHEN 2 THEN actual > 0
-                        ELSE actual = p_expected END) THEN
-        outcome := 'conflict';
-        RETURN;
-    END IF;
 
-    outcome := 'appended';
-    at_position := last + 1;
+    IF (CASE p_mode WHEN 0 THEN actual = 0
+                    WHEN 1 THEN true
+                    WHEN 2 THEN actual > 0
+                    ELSE actual = p_expected END) THEN
+        outcome := 'appended';
+        at_position := last + 1;
+        at_version := actual + n;
+        IF n = 0 THEN
+            RETURN;
+        END IF;
+        -- An event already stored fails the insert: undo it (the block is a savepoint),
+        -- then say which event.
+        BEGIN
+            INSERT INTO tidings_events (position, stream, stream_version, id, name, version,
+                                        occurred_on, correlation_id, causation_id, source, data)
+            SELECT last + b.ord, p_stream, actual + b.ord, b.id, b.name, b.version,
+                   b.occurred_on, b.correlation_id, b.causation_id, b.source, b.data::jsonb
+            FROM unnest(p_ids, p_names, p_versions, p_occurred_on, p_correlation_ids,
+                        p_causation_ids, p_sources, p_data)
+                 WITH ORDINALITY AS b(id, name, version, occurred_on, correlation_id,
+                                     causation_id, source, data, ord);
+            RETURN;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+            IF violated IS DISTINCT FROM 'tidings_events_id_key' THEN
+                RAISE;
+            END IF;
+        END;
+    ELSE
+        outcome := 'conflict';
+        at_position := NULL;
+        at_version := actual;
+    END IF;
+    UPDATE tidings_head SET position = last;
     IF n = 0 THEN
         RETURN;
     END IF;
-    INSERT INTO tidings_events (position, stream, stream_version, id, name, version,
-                                occurred_on, correlation_id, causation_id, source, data)
-    SELECT last + b.ord, p_stream, actual + b.ord, b.id, b.name, b.version,
-           b.occurred_on, b.correlation_id, b.causation_id, b.source, b.data::jsonb
-    FROM unnest(p_ids, p_names, p_versions, p_occurred_on, p_correlation_ids,
-                p_causation_ids, p_sources, p_data)
-         WITH ORDINALITY AS b(id, name, version, occurred_on, correlation_id,
-                             causation_id, source, data, ord);
-    UPDATE tidings_head SET position = last + n;
-    at_version := actual + n;
+
+    -- The batch's first event stored: a retry if the whole batch follows it, whatever the
+    -- expected version now says.
+    SELECT e.position, e.stream, e.stream_version INTO at_position, in_stream, at_version
+    FROM tidings_events e WHERE e.id = p_ids[1];
+    IF FOUND THEN
+        SELECT count(*) = n AND bool_and(e.id = p_ids[e.position - at_position + 1]
+                                         AND e.stream = p_stream)
+        INTO same
+        FROM tidings_events e
+        WHERE e.position >= at_position AND e.position < at_position + n;
+        IF same THEN
+            outcome := 'retry';
+            at_version := at_version + n - 1;
+            in_stream := NULL;
+        ELSE
+            outcome := 'duplicate';
+            event_id := p_ids[1];
+        END IF;
+        RETURN;
+    END IF;
+    SELECT e.id, e.position, e.stream INTO event_id, at_position, in_stream
+    FROM tidings_events e WHERE e.id = ANY (p_ids)
+    ORDER BY array_position(p_ids, e.id) LIMIT 1;
+    IF FOUND THEN
+        outcome := 'duplicate';
+        RETURN;
+    END IF;
+    IF outcome = 'appended' THEN
+        RAISE EXCEPTION 'tidings_append: an insert met a stored id that cannot be found';
+    END IF;
+    at_position := NULL;
+    at_version := actual;
 END
 $fn$;
 "#,
@@ -129,6 +147,20 @@ pub async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
         return Ok(());
     }
     let mut tx = conn.begin().await.map_err(backend)?;
+    match steps(&mut tx).await {
+        Ok(()) => tx.commit().await.map_err(backend),
+        Err(error) => {
+            // Roll back now, not when the connection is next used: until then it would sit
+            // in its pool holding the migration lock. A failed rollback means a broken
+            // connection, which the pool discards; the error to report is the first one.
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+/// The migration, under the lock, in the transaction `tx`.
+async fn steps(tx: &mut PgConnection) -> Result<(), StoreError> {
     sqlx::query(
         "SELECT pg_advisory_xact_lock(hashtextextended('tidings_schema:' || current_schema(), 0))",
     )
@@ -145,7 +177,7 @@ pub async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
     .await
     .map_err(backend)?;
     // Read again under the lock: another process may have migrated meanwhile.
-    let found = current(&mut tx).await?.unwrap_or(0);
+    let found = current(tx).await?.unwrap_or(0);
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found,
@@ -163,7 +195,7 @@ pub async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
             .await
             .map_err(backend)?;
     }
-    tx.commit().await.map_err(backend)
+    Ok(())
 }
 
 /// The schema version in the current schema, `None` before the schema table exists.
