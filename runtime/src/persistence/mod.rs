@@ -43,7 +43,9 @@
 //!   global position, read one stream. Its methods are async (return-position `impl Future +
 //!   Send`), one shape for embedded and server backends alike.
 //! - [`InMemoryStore`] for tests; `sqlite::SqliteStore` (feature `sqlite`) for an embedded
-//!   store in one file, whose free functions also append inside a transaction of yours.
+//!   store in one file, whose free functions also append inside a transaction of yours;
+//!   `postgres::PostgresStore` (feature `postgres`) for a store that several processes and
+//!   machines share, with the same free functions for a `sqlx` transaction.
 //! - [`NewEvent`] is an event serialized for appending; [`StoredEvent`] is one read back,
 //!   decoded through the registry with [`StoredEvent::decode`] or
 //!   [`StoredEvent::decode_as`].
@@ -70,6 +72,8 @@ pub mod conformance;
 mod event;
 mod memory;
 pub(crate) mod pending;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;

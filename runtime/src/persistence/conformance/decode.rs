@@ -20,7 +20,27 @@ pub async fn stored_events_decode_through_the_registry<S: EventStore>(store: &S)
         (any.name(), any.version()),
         ("tidings.conformance.counted", 2)
     );
-    assert_eq!(any.metadata(), first.metadata());
+    // The decoded envelope carries the stored metadata (occurred-on to the microsecond).
+    let (got, sent) = (any.metadata(), first.metadata());
+    assert_eq!(
+        (
+            got.id(),
+            got.correlation_id(),
+            got.causation_id(),
+            got.source()
+        ),
+        (
+            sent.id(),
+            sent.correlation_id(),
+            sent.causation_id(),
+            sent.source()
+        )
+    );
+    let drift = (got.occurred_on() - sent.occurred_on()).abs();
+    assert!(
+        drift < chrono::TimeDelta::microseconds(1),
+        "occurred-on drifted by {drift}"
+    );
     let typed: Envelope<Counted> = any.downcast().expect("decodes into `Counted`");
     assert_eq!(
         typed.payload(),

@@ -1,0 +1,135 @@
+//! Reading the PostgreSQL store: rows to [`StoredEvent`]s, every damaged column a typed
+//! error naming the row's position.
+
+use super::backend;
+use super::types::{PgTime, PgUuid};
+use crate::persistence::event::StoredEvent;
+use crate::persistence::store::StoreError;
+use crate::Metadata;
+use sqlx::postgres::PgRow;
+use sqlx::{Decode, Executor, Postgres, Row, Type};
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT position, stream, stream_version, id, name, version, occurred_on, \
+             correlation_id, causation_id, source, data::text FROM tidings_events ",
+            $rest
+        )
+    };
+}
+
+/// At most `limit` events whose position is greater than `after`, in position order, read
+/// through `executor`: the pool, a connection of yours, or `&mut *tx` in a transaction (which
+/// sees that transaction's own appends).
+///
+/// No committed event is ever skipped: appends take their positions and commit one at a
+/// time, in position order (see the [module docs](super)), so every snapshot holds an
+/// unbroken run of positions from 1.
+pub async fn read_all<'c, E>(
+    executor: E,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError>
+where
+    E: Executor<'c, Database = Postgres>,
+{
+    let sql = select!("WHERE position > $1 ORDER BY position LIMIT $2");
+    let rows = sqlx::query(sql)
+        .bind(clamp(after as u128))
+        .bind(clamp(limit as u128))
+        .fetch_all(executor)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(stored_event).collect()
+}
+
+/// At most `limit` events of `stream` whose stream version is greater than `after`, in order.
+pub async fn read_stream<'c, E>(
+    executor: E,
+    stream: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError>
+where
+    E: Executor<'c, Database = Postgres>,
+{
+    let sql = select!("WHERE stream = $1 AND stream_version > $2 ORDER BY stream_version LIMIT $3");
+    let rows = sqlx::query(sql)
+        .bind(stream)
+        .bind(clamp(after as u128))
+        .bind(clamp(limit as u128))
+        .fetch_all(executor)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(stored_event).collect()
+}
+
+/// PostgreSQL's `bigint` is signed; the store's numbers fit in the positive half.
+fn clamp(value: u128) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn stored_event(row: &PgRow) -> Result<StoredEvent, StoreError> {
+    let at: i64 = row.try_get(0).map_err(backend)?;
+    let column = Column { row, at };
+    let time: PgTime = column.get(6, "occurred_on")?;
+    let occurred_on = time.to_datetime().ok_or_else(|| {
+        corrupt(
+            at,
+            "occurred_on",
+            "it is not a point in time (infinity)".to_owned(),
+        )
+    })?;
+    let version: i32 = column.get(5, "version")?;
+    Ok(StoredEvent {
+        position: positive(at, at, "position")?,
+        stream: column.get(1, "stream")?,
+        stream_version: positive(column.get(2, "stream_version")?, at, "stream_version")?,
+        meta: Metadata::from_parts(
+            column.get::<PgUuid>(3, "id")?.0,
+            occurred_on,
+            column.get::<PgUuid>(7, "correlation_id")?.0,
+            column
+                .get::<Option<PgUuid>>(8, "causation_id")?
+                .map(|id| id.0),
+            column.get::<String>(9, "source")?,
+        ),
+        name: column.get(4, "name")?,
+        version: positive(version.into(), at, "version")? as u32,
+        data: column.get(10, "data")?,
+    })
+}
+
+/// Reads the columns of one row, naming the row's position in every error.
+struct Column<'r> {
+    row: &'r PgRow,
+    at: i64,
+}
+
+impl<'r> Column<'r> {
+    fn get<T: Decode<'r, Postgres> + Type<Postgres>>(
+        &self,
+        index: usize,
+        name: &str,
+    ) -> Result<T, StoreError> {
+        self.row
+            .try_get(index)
+            .map_err(|e| corrupt(self.at, name, e.to_string()))
+    }
+}
+
+/// Positions, versions and schema versions start at 1 in a sound store.
+fn positive(value: i64, at: i64, column: &str) -> Result<u64, StoreError> {
+    u64::try_from(value)
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| corrupt(at, column, format!("{value} is not positive")))
+}
+
+fn corrupt(at: i64, column: &str, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        position: u64::try_from(at).unwrap_or(0),
+        reason: format!("column `{column}`: {reason}"),
+    }
+}

@@ -1,0 +1,222 @@
+//! The PostgreSQL store's tables and its append function, and the migrations that create and
+//! upgrade them.
+
+use super::backend;
+use crate::persistence::store::StoreError;
+use sqlx::{Connection, PgConnection};
+
+/// Each step from one schema version to the next: `MIGRATIONS[0]` takes an empty schema to
+/// version 1. Published steps are never edited; a change is a new step.
+const MIGRATIONS: &[&str] = &[
+    // 1: the events in global order, the head row that serialises appends, and the append.
+    r#"
+CREATE TABLE tidings_events (
+    position       bigint      PRIMARY KEY,
+    stream         text        NOT NULL,
+    stream_version bigint      NOT NULL,
+    id             uuid        NOT NULL CONSTRAINT tidings_events_id_key UNIQUE,
+    name           text        NOT NULL,
+    version        integer     NOT NULL,
+    occurred_on    timestamptz NOT NULL,
+    correlation_id uuid        NOT NULL,
+    causation_id   uuid,
+    source         text        NOT NULL,
+    data           jsonb       NOT NULL,
+    UNIQUE (stream, stream_version)
+);
+
+-- One row: the last position taken. Every append locks it until its transaction ends.
+CREATE TABLE tidings_head (
+    one_row  boolean PRIMARY KEY DEFAULT true CHECK (one_row),
+    position bigint  NOT NULL
+);
+INSERT INTO tidings_head (position) VALUES (0);
+
+-- Expected modes: 0 no stream, 1 any, 2 stream exists, 3 exact version.
+-- Outcomes: appended (at_position: the first position, at_version: the stream's version),
+-- retry (the same, of the earlier append), conflict (at_version: the stream's version),
+-- duplicate (event_id stored at at_position in in_stream). A refusal leaves nothing written.
+CREATE FUNCTION tidings_append(
+    p_stream text, p_mode smallint, p_expected bigint,
+    p_ids uuid[], p_names text[], p_versions integer[], p_occurred_on timestamptz[],
+    p_correlation_ids uuid[], p_causation_ids uuid[], p_sources text[], p_data text[],
+    OUT outcome text, OUT at_position bigint, OUT at_version bigint,
+    OUT in_stream text, OUT event_id uuid
+) LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+    n        bigint := coalesce(cardinality(p_ids), 0);
+    last     bigint;
+    actual   bigint;
+    violated text;
+    same     boolean;
+BEGIN
+    -- The lock: the head row stays locked until this transaction ends.
+    UPDATE tidings_head h SET position = h.position + n RETURNING h.position - n INTO last;
+    SELECT coalesce(max(e.stream_version), 0) INTO actual
+    FROM tidings_events e WHERE e.stream = p_stream;
+
+    IF (CASE p_mode WHEN 0 THEN actual = 0
+                    WHEN 1 THEN true
+                    WHEN 2 THEN actual > 0
+                    ELSE actual = p_expected END) THEN
+        outcome := 'appended';
+        at_position := last + 1;
+        at_version := actual + n;
+        IF n = 0 THEN
+            RETURN;
+        END IF;
+        -- An event already stored fails the insert: undo it (the block is a savepoint),
+        -- then say which event.
+        BEGIN
+            INSERT INTO tidings_events (position, stream, stream_version, id, name, version,
+                                        occurred_on, correlation_id, causation_id, source, data)
+            SELECT last + b.ord, p_stream, actual + b.ord, b.id, b.name, b.version,
+                   b.occurred_on, b.correlation_id, b.causation_id, b.source, b.data::jsonb
+            FROM unnest(p_ids, p_names, p_versions, p_occurred_on, p_correlation_ids,
+                        p_causation_ids, p_sources, p_data)
+                 WITH ORDINALITY AS b(id, name, version, occurred_on, correlation_id,
+                                     causation_id, source, data, ord);
+            RETURN;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+            IF violated IS DISTINCT FROM 'tidings_events_id_key' THEN
+                RAISE;
+            END IF;
+        END;
+    ELSE
+        outcome := 'conflict';
+        at_position := NULL;
+        at_version := actual;
+    END IF;
+    UPDATE tidings_head SET position = last;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+
+    -- The batch's first event stored: a retry if the whole batch follows it, whatever the
+    -- expected version now says.
+    SELECT e.position, e.stream, e.stream_version INTO at_position, in_stream, at_version
+    FROM tidings_events e WHERE e.id = p_ids[1];
+    IF FOUND THEN
+        SELECT count(*) = n AND bool_and(e.id = p_ids[e.position - at_position + 1]
+                                         AND e.stream = p_stream)
+        INTO same
+        FROM tidings_events e
+        WHERE e.position >= at_position AND e.position < at_position + n;
+        IF same THEN
+            outcome := 'retry';
+            at_version := at_version + n - 1;
+            in_stream := NULL;
+        ELSE
+            outcome := 'duplicate';
+            event_id := p_ids[1];
+        END IF;
+        RETURN;
+    END IF;
+    SELECT e.id, e.position, e.stream INTO event_id, at_position, in_stream
+    FROM tidings_events e WHERE e.id = ANY (p_ids)
+    ORDER BY array_position(p_ids, e.id) LIMIT 1;
+    IF FOUND THEN
+        outcome := 'duplicate';
+        RETURN;
+    END IF;
+    IF outcome = 'appended' THEN
+        RAISE EXCEPTION 'tidings_append: an insert met a stored id that cannot be found';
+    END IF;
+    at_position := NULL;
+    at_version := actual;
+END
+$fn$;
+"#,
+];
+
+/// The schema version this program writes and reads.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Creates the store's tables and function in the connection's current schema (the first
+/// of its `search_path`), or brings them up to [`SCHEMA_VERSION`]. Refuses, and changes
+/// nothing, when the schema was written by a newer release ([`StoreError::SchemaTooNew`]).
+///
+/// [`PostgresStore`](super::PostgresStore) calls this when it opens; call it yourself before
+/// appending with [`append`](super::append) on connections of your own. Concurrent callers
+/// (several processes starting at once) take turns on a transaction-level advisory lock, so
+/// each step runs once.
+pub async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
+    if current(conn).await? == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
+    let mut tx = conn.begin().await.map_err(backend)?;
+    match steps(&mut tx).await {
+        Ok(()) => tx.commit().await.map_err(backend),
+        Err(error) => {
+            // Roll back now, not when the connection is next used: until then it would sit
+            // in its pool holding the migration lock. A failed rollback means a broken
+            // connection, which the pool discards; the error to report is the first one.
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+/// The migration, under the lock, in the transaction `tx`.
+async fn steps(tx: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('tidings_schema:' || current_schema(), 0))",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS tidings_schema (
+            version    integer     PRIMARY KEY,
+            applied_on timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    // Read again under the lock: another process may have migrated meanwhile.
+    let found = current(tx).await?.unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        sqlx::raw_sql(*sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT INTO tidings_schema (version) VALUES ($1)")
+            .bind(step as i32 + 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// The schema version in the current schema, `None` before the schema table exists.
+async fn current(conn: &mut PgConnection) -> Result<Option<u32>, StoreError> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT to_regclass(format('%I.tidings_schema', current_schema())) IS NOT NULL",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if !exists {
+        return Ok(None);
+    }
+    let version: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM tidings_schema")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let version = version.unwrap_or(0);
+    u32::try_from(version).map(Some).map_err(|_| {
+        StoreError::Backend(
+            format!("`tidings_schema` holds {version}, not a schema version").into(),
+        )
+    })
+}

@@ -1,0 +1,365 @@
+//! The PostgreSQL store beyond the conformance suite: its schema and migrations, appending
+//! inside the caller's own transaction, and what it refuses to store.
+
+use std::time::Duration;
+use tidings::persistence::postgres::sqlx::{self, Connection, PgPool, Row};
+use tidings::persistence::postgres::{self, PostgresStore, SCHEMA_VERSION};
+use tidings::persistence::{EventStore, ExpectedVersion, NewEvent, StoreError};
+use tidings::{DomainEvent, Envelope, Metadata};
+use tidings_tests::postgres::PgSchema;
+
+#[derive(DomainEvent, Debug, Clone, PartialEq)]
+#[event(name = "banking.deposited")]
+struct Deposited {
+    account: String,
+    cents: i64,
+}
+
+fn deposit(cents: i64) -> NewEvent {
+    NewEvent::from_envelope(&Envelope::new(Deposited {
+        account: "acc-1".into(),
+        cents,
+    }))
+    .unwrap()
+}
+
+async fn store_with_balances(schema: &PgSchema) -> PostgresStore {
+    let store = PostgresStore::open(schema.pool(4).await).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE balances (account text PRIMARY KEY, cents bigint NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store
+}
+
+async fn balances(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM balances")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn schema_versions(pool: &PgPool) -> Vec<i32> {
+    sqlx::query_scalar("SELECT version FROM tidings_schema ORDER BY version")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_schema_is_created_once_and_events_are_stored_as_jsonb() {
+    let schema = PgSchema::new();
+    // Several processes starting at once on a new schema: each step runs once.
+    let opens = (0..4).map(|_| async { PostgresStore::open(schema.pool(2).await).await });
+    for opened in futures_util::future::join_all(opens).await {
+        opened.expect("every concurrent open succeeds");
+    }
+    let store = PostgresStore::open(schema.pool(2).await).await.unwrap();
+    let expected: Vec<i32> = (1..=SCHEMA_VERSION as i32).collect();
+    assert_eq!(schema_versions(store.pool()).await, expected);
+
+    store
+        .append(
+            "acc-1",
+            ExpectedVersion::NoStream,
+            &[deposit(5), deposit(7)],
+        )
+        .await
+        .unwrap();
+    let reopened = PostgresStore::open(schema.pool(2).await).await.unwrap();
+    let cents: Vec<i64> = reopened
+        .read_stream("acc-1", 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.decode_as::<Deposited>().unwrap().cents)
+        .collect();
+    assert_eq!(cents, [5, 7]);
+    let queried: Vec<i64> =
+        sqlx::query_scalar("SELECT (data->>'cents')::bigint FROM tidings_events ORDER BY position")
+            .fetch_all(reopened.pool())
+            .await
+            .unwrap();
+    assert_eq!(queried, [5, 7], "the data is queryable jsonb");
+}
+
+#[tokio::test]
+async fn a_schema_from_a_newer_release_is_refused_and_left_untouched() {
+    let schema = PgSchema::new();
+    let pool = schema.pool(2).await;
+    drop(PostgresStore::open(pool.clone()).await.unwrap());
+    sqlx::query("INSERT INTO tidings_schema (version) VALUES ($1)")
+        .bind(SCHEMA_VERSION as i32 + 1)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let error = PostgresStore::open(pool.clone()).await.unwrap_err();
+    match &error {
+        StoreError::SchemaTooNew { found, supported } => {
+            assert_eq!((*found, *supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    // The refused migration rolled back at once: no connection idles in its transaction.
+    let mut watcher = schema.connection().await;
+    let idle: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE application_name = $1 AND state = 'idle in transaction'",
+    )
+    .bind(schema.name())
+    .fetch_one(&mut watcher)
+    .await
+    .unwrap();
+    assert_eq!(
+        idle, 0,
+        "a connection was left in the refused migration's transaction"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("version {}", SCHEMA_VERSION + 1)),
+        "{message}"
+    );
+    assert!(message.contains("upgrade tidings"), "{message}");
+    let mut expected: Vec<i32> = (1..=SCHEMA_VERSION as i32).collect();
+    expected.push(SCHEMA_VERSION as i32 + 1);
+    assert_eq!(
+        schema_versions(&pool).await,
+        expected,
+        "the refused schema is not migrated"
+    );
+}
+
+#[tokio::test]
+async fn events_commit_with_the_callers_own_writes() {
+    let schema = PgSchema::new();
+    let store = store_with_balances(&schema).await;
+    let events = [deposit(100)];
+
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query("INSERT INTO balances VALUES ('acc-1', 100)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let appended = postgres::append(&mut tx, "acc-1", ExpectedVersion::NoStream, &events)
+        .await
+        .unwrap();
+    assert_eq!(appended.positions, 1..2);
+    assert_eq!(
+        postgres::read_all(&mut *tx, 0, 10).await.unwrap().len(),
+        1,
+        "seen inside"
+    );
+    assert!(
+        store.read_all(0, 10).await.unwrap().is_empty(),
+        "not seen outside yet"
+    );
+    tx.commit().await.unwrap();
+
+    assert_eq!(balances(store.pool()).await, 1);
+    let stored = store.read_stream("acc-1", 0, 10).await.unwrap();
+    assert_eq!(stored[0].id(), events[0].id());
+}
+
+#[tokio::test]
+async fn a_rolled_back_transaction_leaves_no_writes_no_events_and_no_hole() {
+    let schema = PgSchema::new();
+    let store = store_with_balances(&schema).await;
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query("INSERT INTO balances VALUES ('acc-1', 100)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    postgres::append(&mut tx, "acc-1", ExpectedVersion::NoStream, &[deposit(100)])
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    assert_eq!(balances(store.pool()).await, 0);
+    assert!(store.read_all(0, 10).await.unwrap().is_empty());
+    let appended = store
+        .append("acc-1", ExpectedVersion::NoStream, &[deposit(1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        appended.positions,
+        1..2,
+        "the rolled-back position is taken again"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_append_leaves_the_callers_transaction_usable() {
+    let schema = PgSchema::new();
+    let store = store_with_balances(&schema).await;
+    let stored = deposit(1);
+    let fresh = deposit(2);
+    let mut tx = store.pool().begin().await.unwrap();
+    postgres::append(
+        &mut tx,
+        "acc-1",
+        ExpectedVersion::NoStream,
+        std::slice::from_ref(&stored),
+    )
+    .await
+    .unwrap();
+    let refusals = [
+        postgres::append(
+            &mut tx,
+            "acc-1",
+            ExpectedVersion::Any,
+            &[fresh.clone(), stored],
+        )
+        .await,
+        postgres::append(
+            &mut tx,
+            "acc-1",
+            ExpectedVersion::NoStream,
+            std::slice::from_ref(&fresh),
+        )
+        .await,
+        postgres::append(&mut tx, "acc-1", ExpectedVersion::Any, &[not_json(&fresh)]).await,
+    ];
+    assert!(
+        matches!(
+            refusals[0],
+            Err(StoreError::DuplicateEvent { position: 1, .. })
+        ),
+        "{refusals:?}"
+    );
+    assert!(
+        matches!(refusals[1], Err(StoreError::Conflict { actual: 1, .. })),
+        "{refusals:?}"
+    );
+    assert!(
+        matches!(refusals[2], Err(StoreError::Unstorable { .. })),
+        "{refusals:?}"
+    );
+    // The transaction still works: the caller's writes and a good append commit.
+    sqlx::query("INSERT INTO balances VALUES ('acc-1', 1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let appended = postgres::append(&mut tx, "acc-1", ExpectedVersion::Exact(1), &[fresh])
+        .await
+        .unwrap();
+    assert_eq!(appended.positions, 2..3);
+    tx.commit().await.unwrap();
+    assert_eq!(balances(store.pool()).await, 1);
+    assert_eq!(store.read_all(0, 10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_open_transaction_that_appended_holds_back_other_appends_until_it_ends() {
+    let schema = PgSchema::new();
+    let store = PostgresStore::open(schema.pool(4).await).await.unwrap();
+    let mut tx = store.pool().begin().await.unwrap();
+    postgres::append(&mut tx, "a", ExpectedVersion::NoStream, &[deposit(1)])
+        .await
+        .unwrap();
+
+    let other = store.clone();
+    let waiting = tokio::spawn(async move {
+        other
+            .append("b", ExpectedVersion::NoStream, &[deposit(2)])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a second append runs while the first is uncommitted"
+    );
+    tx.commit().await.unwrap();
+    let appended = waiting.await.unwrap().unwrap();
+    assert_eq!(
+        appended.positions,
+        2..3,
+        "it takes the next position after the commit"
+    );
+}
+
+#[tokio::test]
+async fn events_postgres_cannot_hold_are_refused_with_their_reason() {
+    use chrono::{TimeZone, Utc};
+    let schema = PgSchema::new();
+    let store = PostgresStore::open(schema.pool(2).await).await.unwrap();
+    let event = deposit(1);
+    let ancient = with(
+        &event,
+        Utc.with_ymd_and_hms(-5000, 1, 1, 0, 0, 0).unwrap(),
+        event.data(),
+    );
+    let nul = with(
+        &event,
+        event.metadata().occurred_on(),
+        r#"{"account": "a\u0000b"}"#,
+    );
+    let cases = [
+        (ancient, "4713 BC"),
+        (not_json(&event), "not JSON"),
+        (nul, "U+0000"),
+    ];
+    for (bad, reason) in cases {
+        let error = store
+            .append("acc-1", ExpectedVersion::Any, &[deposit(2), bad.clone()])
+            .await
+            .unwrap_err();
+        match &error {
+            StoreError::Unstorable { id, .. } => assert_eq!(*id, bad.id()),
+            other => panic!("expected Unstorable, got {other:?}"),
+        }
+        assert!(
+            error.to_string().contains(reason),
+            "`{error}` says `{reason}`"
+        );
+    }
+    assert!(
+        store.read_all(0, 10).await.unwrap().is_empty(),
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_backend_error() {
+    let mut options: sqlx::postgres::PgConnectOptions =
+        tidings_tests::postgres::postgres_url().parse().unwrap();
+    options = options.port(1);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy_with(options);
+    let error = PostgresStore::open(pool).await.unwrap_err();
+    assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+    // A sound connection still opens: the failure above was the port, not the server.
+    let mut conn = PgSchema::new().connection().await;
+    let one: i32 = sqlx::query("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(one, 1);
+    conn.close().await.unwrap();
+}
+
+fn with(template: &NewEvent, time: chrono::DateTime<chrono::Utc>, data: &str) -> NewEvent {
+    let meta = template.metadata();
+    NewEvent::from_parts(
+        Metadata::from_parts(
+            uuid::Uuid::now_v7(),
+            time,
+            meta.correlation_id(),
+            None,
+            "/bank",
+        ),
+        "banking.deposited",
+        1,
+        data,
+    )
+}
+
+fn not_json(template: &NewEvent) -> NewEvent {
+    with(
+        template,
+        template.metadata().occurred_on(),
+        "{\"account\": ",
+    )
+}
