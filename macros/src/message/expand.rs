@@ -72,6 +72,7 @@ pub(crate) fn trait_impls(
         Kind::Command | Kind::Query => request_impl(ident, message, check_error),
     };
     let occurred_on = occurred_on(message);
+    let schema = crate::message::schema::describe(input);
     quote! {
         #[automatically_derived]
         impl #p::Message for #ident {
@@ -79,6 +80,7 @@ pub(crate) fn trait_impls(
             const VERSION: u32 = #version;
             const KIND: #p::MessageKind = #p::MessageKind::#kind;
             const SOURCE: &'static str = ::core::concat!("/", ::core::env!("CARGO_PKG_NAME"));
+            const SCHEMA: &'static str = #schema;
             #occurred_on
             #[inline]
             fn slot() -> &'static #p::Slot {

@@ -52,6 +52,10 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Reads the payload's own time (events with an `#[event(occurred_on)]` field).
     #[doc(hidden)]
     const OCCURRED_ON: fn(&Self) -> Option<DateTime<Utc>> = no_time::<Self>;
+    /// The type's fields as the derive read them (serde attributes, names and Rust types as
+    /// written), one a line: what a schema snapshot compares.
+    #[doc(hidden)]
+    const SCHEMA: &'static str = "";
     /// The type's slot in every routing table, so a route is found without hashing.
     #[doc(hidden)]
     fn slot() -> &'static Slot;
