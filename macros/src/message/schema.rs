@@ -6,14 +6,16 @@ use quote::ToTokens;
 pub(crate) fn describe(input: &syn::DeriveInput) -> String {
     let mut lines: Vec<String> = serde_attributes(&input.attrs).collect();
     match &input.data {
-        syn::Data::Struct(data) => lines.extend(fields(&data.fields)),
+        syn::Data::Struct(data) => lines.extend(fields(&data.fields, true)),
         syn::Data::Enum(data) => {
             for variant in &data.variants {
                 let mut line: String = serde_attributes(&variant.attrs)
                     .map(|attr| attr + " ")
                     .collect();
                 line.push_str(&variant.ident.to_string());
-                let inner = fields(&variant.fields).collect::<Vec<_>>().join(", ");
+                let inner = fields(&variant.fields, false)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 match &variant.fields {
                     syn::Fields::Named(_) => line.push_str(&format!(" {{ {inner} }}")),
                     syn::Fields::Unnamed(_) => line.push_str(&format!("({inner})")),
@@ -34,17 +36,18 @@ fn serde_attributes(attrs: &[syn::Attribute]) -> impl Iterator<Item = String> + 
         .map(|a| compact(a.to_token_stream()))
 }
 
-/// `#[serde(..)] name: Type` for each field; `0: Type` for a tuple's.
-fn fields(fields: &syn::Fields) -> impl Iterator<Item = String> + '_ {
-    fields.iter().enumerate().map(|(index, field)| {
+/// `#[serde(..)] name: Type` for each field; `0: Type` for a tuple struct's, and the type
+/// alone in a tuple variant.
+fn fields(fields: &syn::Fields, index_tuples: bool) -> impl Iterator<Item = String> + '_ {
+    fields.iter().enumerate().map(move |(index, field)| {
         let mut line: String = serde_attributes(&field.attrs)
             .map(|attr| attr + " ")
             .collect();
         match &field.ident {
-            Some(ident) => line.push_str(&ident.to_string()),
-            None => line.push_str(&index.to_string()),
+            Some(ident) => line.push_str(&format!("{ident}: ")),
+            None if index_tuples => line.push_str(&format!("{index}: ")),
+            None => {}
         }
-        line.push_str(": ");
         line.push_str(&compact(field.ty.to_token_stream()));
         line
     })

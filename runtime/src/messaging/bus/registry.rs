@@ -301,6 +301,7 @@ impl Registry {
                 version: m.message.version,
                 rust_type: (m.message.rust_type)(),
                 fields: m.schema,
+                krate: m.location.krate(),
             })
             .collect()
     }
@@ -318,4 +319,6 @@ pub(crate) struct EventSchema {
     pub(crate) rust_type: &'static str,
     /// One line per serde attribute of the type, field or variant, as the derive read them.
     pub(crate) fields: &'static str,
+    /// The crate that declares it.
+    pub(crate) krate: &'static str,
 }
