@@ -50,7 +50,10 @@
 //!   commands without exactly one handler, dependencies nobody provided.
 //! - [`Envelope`] carries id (UUID v7), time, correlation and causation; its JSON form is a
 //!   CloudEvents 1.0 structured event. [`AnyEnvelope`] is the type-erased form.
-//! - [`testing`] records what was published and replaces handlers in tests.
+//! - [`upcaster`] turns an event's older version into the next; every read path decodes old
+//!   data into the current type, and `build()` checks that each chain is complete.
+//! - [`testing`] records what was published, replaces handlers in tests, and keeps a
+//!   snapshot of the events' fields.
 //!
 //! Handlers in another crate are registered only if the program links that crate: name the
 //! crates you rely on with [`linked!`] (see the README for the traps of link-time

@@ -154,7 +154,7 @@ fn check_input(sig: &syn::Signature, errors: &mut Errors) -> Option<syn::Type> {
 
 /// Typed when no key is given; JSON when `name`, `from` and `to` are.
 fn check_form(args: &Args, input: Option<&syn::Type>, errors: &mut Errors) -> Option<Form> {
-    let takes_json = input.is_some_and(|ty| is_value(ty));
+    let takes_json = input.is_some_and(is_value);
     if !args.is_json() {
         if let (true, Some(ty)) = (takes_json, input) {
             errors.at(ty, format!("an upcaster of JSON data says which event and versions it reads: write `{JSON_EXAMPLE}`, or take the old event's type"));
