@@ -14,6 +14,7 @@ mod handler;
 mod krate;
 mod manifest;
 mod message;
+mod upcaster;
 
 use proc_macro::TokenStream;
 
@@ -39,4 +40,11 @@ pub fn derive_query(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
+}
+
+/// Registers an upcaster from an event's older version; documented on the re-export in
+/// `tidings`.
+#[proc_macro_attribute]
+pub fn upcaster(args: TokenStream, item: TokenStream) -> TokenStream {
+    upcaster::expand(args.into(), item.into()).into()
 }

@@ -50,7 +50,10 @@
 //!   commands without exactly one handler, dependencies nobody provided.
 //! - [`Envelope`] carries id (UUID v7), time, correlation and causation; its JSON form is a
 //!   CloudEvents 1.0 structured event. [`AnyEnvelope`] is the type-erased form.
-//! - [`testing`] records what was published and replaces handlers in tests.
+//! - [`upcaster`] turns an event's older version into the next; every read path decodes old
+//!   data into the current type, and `build()` checks that each chain is complete.
+//! - [`testing`] records what was published, replaces handlers in tests, and keeps a
+//!   snapshot of the events' fields.
 //!
 //! Handlers in another crate are registered only if the program links that crate: name the
 //! crates you rely on with [`linked!`] (see the README for the traps of link-time
@@ -82,7 +85,7 @@ pub use messaging::bus::dispatch::values::WithValues;
 pub use messaging::bus::live::Subscription;
 pub use messaging::bus::location::Location;
 pub use messaging::bus::ports::{EnvelopeRef, Observer};
-pub use messaging::bus::problems::{BuildError, Problem};
+pub use messaging::bus::problems::{BuildError, Problem, UpcastEnd};
 pub use messaging::bus::registry::Phase;
 pub use messaging::bus::routes::{HandlerRoute, MessageRoute, Routes};
 pub use messaging::bus::{Bus, DEFAULT_MAX_DEPTH};
@@ -182,6 +185,57 @@ pub use tidings_macros::Query;
 /// ```
 pub use tidings_macros::handler;
 
+/// Registers an upcaster: a function that turns an event's older version into the next one,
+/// so that every read path (stored events, [`AnyEnvelope::from_json`], ...) decodes old data
+/// into the current type.
+///
+/// ```
+/// use tidings::{upcaster, AnyEnvelope, DomainEvent, Envelope};
+///
+/// #[derive(DomainEvent, Debug)]
+/// #[event(name = "docs.order_started", version = 1)]
+/// pub struct OrderStartedV1 { pub order_id: u64 }
+///
+/// #[derive(DomainEvent, Debug, PartialEq)]
+/// #[event(name = "docs.order_started", version = 2)]
+/// pub struct OrderStarted { pub order_id: u64, pub currency: String }
+///
+/// #[upcaster]
+/// fn order_started_v1(old: OrderStartedV1) -> OrderStarted {
+///     OrderStarted { order_id: old.order_id, currency: "EUR".into() }
+/// }
+///
+/// let old = Envelope::new(OrderStartedV1 { order_id: 7 }).to_json()?.to_string();
+/// let new: Envelope<OrderStarted> = AnyEnvelope::from_json(&old)?.downcast().unwrap();
+/// assert_eq!(new.payload(), &OrderStarted { order_id: 7, currency: "EUR".into() });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// - The typed form takes the old event by value and returns the new one (or
+///   `Result<New, E>`); both derive [`DomainEvent`](trait@DomainEvent) with the same `name`,
+///   and the new one has a higher `version`.
+/// - The JSON form is for an old version with no Rust type left: `#[upcaster(name = "..",
+///   from = 1, to = 2)]` on `fn(data: serde_json::Value) -> Value` (or `Result<Value, E>`).
+/// - Old data goes through one upcaster per step (v1 → v2 → v3), typed and JSON steps mixed;
+///   the event with the highest version declared is the current one, and data of that version
+///   decodes directly.
+/// - `build()` checks the chains: every older version the program can meet (a type declared
+///   with it, or one an upcaster reads) needs an upcaster from it, and only one. An upcaster
+///   that fails gives [`DecodeError::UpcasterFailed`]; a version with no upcaster,
+///   [`DecodeError::MissingUpcaster`].
+/// - `crate = path` as for [`handler`](macro@handler).
+///
+/// Mistakes are compile errors at the offending token:
+///
+/// ```compile_fail
+/// # use tidings::{upcaster, DomainEvent};
+/// # #[derive(DomainEvent)] #[event(name = "docs.a", version = 1)] struct AV1 { id: u64 }
+/// # #[derive(DomainEvent)] #[event(name = "docs.a", version = 2)] struct A { id: u64 }
+/// #[upcaster]
+/// fn a_v1(old: &AV1) -> A { A { id: old.id } } // by value: `old: AV1`
+/// ```
+pub use tidings_macros::upcaster;
+
 /// Names a crate whose handlers the program relies on. It makes the linker keep that crate,
 /// and [`BusBuilder::require`] checks at `build()` that its handlers are registered;
 /// [`BusBuilder::only`] scopes a bus to the handlers of the crates it names.
@@ -227,6 +281,10 @@ pub mod __private {
     pub use crate::messaging::bus::registry::{
         Dependency, HandlerRegistration, Location, MessageRef, MessageRegistration, Phase, Probe,
         ProbeEvent, ProbeOther, ProbeRequest, Typing,
+    };
+    pub use crate::messaging::bus::upcast::{
+        json_output, upcast_input, upcast_output, JsonInto, JsonUpcastOutput, OldEvent,
+        UpcastInput, UpcastInto, UpcastOutput, UpcasterRegistration,
     };
     pub use crate::messaging::message::Slot;
 

@@ -1,4 +1,5 @@
-//! Test support: record what was published, assert on it, and leave out or replace handlers.
+//! Test support: record what was published, assert on it, leave out or replace handlers, and
+//! keep a [`SchemaSnapshot`] of the events' fields.
 //!
 //! ```
 //! use tidings::testing::Recorder;
@@ -14,6 +15,10 @@
 //! assert_published!(recorder, DoorOpened { door: 7 });
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+mod schemas;
+
+pub use schemas::{SchemaChange, SchemaDrift, SchemaSnapshot, OVERWRITE_VAR};
 
 use crate::messaging::bus::build::Replacement;
 use crate::messaging::bus::builder::BusBuilder;

@@ -1,12 +1,12 @@
 //! Claims of the README that no other test covers: shuffled run order, two versions of one
-//! event, the `emits(..)` edges, the assertion macros failing, a replacement of the wrong type,
+//! event (the older upcast into the newer), the `emits(..)` edges, the assertion macros failing, a replacement of the wrong type,
 //! the depth limit on commands, a command with no handler in the table, and silence without a
 //! tracing subscriber.
 
 use std::sync::{Arc, Mutex};
 use tidings::testing::Recorder;
 use tidings::{
-    assert_not_published, assert_published, handler, AnyEnvelope, Bus, Command, Context,
+    assert_not_published, assert_published, handler, upcaster, AnyEnvelope, Bus, Command, Context,
     DomainEvent, Envelope, Problem, SendError,
 };
 
@@ -27,6 +27,14 @@ struct PriceSetV1 {
 struct PriceSet {
     cents: u64,
     currency: String,
+}
+
+#[upcaster]
+fn price_set_v1(old: PriceSetV1) -> PriceSet {
+    PriceSet {
+        cents: old.cents.into(),
+        currency: "EUR".into(),
+    }
 }
 
 #[derive(DomainEvent, Debug)]
@@ -103,7 +111,7 @@ fn a_shuffle_seed_sets_the_order_handlers_run_in() {
 }
 
 #[test]
-fn two_versions_of_one_event_are_registered_and_decoded_side_by_side() {
+fn two_versions_of_one_event_are_registered_and_the_older_decodes_into_the_newer() {
     let journal = Arc::new(Journal::default());
     let bus = bus(&journal)
         .build()
@@ -129,9 +137,15 @@ fn two_versions_of_one_event_are_registered_and_decoded_side_by_side() {
     .to_string();
     let old = AnyEnvelope::from_json(&old)
         .unwrap()
-        .downcast::<PriceSetV1>()
+        .downcast::<PriceSet>()
         .unwrap();
-    assert_eq!(old.payload(), &PriceSetV1 { cents: 250 });
+    assert_eq!(
+        old.payload(),
+        &PriceSet {
+            cents: 250,
+            currency: "EUR".into()
+        }
+    );
     let new = AnyEnvelope::from_json(&new)
         .unwrap()
         .downcast::<PriceSet>()

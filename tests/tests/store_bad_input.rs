@@ -1,5 +1,6 @@
 //! Rows the program cannot read as events, written with raw SQL: each is a typed error that
-//! names its position, never a panic, and the rows around it still read.
+//! names its position (an older version with no upcaster too), never a panic, and the rows
+//! around it still read.
 
 use tidings::persistence::sqlite::rusqlite::{params, Connection};
 use tidings::persistence::sqlite::SqliteStore;
@@ -95,6 +96,23 @@ fn a_version_newer_than_the_program_knows_is_named_with_the_known_ones() {
     }
     assert!(
         error.to_string().contains("unsupported version 3"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_older_version_with_no_upcaster_names_the_missing_step() {
+    let (_dir, store) = event_row("shelf.book_shelved", 1, r#"{"isbn": "2"}"#);
+    let error = second(&store).decode_as::<BookShelved>().unwrap_err();
+    assert_eq!(error.position, 2);
+    assert!(
+        matches!(&error.source, DecodeError::MissingUpcaster { name, from: 1, to: 2 } if name == "shelf.book_shelved"),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(
+            "no upcaster from version 1 of `shelf.book_shelved`: the program reads version 2"
+        ),
         "{error}"
     );
 }

@@ -14,10 +14,8 @@ pub(crate) fn expand(function: &syn::ItemFn, errors: Errors) -> TokenStream {
     out
 }
 
-/// The item is not a function: keep it, and say where `#[handler]` goes.
-pub(crate) fn not_a_function(item: TokenStream) -> TokenStream {
-    let message =
-        "#[handler] goes on a free function: `fn on_order_started(event: &OrderStarted) { .. }`";
+/// The item is not a function: keep it, and say (in `message`) where the attribute goes.
+pub(crate) fn not_a_function(item: TokenStream, message: &str) -> TokenStream {
     let error = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(parsed) => {
             let at = match &parsed {

@@ -5,17 +5,21 @@
 //! working) even when the attribute reports a mistake.
 
 mod args;
-mod ast;
+pub(crate) mod ast;
 mod expand;
 mod fallback;
 mod valid;
 
+pub(crate) use fallback::not_a_function;
 use proc_macro2::TokenStream;
+
+const NOT_A_FUNCTION: &str =
+    "#[handler] goes on a free function: `fn on_order_started(event: &OrderStarted) { .. }`";
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let function = match syn::parse2::<syn::ItemFn>(item.clone()) {
         Ok(function) => function,
-        Err(_) => return fallback::not_a_function(item),
+        Err(_) => return fallback::not_a_function(item, NOT_A_FUNCTION),
     };
     let mut errors = crate::errors::Errors::default();
     let args = args::Args::read(args, &mut errors);

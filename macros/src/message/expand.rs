@@ -77,6 +77,7 @@ pub(crate) fn trait_impls(
             const INTEGRATION: bool = true;
         )
     });
+    let schema = crate::message::schema::describe(input);
     quote! {
         #[automatically_derived]
         impl #p::Message for #ident {
@@ -84,6 +85,7 @@ pub(crate) fn trait_impls(
             const VERSION: u32 = #version;
             const KIND: #p::MessageKind = #p::MessageKind::#kind;
             const SOURCE: &'static str = ::core::concat!("/", ::core::env!("CARGO_PKG_NAME"));
+            const SCHEMA: &'static str = #schema;
             #occurred_on
             #integration
             #[inline]

@@ -4,8 +4,9 @@
 mod attr;
 mod expand;
 mod fallback;
+mod schema;
 mod serde;
-mod valid;
+pub(crate) mod valid;
 
 use proc_macro2::TokenStream;
 

@@ -4,6 +4,7 @@
 //! `correlationid` and `causationid`; so do the context values whose type names an attribute.
 
 use crate::messaging::envelope::{Envelope, Metadata};
+use crate::messaging::error::BoxError;
 use crate::messaging::message::Message;
 use crate::messaging::values::Values;
 use chrono::{DateTime, Utc};
@@ -59,6 +60,32 @@ pub enum DecodeError {
         expected: &'static str,
         /// The name the envelope carries.
         found: String,
+    },
+    /// The data is of an older version than the program reads, and no upcaster leads on
+    /// from this version.
+    #[error("no upcaster from version {from} of `{name}`: the program reads version {to}, and nothing turns version {from} into a later one")]
+    MissingUpcaster {
+        /// The message name.
+        name: String,
+        /// The version with no upcaster from it.
+        from: u32,
+        /// The current version: the highest the program declares.
+        to: u32,
+    },
+    /// An upcaster returned an error.
+    #[error("the upcaster `{upcaster}` of `{name}` from version {from} to {to} failed: {source}")]
+    UpcasterFailed {
+        /// The message name.
+        name: String,
+        /// The version it read.
+        from: u32,
+        /// The version it makes.
+        to: u32,
+        /// The upcaster's function (module path and name).
+        upcaster: &'static str,
+        /// What it returned.
+        #[source]
+        source: BoxError,
     },
     /// `data` does not match the registered type's fields.
     #[error("the data of `{name}` v{version} does not match its type: {source}")]

@@ -57,6 +57,10 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// [`DomainEvent::INTEGRATION`] or in [`Bus::routes`](crate::Bus::routes).
     #[doc(hidden)]
     const INTEGRATION: bool = false;
+    /// The type's fields as the derive read them (serde attributes, names and Rust types as
+    /// written), one a line: what a schema snapshot compares.
+    #[doc(hidden)]
+    const SCHEMA: &'static str = "";
     /// The type's slot in every routing table, so a route is found without hashing.
     #[doc(hidden)]
     fn slot() -> &'static Slot;

@@ -7,6 +7,7 @@ use crate::messaging::bus::problems::{BuildError, Problem};
 use crate::messaging::bus::provided::Provided;
 use crate::messaging::bus::registry::{HandlerRegistration, MessageRegistration, Phase, Registry};
 use crate::messaging::bus::table::{Route, Table};
+use crate::messaging::bus::versions::check_upcasters;
 use crate::messaging::message::MessageKind;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::any::{Any, TypeId};
@@ -44,6 +45,7 @@ struct Placed {
 pub(super) fn build(registry: &Registry, options: &Options<'_>) -> Result<Table, BuildError> {
     let mut problems = Vec::new();
     check_names(registry, &mut problems);
+    check_upcasters(registry, &mut problems);
     check_options(registry, options, &mut problems);
     let provided = index_provided(options.provided, &mut problems);
     let mut placed = place_handlers(registry, options, &provided, &mut problems);

@@ -16,10 +16,13 @@ pub(crate) mod location;
 pub(crate) mod ports;
 pub(crate) mod problems;
 mod provided;
+pub(crate) mod reference;
 pub(crate) mod registry;
 pub(crate) mod routes;
 mod run;
 mod table;
+pub(crate) mod upcast;
+mod versions;
 
 use std::sync::Arc;
 

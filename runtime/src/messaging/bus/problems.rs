@@ -101,6 +101,59 @@ pub enum Problem {
         /// Where the replacement was given.
         location: Location,
     },
+    /// A typed upcaster whose two event types have different names.
+    UpcasterNameMismatch {
+        /// The upcaster's function.
+        upcaster: &'static str,
+        /// Where it is declared.
+        location: Location,
+        /// The old type: Rust type, wire name, version, where it is declared.
+        old: UpcastEnd,
+        /// The new type, likewise.
+        new: UpcastEnd,
+    },
+    /// A typed upcaster whose new type is not a later version than its old one.
+    UpcasterNotLater {
+        /// The upcaster's function.
+        upcaster: &'static str,
+        /// Where it is declared.
+        location: Location,
+        /// The old type.
+        old: UpcastEnd,
+        /// The new type.
+        new: UpcastEnd,
+    },
+    /// Older versions of an event that no upcaster leads on from.
+    UpcasterGap {
+        /// The event's wire name.
+        name: &'static str,
+        /// The versions with no upcaster from them.
+        missing: Vec<u32>,
+        /// Every version the program can meet, the current one last.
+        versions: Vec<u32>,
+    },
+    /// Several upcasters from the same version of an event.
+    UpcasterTwice {
+        /// The event's wire name.
+        name: &'static str,
+        /// The version they read.
+        from: u32,
+        /// Each upcaster's function and location.
+        upcasters: Vec<(&'static str, Location)>,
+    },
+    /// An upcaster to a version the program does not declare.
+    UpcasterTarget {
+        /// The upcaster's function.
+        upcaster: &'static str,
+        /// The event's wire name.
+        name: &'static str,
+        /// The version it makes.
+        to: u32,
+        /// The highest version declared, if any type has this name.
+        current: Option<u32>,
+        /// Where it is declared.
+        location: Location,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -166,6 +219,46 @@ impl std::fmt::Display for Problem {
                 f,
                 "{location}: the replacement for `{handler}` takes `{found}`, but the handler takes `{expected}`"
             ),
+            Problem::UpcasterNameMismatch { upcaster, location, old, new } => write!(
+                f,
+                "{location}: upcaster `{upcaster}` turns {old} into {new}: an upcaster moves an event to a later version of itself, so give both types the same `name`"
+            ),
+            Problem::UpcasterNotLater { upcaster, location, old, new } => write!(
+                f,
+                "{location}: upcaster `{upcaster}` turns {old} into {new}, which is not a later version: give `{}` a higher `version`",
+                new.rust_type
+            ),
+            Problem::UpcasterGap { name, missing, versions } => {
+                let (s, list) = match missing.as_slice() {
+                    [one] => ("", one.to_string()),
+                    [rest @ .., last] => {
+                        let rest: Vec<String> = rest.iter().map(u32::to_string).collect();
+                        ("s", format!("{} and {last}", rest.join(", ")))
+                    }
+                    [] => ("s", String::new()),
+                };
+                let chain: Vec<String> = versions.iter().map(u32::to_string).collect();
+                write!(
+                    f,
+                    "`{name}` has no upcaster from version{s} {list}: versions {} need one per step; write an `#[upcaster]` from each",
+                    chain.join(" → ")
+                )
+            }
+            Problem::UpcasterTwice { name, from, upcasters } => {
+                write!(f, "`{name}` has {} upcasters from version {from}:", upcasters.len())?;
+                for (upcaster, at) in upcasters {
+                    write!(f, " `{upcaster}` ({at})")?;
+                }
+                f.write_str("; keep one")
+            }
+            Problem::UpcasterTarget { upcaster, name, to, current: Some(current), location } => write!(
+                f,
+                "{location}: upcaster `{upcaster}` makes version {to} of `{name}`, but the latest version the program declares is {current}: upcast to version {current} at most, or declare version {to}"
+            ),
+            Problem::UpcasterTarget { upcaster, name, current: None, location, .. } => write!(
+                f,
+                "{location}: upcaster `{upcaster}` is for `{name}`, but no event of that name is linked into the program: check its `name`"
+            ),
         }
     }
 }
@@ -207,3 +300,28 @@ impl std::fmt::Debug for BuildError {
 }
 
 impl std::error::Error for BuildError {}
+
+/// One side of a typed upcaster, as a problem names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcastEnd {
+    /// The Rust type.
+    pub rust_type: &'static str,
+    /// Its wire name.
+    pub name: &'static str,
+    /// Its version.
+    pub version: u32,
+    /// Where it is declared.
+    pub location: Location,
+}
+
+impl std::fmt::Display for UpcastEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let UpcastEnd {
+            rust_type,
+            name,
+            version,
+            location,
+        } = self;
+        write!(f, "`{rust_type}` (`{name}` v{version}, {location})")
+    }
+}

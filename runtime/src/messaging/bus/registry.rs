@@ -5,6 +5,8 @@
 
 use crate::messaging::bus::call::{self, Invoke, Typed};
 pub use crate::messaging::bus::location::Location;
+pub use crate::messaging::bus::reference::MessageRef;
+use crate::messaging::bus::upcast::{self, Current, UpcasterRegistration};
 use crate::messaging::cloudevents::DecodeError;
 use crate::messaging::message::{DomainEvent, Message, MessageKind, Request, Slot};
 use crate::messaging::payload::{self, Payload};
@@ -21,6 +23,8 @@ pub struct MessageRegistration {
     pub(super) slot: fn() -> &'static Slot,
     /// How to type the calls of this message's handlers.
     pub(super) typing: fn() -> Typing,
+    /// The type's fields as the derive read them, for schema snapshots.
+    pub(super) schema: &'static str,
     pub(super) location: Location,
 }
 
@@ -32,6 +36,7 @@ impl MessageRegistration {
             decode: payload::decode::<M>,
             slot: M::slot,
             typing,
+            schema: M::SCHEMA,
             location,
         }
     }
@@ -108,40 +113,6 @@ impl<M> ProbeOther for Probe<M> {
     }
 }
 
-/// A reference to a message type from a handler registration.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct MessageRef {
-    pub(super) type_id: fn() -> TypeId,
-    pub(super) rust_type: fn() -> &'static str,
-    pub(super) name: &'static str,
-    pub(super) version: u32,
-    pub(super) kind: MessageKind,
-    pub(super) integration: bool,
-}
-
-impl MessageRef {
-    /// The message of an event handler: the one place its `DomainEvent` bound is checked.
-    pub const fn event<E: crate::DomainEvent>() -> MessageRef {
-        MessageRef::of::<E>()
-    }
-
-    pub fn type_id(&self) -> TypeId {
-        (self.type_id)()
-    }
-
-    pub const fn of<M: Message>() -> MessageRef {
-        MessageRef {
-            type_id: TypeId::of::<M>,
-            rust_type: std::any::type_name::<M>,
-            name: M::NAME,
-            version: M::VERSION,
-            kind: M::KIND,
-            integration: M::INTEGRATION,
-        }
-    }
-}
-
 /// A dependency parameter of a handler: `stock: &Inventory`.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -208,6 +179,8 @@ inventory::collect!(HandlerRegistration);
 pub(crate) struct Registry {
     pub(super) messages: Vec<&'static MessageRegistration>,
     pub(super) handlers: Vec<&'static HandlerRegistration>,
+    /// Sorted by name, then by the version each upcasts from.
+    pub(super) upcasters: Vec<&'static UpcasterRegistration>,
     by_name: FxHashMap<&'static str, Vec<&'static MessageRegistration>>,
 }
 
@@ -218,6 +191,11 @@ impl Registry {
             Registry::from_parts(
                 inventory::iter::<MessageRegistration>.into_iter().collect(),
                 inventory::iter::<HandlerRegistration>.into_iter().collect(),
+            )
+            .with_upcasters(
+                inventory::iter::<UpcasterRegistration>
+                    .into_iter()
+                    .collect(),
             )
         })
     }
@@ -238,11 +216,22 @@ impl Registry {
         Registry {
             messages,
             handlers,
+            upcasters: Vec::new(),
             by_name,
         }
     }
 
-    /// Decodes `data` into the type registered under this name and version.
+    pub(crate) fn with_upcasters(
+        mut self,
+        mut upcasters: Vec<&'static UpcasterRegistration>,
+    ) -> Registry {
+        upcasters.sort_by_key(|u| (u.name, u.from, u.function));
+        self.upcasters = upcasters;
+        self
+    }
+
+    /// Decodes `data` into the type registered under this name and version; an event's
+    /// older version is upcast into its current type (the highest version registered).
     pub(crate) fn decode(
         &self,
         name: String,
@@ -250,8 +239,24 @@ impl Registry {
         data: serde_json::Value,
     ) -> Result<Box<dyn Payload>, DecodeError> {
         let candidates = self.named(&name);
-        if candidates.is_empty() {
+        let Some(current) = candidates.last() else {
             return Err(DecodeError::UnknownName { name });
+        };
+        if current.message.version == version {
+            return (current.decode)(data).map_err(|source| DecodeError::Data {
+                name,
+                version,
+                source,
+            });
+        }
+        if version < current.message.version && current.message.kind == MessageKind::Event {
+            let current = Current {
+                message: current.message,
+                decode: current.decode,
+            };
+            return upcast::upcast(name.clone(), version, data, current, |from| {
+                self.upcaster(&name, from)
+            });
         }
         let Some(registration) = candidates.iter().find(|r| r.message.version == version) else {
             let known = candidates.iter().map(|r| r.message.version).collect();
@@ -273,8 +278,52 @@ impl Registry {
         self.named(name).iter().any(|r| r.message.integration)
     }
 
+    /// The first upcaster registered from this name and version.
+    fn upcaster(&self, name: &str, from: u32) -> Option<&'static UpcasterRegistration> {
+        let at = self
+            .upcasters
+            .partition_point(|u| (u.name, u.from) < (name, from));
+        self.upcasters
+            .get(at)
+            .copied()
+            .filter(|u| u.name == name && u.from == from)
+    }
+
+    /// The upcasters of this name, by the version each reads.
+    pub(crate) fn upcasters_of(&self, name: &str) -> &[&'static UpcasterRegistration] {
+        let start = self.upcasters.partition_point(|u| u.name < name);
+        let end = self.upcasters.partition_point(|u| u.name <= name);
+        &self.upcasters[start..end]
+    }
+
+    /// Every registered event type's name, version, Rust type and fields, by name and version.
+    pub(crate) fn event_schemas(&self) -> Vec<EventSchema> {
+        self.messages
+            .iter()
+            .filter(|m| m.message.kind == MessageKind::Event)
+            .map(|m| EventSchema {
+                name: m.message.name,
+                version: m.message.version,
+                rust_type: (m.message.rust_type)(),
+                fields: m.schema,
+                krate: m.location.krate(),
+            })
+            .collect()
+    }
+
     /// The registered types with this wire name, oldest version first.
     pub(crate) fn named(&self, name: &str) -> &[&'static MessageRegistration] {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
+}
+
+/// An event type's shape, as a schema snapshot records it.
+pub(crate) struct EventSchema {
+    pub(crate) name: &'static str,
+    pub(crate) version: u32,
+    pub(crate) rust_type: &'static str,
+    /// One line per serde attribute of the type, field or variant, as the derive read them.
+    pub(crate) fields: &'static str,
+    /// The crate that declares it.
+    pub(crate) krate: &'static str,
 }

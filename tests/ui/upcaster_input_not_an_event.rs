@@ -1,0 +1,26 @@
+use tidings::{upcaster, DomainEvent};
+
+#[derive(DomainEvent)]
+#[event(name = "ui.order_started", version = 1)]
+struct OrderStartedV1 {
+    id: u64,
+}
+
+#[derive(DomainEvent)]
+#[event(name = "ui.order_started", version = 2)]
+struct OrderStarted {
+    id: u64,
+}
+
+struct Legacy {
+    id: u64,
+}
+
+#[upcaster]
+fn order_started_v1(old: Legacy) -> OrderStarted {
+    OrderStarted { id: old.id }
+}
+
+fn unused(_: OrderStartedV1) {}
+
+fn main() {}
