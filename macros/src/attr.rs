@@ -153,19 +153,9 @@ pub(crate) fn ty(
         // The fallback still uses the type, so code that relies on it reports nothing more.
         return lit.parse().ok();
     }
-    let fork = input.fork();
-    match fork.parse::<syn::Type>() {
-        Ok(ty) if fork.is_empty() || fork.peek(syn::Token![,]) => {
-            let _ = input.parse::<syn::Type>();
-            Some(ty)
-        }
-        _ => {
-            let tokens = value_span(input);
-            errors.at(&tokens, format!("`{key}` takes a type: write `{example}`"));
-            skip_value(input);
-            None
-        }
-    }
+    whole_value(input, errors, || {
+        format!("`{key}` takes a type: write `{example}`")
+    })
 }
 
 /// `key = expr`, read as written and checked later.
@@ -175,15 +165,24 @@ pub(crate) fn expr(
     example: &str,
 ) -> Option<syn::Expr> {
     let input = value(meta, errors, example)?;
+    whole_value(input, errors, || format!("write `{example}`"))
+}
+
+/// The value as a `T` if it is one whole (up to a `,` or the end); else `message` at the value.
+fn whole_value<T: syn::parse::Parse>(
+    input: syn::parse::ParseStream<'_>,
+    errors: &mut Errors,
+    message: impl FnOnce() -> String,
+) -> Option<T> {
     let fork = input.fork();
-    match fork.parse::<syn::Expr>() {
-        Ok(expr) if fork.is_empty() || fork.peek(syn::Token![,]) => {
-            let _ = input.parse::<syn::Expr>();
-            Some(expr)
+    match fork.parse::<T>() {
+        Ok(parsed) if fork.is_empty() || fork.peek(syn::Token![,]) => {
+            let _ = input.parse::<T>();
+            Some(parsed)
         }
         _ => {
             let tokens = value_span(input);
-            errors.at(&tokens, format!("write `{example}`"));
+            errors.at(&tokens, message());
             skip_value(input);
             None
         }
