@@ -90,10 +90,17 @@ impl Default for PgSchema {
 
 async fn create(name: &str, options: &PgConnectOptions) {
     let mut conn = connect(options).await;
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {name}")))
+    let created = sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {name}")))
         .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create schema {name}: {e}"));
+        .await;
+    if let Err(error) = created {
+        // Two pools creating the same schema at once: PostgreSQL's `IF NOT EXISTS` does not
+        // cover the race, and the loser gets a unique violation (23505) or 42P06.
+        let code = error.as_database_error().and_then(|e| e.code());
+        if !matches!(code.as_deref(), Some("23505" | "42P06")) {
+            panic!("cannot create schema {name}: {error}");
+        }
+    }
 }
 
 impl Drop for PgSchema {
