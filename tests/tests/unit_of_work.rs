@@ -328,3 +328,12 @@ fn the_transaction_handle_refuses_statements_after_the_unit_of_work() {
     assert!(error.to_string().contains("has ended"), "{error}");
     assert_eq!(count(&f, "orders"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_of_work_runs_from_async_code_too() {
+    let f = fixture();
+    // The SQLite unit of work needs no runtime; inside one it is an ordinary blocking call.
+    let committed = tokio::task::block_in_place(|| place(&f, 10, "ok"));
+    assert_eq!(*committed.expect("commits inside a runtime").value(), 10);
+    assert_eq!(f.store.read_all_sync(0, 10).unwrap().len(), 1);
+}
