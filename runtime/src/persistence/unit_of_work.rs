@@ -175,6 +175,23 @@ impl<E> UnitOfWorkError<E> {
         }
     }
 
+    fn with_after_rollback(self, failures: Option<PublishError>) -> UnitOfWorkError<E> {
+        match self {
+            UnitOfWorkError::Work { error, .. } => UnitOfWorkError::Work {
+                error,
+                after_rollback: failures,
+            },
+            UnitOfWorkError::BeforeCommit { failures: f, .. } => UnitOfWorkError::BeforeCommit {
+                failures: f,
+                after_rollback: failures,
+            },
+            UnitOfWorkError::Store { error, .. } => UnitOfWorkError::Store {
+                error,
+                after_rollback: failures,
+            },
+        }
+    }
+
     pub(crate) fn store(error: StoreError) -> UnitOfWorkError<E> {
         UnitOfWorkError::Store {
             error,
@@ -218,40 +235,29 @@ pub(crate) fn finish_sync<T, E, Tx: Transaction>(
     outcome: Result<T, E>,
 ) -> Result<Committed<T>, UnitOfWorkError<E>> {
     let UnitOfWork { tx, collected } = unit;
-    let rows: Result<Vec<Vec<NewEvent>>, StoreError> = collected
-        .iter()
-        .map(|c| c.events.iter().map(new_event).collect())
-        .collect();
-    let streams: Vec<(String, ExpectedVersion)> = collected
-        .iter()
-        .map(|c| (c.stream.clone(), c.expected))
-        .collect();
-    let events: Vec<PhaseEvent> = collected
-        .into_iter()
-        .flat_map(|c| c.events)
-        .filter_map(|event| PhaseEvent::new(event.with_value(tx.clone())).ok())
-        .collect();
+    // Each stream's rows for the store, and every event (with the transaction) for the phases.
+    let mut streams = Vec::with_capacity(collected.len());
+    let mut events = Vec::new();
+    for Collected {
+        stream,
+        expected,
+        events: recorded,
+    } in collected
+    {
+        let rows: Result<Vec<NewEvent>, StoreError> = recorded.iter().map(new_event).collect();
+        streams.push((stream, expected, rows));
+        events.extend(
+            recorded
+                .into_iter()
+                .filter_map(|event| PhaseEvent::new(event.with_value(tx.clone())).ok()),
+        );
+    }
     let roll_back = |error: UnitOfWorkError<E>| -> UnitOfWorkError<E> {
         if let Err(failed) = tx.rollback() {
             tracing::error!(error = %failed, "a unit of work could not roll back");
         }
-        let failures = bus
-            .run_phase_sync(&events, Phase::AfterRollback, None)
-            .err();
-        match error {
-            UnitOfWorkError::Work { error, .. } => UnitOfWorkError::Work {
-                error,
-                after_rollback: failures,
-            },
-            UnitOfWorkError::BeforeCommit { failures: f, .. } => UnitOfWorkError::BeforeCommit {
-                failures: f,
-                after_rollback: failures,
-            },
-            UnitOfWorkError::Store { error, .. } => UnitOfWorkError::Store {
-                error,
-                after_rollback: failures,
-            },
-        }
+        let failures = bus.run_phase_sync(&events, Phase::AfterRollback, None);
+        error.with_after_rollback(failures.err())
     };
     let value = match outcome {
         Ok(value) => value,
@@ -262,8 +268,12 @@ pub(crate) fn finish_sync<T, E, Tx: Transaction>(
             }))
         }
     };
-    let rows = match rows {
-        Ok(rows) => rows,
+    let streams: Result<Vec<_>, StoreError> = streams
+        .into_iter()
+        .map(|(stream, expected, rows)| rows.map(|rows| (stream, expected, rows)))
+        .collect();
+    let streams = match streams {
+        Ok(streams) => streams,
         Err(error) => return Err(roll_back(UnitOfWorkError::store(error))),
     };
     let mut held = Held::default();
@@ -274,7 +284,7 @@ pub(crate) fn finish_sync<T, E, Tx: Transaction>(
         }));
     }
     let mut appended = Vec::with_capacity(streams.len());
-    for ((stream, expected), rows) in streams.iter().zip(&rows) {
+    for (stream, expected, rows) in &streams {
         match tx.append(stream, *expected, rows) {
             Ok(done) => appended.push(done),
             Err(error) => return Err(roll_back(UnitOfWorkError::store(error))),

@@ -91,12 +91,12 @@ pub(super) struct Spec {
 /// for another message type.
 #[derive(Clone, Copy)]
 pub(super) enum Typed {
-    Event(fn(&[&Spec]) -> Typing<Box<dyn TypedEvent>>),
-    Request(fn(&Spec) -> Typing<Box<dyn TypedRequest>>),
+    Event(fn(&[&Spec]) -> OrMismatch<Box<dyn TypedEvent>>),
+    Request(fn(&Spec) -> OrMismatch<Box<dyn TypedRequest>>),
 }
 
 /// Typed handlers, or the name of the one whose entry point is for another message type.
-pub(super) type Typing<T> = Result<T, &'static str>;
+pub(super) type OrMismatch<T> = Result<T, &'static str>;
 
 impl std::fmt::Debug for Typed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,7 +174,7 @@ pub(super) trait TypedRequest: Send + Sync {
     ) -> BoxFuture<'a, ()>;
 }
 
-pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn TypedEvent>> {
+pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> OrMismatch<Box<dyn TypedEvent>> {
     let handlers = specs
         .iter()
         .map(|spec| {
@@ -204,7 +204,7 @@ pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> Typing<Box<dyn 
     Ok(Box::new(EventHandlers { handlers, simple }))
 }
 
-pub(super) fn request_handler<R: Request>(spec: &Spec) -> Typing<Box<dyn TypedRequest>> {
+pub(super) fn request_handler<R: Request>(spec: &Spec) -> OrMismatch<Box<dyn TypedRequest>> {
     let call = match &spec.callee {
         Callee::Registered(Invoke::Request(f)) => f
             .downcast_ref::<RequestFn<R>>()
