@@ -16,6 +16,8 @@
 //!   writes (exactly once in effect), and [`SqliteInbox`](sqlite::SqliteInbox).
 //! - `amqp` (features `amqp` and `tokio`): the relay to RabbitMQ and the consumer, with the
 //!   delivery guarantees spelled out.
+//! - `http` (feature `http`): the HTTP feed of the store's events, pages of CloudEvents JSON
+//!   and a live tail ([`Feed`](http::Feed)), over any [`EventStore`](crate::persistence::EventStore).
 //!
 //! Which events leave is declared on the type: `#[event(name = "..", integration)]`, shown in
 //! [`Bus::routes`](crate::Bus::routes).
@@ -23,6 +25,8 @@
 #[cfg(feature = "amqp")]
 pub mod amqp;
 mod catch_up;
+#[cfg(feature = "http")]
+pub mod http;
 mod inbox;
 mod lease;
 #[cfg(feature = "sqlite")]
