@@ -25,9 +25,13 @@ pub mod amqp;
 mod catch_up;
 mod inbox;
 mod lease;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+mod projection;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use catch_up::{Batch, CatchUp, CatchUpError, Checkpoints, Handle};
 pub use inbox::{Delivered, Inbox, InboxError};
 pub use lease::Leases;
+pub use projection::ProjectionError;

@@ -68,14 +68,21 @@
 //! wait for the slowest writer, and positions then have holes that readers must tolerate.
 
 mod append;
+mod processing;
 mod read;
 mod schema;
+mod transaction;
 mod types;
 
 pub use append::append;
+pub use processing::{
+    acquire_lease, advance_checkpoint, checkpoint, lock_checkpoint, receive, release_lease,
+    set_checkpoint,
+};
 pub use read::{read_all, read_stream};
 pub use schema::{migrate, SCHEMA_VERSION};
 pub use sqlx;
+pub use transaction::{PostgresTransaction, TransactionGuard};
 
 use crate::persistence::event::{NewEvent, StoredEvent};
 use crate::persistence::store::{Appended, EventStore, ExpectedVersion, StoreError};
