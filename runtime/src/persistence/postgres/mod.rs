@@ -73,6 +73,7 @@ mod read;
 mod schema;
 mod transaction;
 mod types;
+mod unit_of_work;
 
 pub use append::append;
 pub use processing::{
