@@ -14,6 +14,10 @@
 //! - `sqlite` (feature `sqlite`): checkpoints and leases in the SQLite store, a
 //!   [`Projection`](sqlite::Projection) that saves its checkpoint in the transaction of its
 //!   writes (exactly once in effect), and [`SqliteInbox`](sqlite::SqliteInbox).
+//! - `postgres` (feature `postgres`): the same in the PostgreSQL store, async: leases on the
+//!   database's clock, a `Projection` several instances may run, and a `PostgresInbox` whose
+//!   handlers write through the delivery's transaction, a
+//!   `PostgresTransaction` context value.
 //! - `amqp` (features `amqp` and `tokio`): the relay to RabbitMQ and the consumer, with the
 //!   delivery guarantees spelled out.
 //!

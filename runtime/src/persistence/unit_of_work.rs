@@ -11,7 +11,12 @@
 //! Recording never dispatches, and `immediate` handlers are not run by a unit of work: they
 //! belong to [`Bus::publish`](crate::Bus::publish). The backend's transaction handle is passed
 //! explicitly: to the user's code by [`UnitOfWork::transaction`], and to the phases' handlers
-//! as a [context value](crate::ContextValue) (`ctx.get::<SqliteTransaction>()`).
+//! as a [context value](crate::ContextValue) (`ctx.get::<SqliteTransaction>()`,
+//! `ctx.get::<PostgresTransaction>()`).
+//!
+//! The order is written once, as async code. SQLite's unit of work is synchronous: its steps
+//! never wait, and it runs the phases' handlers synchronously (an async handler fails there),
+//! so the order completes in one poll. PostgreSQL's is async, and awaits async handlers.
 
 use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
