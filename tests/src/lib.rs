@@ -1,11 +1,13 @@
 //! Behaviour, compile-fail (trybuild) and cross-crate link tests of tidings; see `tests/`.
 //!
 //! The library holds what several tests share: scratch directories, the event the crash
-//! test's writer (`src/bin/store_writer.rs`) appends, and (feature `postgres`) a schema of
-//! its own on the test server for each PostgreSQL test.
+//! test's writer (`src/bin/store_writer.rs`) appends, the processor and lease scenarios every
+//! backend runs ([`processors`]), and (feature `postgres`) a schema of its own on the test
+//! server for each PostgreSQL test.
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod processors;
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,7 @@
 //! The relay and the consumer against a real RabbitMQ (`TIDINGS_TEST_AMQP`; `scripts/test`
-//! starts one): store → relay → broker → consumer → handler, each effect once.
+//! starts one): store → relay → broker → consumer → handler, each effect once, with the
+//! SQLite store and inbox. `broadcast_amqp_postgres.rs` runs the same scenarios on
+//! PostgreSQL.
 
 mod support;
 
@@ -9,14 +11,11 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{append_numbered, assert_once_in_order, Context};
+use support::{append_numbered, Context, WAIT};
 use tidings::broadcast::amqp::binding::{self, REASON_HEADER};
-use tidings::broadcast::amqp::{Relay, Topology};
+use tidings::broadcast::amqp::Topology;
 use tidings::persistence::sqlite::SqliteStore;
-use tidings::persistence::EventStore;
 use tidings_tests::{amqp_uri, unique, Scratch};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_integration_events_reach_the_other_context_once_in_order() {
@@ -24,66 +23,16 @@ async fn stored_integration_events_reach_the_other_context_once_in_order() {
     let dir = Scratch::new("amqp-e2e");
     let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
-    let exchange = unique("ordering");
-    let topology = Topology::new(&exchange, unique("shipping"));
-    let _stop = shipping.consume(&uri, topology.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await; // the queue is declared and bound
-
-    append_numbered(&store, "order-1", 1..=50);
-    let relay = Relay::new(store.clone(), &uri, &exchange).batch(16);
-    let checkpoint = relay.publish_pending().await.unwrap();
-    assert_eq!(
-        checkpoint, 55,
-        "the checkpoint passes the internal events too"
-    );
-    assert_once_in_order(&shipping.wait_for(50, WAIT).await, 50);
-
-    // Published again from the start (a relay that lost its checkpoint): no effect twice.
-    tidings::broadcast::Checkpoints::reset(&*store, relay.name(), 0)
-        .await
-        .unwrap();
-    relay.publish_pending().await.unwrap();
-    append_numbered(&store, "order-1", 51..=60);
-    relay.publish_pending().await.unwrap();
-    assert_once_in_order(&shipping.wait_for(60, WAIT).await, 60);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_once_in_order(&shipping.effects(), 60);
-    assert_eq!(store.read_all(0, 1000).await.unwrap().len(), 66);
+    support::relayed_events_have_their_effect_once_in_order(&uri, store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redelivered_message_has_its_effect_once() {
+async fn a_redelivered_or_failed_message_has_its_effect_once() {
     let uri = amqp_uri();
     let dir = Scratch::new("amqp-redelivery");
     let store = SqliteStore::open(dir.join("ordering.db")).unwrap();
-    append_numbered(&store, "order-1", 1..=3);
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
-    let topology = Topology::new(unique("ordering"), unique("shipping"));
-    let _stop = shipping.consume(&uri, topology.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    // The same three messages, each sent three times.
-    let connection = Connection::connect(&uri, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    for _ in 0..3 {
-        for event in store.read_all_sync(0, 10).unwrap() {
-            channel
-                .basic_publish(
-                    topology.exchange().into(),
-                    event.name().into(),
-                    BasicPublishOptions::default(),
-                    event.data().as_bytes(),
-                    binding::properties(&event).unwrap(),
-                )
-                .await
-                .unwrap();
-        }
-    }
-    assert_eq!(shipping.wait_for(3, WAIT).await, [1, 2, 3]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(shipping.effects(), [1, 2, 3]);
+    support::redelivered_and_failed_messages_have_their_effect_once(&uri, &store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

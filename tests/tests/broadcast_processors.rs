@@ -1,14 +1,14 @@
 //! Catch-up processors over the SQLite store: a read model whose checkpoint commits with its
-//! writes, rebuilt from scratch; the generic processor; integration events in the routes.
+//! writes, rebuilt from scratch; the generic processor; leases; integration events in the
+//! routes. `broadcast_postgres.rs` runs the same over PostgreSQL.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use tidings::broadcast::sqlite::Projection;
-use tidings::broadcast::{CatchUp, Checkpoints, Handle};
 use tidings::persistence::sqlite::rusqlite::{self, Connection, Transaction};
 use tidings::persistence::sqlite::SqliteStore;
 use tidings::persistence::{ExpectedVersion, NewEvent, StoredEvent};
-use tidings::{Bus, DomainEvent, Envelope};
+use tidings::{Bus, DomainEvent};
+use tidings_tests::processors::{self, numbered};
 use tidings_tests::{Internal, Numbered};
 
 fn append(store: &SqliteStore, stream: &str, events: impl IntoIterator<Item = NewEvent>) {
@@ -16,14 +16,6 @@ fn append(store: &SqliteStore, stream: &str, events: impl IntoIterator<Item = Ne
     store
         .append_sync(stream, ExpectedVersion::Any, &events)
         .unwrap();
-}
-
-fn numbered(n: u64) -> NewEvent {
-    NewEvent::from_envelope(&Envelope::new(Numbered { n })).unwrap()
-}
-
-fn internal(n: u64) -> NewEvent {
-    NewEvent::from_envelope(&Envelope::new(Internal { n })).unwrap()
 }
 
 /// The read model: per stream, how many events and the sum of their numbers.
@@ -128,46 +120,22 @@ fn a_failed_batch_rolls_back_its_writes_and_its_checkpoint() {
         .unwrap();
 }
 
-/// Collects what a generic processor hands over.
-struct Collect(Vec<u64>);
-
-impl Handle for Collect {
-    type Error = Infallible;
-    async fn handle(&mut self, events: &[StoredEvent]) -> Result<(), Infallible> {
-        self.0.extend(events.iter().map(StoredEvent::position));
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_generic_processor_hands_over_batches_advances_and_replays() {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    append(&store, "a", [numbered(1), internal(2), numbered(3)]);
-    append(&store, "b", [internal(4), internal(5)]);
+    processors::catch_up_hands_over_batches_advances_and_replays(store).await;
+}
 
-    let all = CatchUp::new(store.clone(), "all").batch(2);
-    let mut seen = Collect(Vec::new());
-    assert_eq!(all.run(&mut seen).await.unwrap(), 5);
-    assert_eq!(seen.0, [1, 2, 3, 4, 5]);
-    assert_eq!(all.run(&mut seen).await.unwrap(), 5);
-    assert_eq!(seen.0.len(), 5, "nothing handed over twice");
+#[tokio::test]
+async fn a_lease_has_one_holder_and_is_taken_over_when_it_expires() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    processors::a_lease_has_one_holder_and_is_taken_over_when_it_expires(&store).await;
+}
 
-    // Integration events only: the others are passed over, and counted as done.
-    let outgoing = CatchUp::new(store.clone(), "outgoing")
-        .batch(2)
-        .integration_only();
-    let mut published = Collect(Vec::new());
-    assert_eq!(outgoing.run(&mut published).await.unwrap(), 5);
-    assert_eq!(published.0, [1, 3]);
-
-    all.replay().await.unwrap();
-    assert_eq!(store.checkpoint("all").await.unwrap(), 0);
-    let mut again = Collect(Vec::new());
-    all.run(&mut again).await.unwrap();
-    assert_eq!(again.0, [1, 2, 3, 4, 5]);
-    // A checkpoint only moves forward through `advance`.
-    store.advance("all", 2).await.unwrap();
-    assert_eq!(store.checkpoint("all").await.unwrap(), 5);
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_instances_never_hold_a_lease_together() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    processors::racing_instances_never_hold_a_lease_together(store, 16).await;
 }
 
 #[test]

@@ -14,6 +14,10 @@
 //! - `sqlite` (feature `sqlite`): checkpoints and leases in the SQLite store, a
 //!   [`Projection`](sqlite::Projection) that saves its checkpoint in the transaction of its
 //!   writes (exactly once in effect), and [`SqliteInbox`](sqlite::SqliteInbox).
+//! - `postgres` (feature `postgres`): the same in the PostgreSQL store, async: leases on the
+//!   database's clock, a `Projection` several instances may run, and a `PostgresInbox` whose
+//!   handlers write through the delivery's transaction, a
+//!   `PostgresTransaction` context value.
 //! - `amqp` (features `amqp` and `tokio`): the relay to RabbitMQ and the consumer, with the
 //!   delivery guarantees spelled out.
 //! - `http` (feature `http`): the HTTP feed of the store's events, pages of CloudEvents JSON
@@ -29,9 +33,13 @@ mod catch_up;
 pub mod http;
 mod inbox;
 mod lease;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+mod projection;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use catch_up::{Batch, CatchUp, CatchUpError, Checkpoints, Handle};
 pub use inbox::{Delivered, Inbox, InboxError};
 pub use lease::Leases;
+pub use projection::ProjectionError;

@@ -11,25 +11,32 @@
 //! Recording never dispatches, and `immediate` handlers are not run by a unit of work: they
 //! belong to [`Bus::publish`](crate::Bus::publish). The backend's transaction handle is passed
 //! explicitly: to the user's code by [`UnitOfWork::transaction`], and to the phases' handlers
-//! as a [context value](crate::ContextValue) (`ctx.get::<SqliteTransaction>()`).
+//! as a [context value](crate::ContextValue) (`ctx.get::<SqliteTransaction>()`,
+//! `ctx.get::<PostgresTransaction>()`).
+//!
+//! The order is written once, as async code. SQLite's unit of work is synchronous: its steps
+//! never wait, and it runs the phases' handlers synchronously (an async handler fails there),
+//! so the order completes in one poll. PostgreSQL's is async, and awaits async handlers.
 
-use crate::messaging::bus::dispatch::phase::PhaseEvent;
+use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
 use crate::persistence::event::NewEvent;
 use crate::persistence::pending::Pending;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::{AnyEnvelope, Bus, ContextValue, Phase, PublishError};
+use std::future::Future;
 
-/// A transaction open for a unit of work, as its backend runs it.
+/// A transaction open for a unit of work, as its backend runs it. A synchronous backend's
+/// futures complete at their first poll.
 pub(crate) trait Transaction: ContextValue + Clone {
     fn append(
         &self,
         stream: &str,
         expected: ExpectedVersion,
         events: &[NewEvent],
-    ) -> Result<Appended, StoreError>;
-    fn commit(&self) -> Result<(), StoreError>;
-    fn rollback(&self) -> Result<(), StoreError>;
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+    fn commit(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn rollback(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The work of one transaction: the backend's transaction handle for the user's own writes,
@@ -228,11 +235,30 @@ impl<E: std::error::Error + 'static> std::error::Error for UnitOfWorkError<E> {
 }
 
 /// Ends a unit of work whose work returned `outcome`, synchronously: the phases, the appends
-/// and the commit or rollback, in the order the module docs give.
+/// and the commit or rollback, in the order the module docs give. The backend's transaction
+/// must never wait.
 pub(crate) fn finish_sync<T, E, Tx: Transaction>(
     bus: &Bus,
     unit: UnitOfWork<Tx>,
     outcome: Result<T, E>,
+) -> Result<Committed<T>, UnitOfWorkError<E>> {
+    Phases::drive_sync(finish(bus, unit, outcome, Phases::Sync))
+}
+
+/// [`finish_sync`] for an async backend: its handlers may be async, and are awaited.
+pub(crate) async fn finish_async<T, E, Tx: Transaction>(
+    bus: &Bus,
+    unit: UnitOfWork<Tx>,
+    outcome: Result<T, E>,
+) -> Result<Committed<T>, UnitOfWorkError<E>> {
+    finish(bus, unit, outcome, Phases::Async).await
+}
+
+async fn finish<T, E, Tx: Transaction>(
+    bus: &Bus,
+    unit: UnitOfWork<Tx>,
+    outcome: Result<T, E>,
+    phases: Phases,
 ) -> Result<Committed<T>, UnitOfWorkError<E>> {
     let UnitOfWork { tx, collected } = unit;
     // Each stream's rows for the store, and every event (with the transaction) for the phases.
@@ -252,11 +278,13 @@ pub(crate) fn finish_sync<T, E, Tx: Transaction>(
                 .filter_map(|event| PhaseEvent::new(event.with_value(tx.clone())).ok()),
         );
     }
-    let roll_back = |error: UnitOfWorkError<E>| -> UnitOfWorkError<E> {
-        if let Err(failed) = tx.rollback() {
+    let roll_back = async |error: UnitOfWorkError<E>| -> UnitOfWorkError<E> {
+        if let Err(failed) = tx.rollback().await {
             tracing::error!(error = %failed, "a unit of work could not roll back");
         }
-        let failures = bus.run_phase_sync(&events, Phase::AfterRollback, None);
+        let failures = bus
+            .run_phase(&events, Phase::AfterRollback, phases, None)
+            .await;
         error.with_after_rollback(failures.err())
     };
     let value = match outcome {
@@ -265,7 +293,8 @@ pub(crate) fn finish_sync<T, E, Tx: Transaction>(
             return Err(roll_back(UnitOfWorkError::Work {
                 error,
                 after_rollback: None,
-            }))
+            })
+            .await)
         }
     };
     let streams: Result<Vec<_>, StoreError> = streams
@@ -274,27 +303,33 @@ pub(crate) fn finish_sync<T, E, Tx: Transaction>(
         .collect();
     let streams = match streams {
         Ok(streams) => streams,
-        Err(error) => return Err(roll_back(UnitOfWorkError::store(error))),
+        Err(error) => return Err(roll_back(UnitOfWorkError::store(error)).await),
     };
     let mut held = Held::default();
-    if let Err(failures) = bus.run_phase_sync(&events, Phase::BeforeCommit, Some(&mut held)) {
+    let before = bus
+        .run_phase(&events, Phase::BeforeCommit, phases, Some(&mut held))
+        .await;
+    if let Err(failures) = before {
         return Err(roll_back(UnitOfWorkError::BeforeCommit {
             failures,
             after_rollback: None,
-        }));
+        })
+        .await);
     }
     let mut appended = Vec::with_capacity(streams.len());
     for (stream, expected, rows) in &streams {
-        match tx.append(stream, *expected, rows) {
+        match tx.append(stream, *expected, rows).await {
             Ok(done) => appended.push(done),
-            Err(error) => return Err(roll_back(UnitOfWorkError::store(error))),
+            Err(error) => return Err(roll_back(UnitOfWorkError::store(error)).await),
         }
     }
-    if let Err(error) = tx.commit() {
-        return Err(roll_back(UnitOfWorkError::store(error)));
+    if let Err(error) = tx.commit().await {
+        return Err(roll_back(UnitOfWorkError::store(error)).await);
     }
-    let after = bus.run_phase_sync(&events, Phase::AfterCommit, None);
-    let released = bus.release_sync(held);
+    let after = bus
+        .run_phase(&events, Phase::AfterCommit, phases, None)
+        .await;
+    let released = bus.release(held, phases).await;
     Ok(Committed {
         value,
         appended,

@@ -5,8 +5,9 @@
 mod inbox;
 mod projection;
 
+pub use crate::broadcast::projection::ProjectionError;
 pub use inbox::SqliteInbox;
-pub use projection::{Projection, ProjectionError};
+pub use projection::Projection;
 
 use crate::broadcast::catch_up::Checkpoints;
 use crate::broadcast::lease::Leases;

@@ -1,5 +1,6 @@
 //! A read model kept in the store's database, its checkpoint saved with its writes.
 
+use crate::broadcast::projection::ProjectionError;
 use crate::persistence::sqlite::{self, rusqlite};
 use crate::persistence::{StoreError, StoredEvent};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -37,34 +38,6 @@ pub struct Projection {
     batch: usize,
 }
 
-/// Why a projection stopped; the batch that failed was rolled back, checkpoint included.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProjectionError<E: std::error::Error + 'static> {
-    /// The database failed.
-    #[error("projection `{projection}`: {source}")]
-    Store {
-        /// The projection's name.
-        projection: String,
-        /// What the store reported.
-        #[source]
-        source: StoreError,
-    },
-    /// Applying an event failed.
-    #[error(
-        "projection `{projection}` failed to apply the event at position {position}: {source}"
-    )]
-    Apply {
-        /// The projection's name.
-        projection: String,
-        /// The event's position.
-        position: u64,
-        /// The error `apply` returned.
-        #[source]
-        source: E,
-    },
-}
-
 impl Projection {
     /// The projection `name` (its checkpoint's name), in batches of 256 events.
     pub fn new(name: impl Into<String>) -> Projection {
@@ -95,11 +68,8 @@ impl Projection {
                 return Ok(after);
             };
             for event in &events {
-                apply(&tx, event).map_err(|source| ProjectionError::Apply {
-                    projection: self.name.clone(),
-                    position: event.position(),
-                    source,
-                })?;
+                apply(&tx, event)
+                    .map_err(|e| ProjectionError::apply(&self.name, event.position(), e))?;
             }
             sqlite::set_checkpoint(&tx, &self.name, last).map_err(|e| self.store(e))?;
             tx.commit().map_err(|e| self.store(backend(e)))?;
@@ -115,11 +85,7 @@ impl Projection {
         apply: impl FnMut(&Transaction<'_>, &StoredEvent) -> Result<(), E>,
     ) -> Result<u64, ProjectionError<E>> {
         let tx = self.begin(conn)?;
-        clear(&tx).map_err(|source| ProjectionError::Apply {
-            projection: self.name.clone(),
-            position: 0,
-            source,
-        })?;
+        clear(&tx).map_err(|e| ProjectionError::apply(&self.name, 0, e))?;
         sqlite::set_checkpoint(&tx, &self.name, 0).map_err(|e| self.store(e))?;
         tx.commit().map_err(|e| self.store(backend(e)))?;
         self.run(conn, apply)
@@ -134,10 +100,7 @@ impl Projection {
     }
 
     fn store<E: std::error::Error>(&self, source: StoreError) -> ProjectionError<E> {
-        ProjectionError::Store {
-            projection: self.name.clone(),
-            source,
-        }
+        ProjectionError::store(&self.name, source)
     }
 }
 

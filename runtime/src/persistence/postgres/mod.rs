@@ -39,6 +39,14 @@
 //!   the connection's current schema: give each application or tenant its own with
 //!   `PgConnectOptions::options([("search_path", "billing")])`. A schema written by a newer
 //!   release is refused with [`StoreError::SchemaTooNew`] and left as it is.
+//! - [`PostgresStore::unit_of_work`] commits async work's writes and the events it recorded in
+//!   one transaction, its `before_commit` handlers writing through the same
+//!   [`PostgresTransaction`] (see [`UnitOfWork`](crate::persistence::UnitOfWork)).
+//! - Beside the events, the schema keeps what processors need (`tidings_checkpoints`,
+//!   `tidings_leases`, `tidings_inbox`): the free functions [`checkpoint`],
+//!   [`lock_checkpoint`], [`set_checkpoint`], [`advance_checkpoint`], [`acquire_lease`],
+//!   [`release_lease`] and [`receive`] take any executor, your transaction included; the
+//!   `tidings::broadcast::postgres` module builds the processors' ports on them.
 //! - Event data is stored as `jsonb` (queryable; read back with equivalent JSON, not the same
 //!   text), occurred-on as `timestamptz` (to the microsecond), ids as `uuid`.
 //!
@@ -68,14 +76,22 @@
 //! wait for the slowest writer, and positions then have holes that readers must tolerate.
 
 mod append;
+mod processing;
 mod read;
 mod schema;
+mod transaction;
 mod types;
+mod unit_of_work;
 
 pub use append::append;
+pub use processing::{
+    acquire_lease, advance_checkpoint, checkpoint, lock_checkpoint, receive, release_lease,
+    set_checkpoint,
+};
 pub use read::{read_all, read_stream};
 pub use schema::{migrate, SCHEMA_VERSION};
 pub use sqlx;
+pub use transaction::{PostgresTransaction, TransactionGuard};
 
 use crate::persistence::event::{NewEvent, StoredEvent};
 use crate::persistence::store::{Appended, EventStore, ExpectedVersion, StoreError};

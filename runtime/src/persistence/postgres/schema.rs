@@ -129,6 +129,28 @@ BEGIN
 END
 $fn$;
 "#,
+    // 2: what processors reading the store keep beside it: each one's checkpoint (the last
+    // position it is done with), the leases that let one instance at a time run a processor
+    // (their expiry on the database's clock), and the inbox of event ids each consumer has
+    // had its effect for.
+    r#"
+CREATE TABLE tidings_checkpoints (
+    name       text        PRIMARY KEY,
+    position   bigint      NOT NULL,
+    updated_on timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE tidings_leases (
+    name       text        PRIMARY KEY,
+    holder     text        NOT NULL,
+    expires_on timestamptz NOT NULL
+);
+CREATE TABLE tidings_inbox (
+    consumer    text        NOT NULL,
+    event_id    uuid        NOT NULL,
+    received_on timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+"#,
 ];
 
 /// The schema version this program writes and reads.

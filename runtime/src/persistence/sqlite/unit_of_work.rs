@@ -76,7 +76,7 @@ impl std::fmt::Debug for SqliteTransaction {
 }
 
 impl Transaction for SqliteTransaction {
-    fn append(
+    async fn append(
         &self,
         stream: &str,
         expected: ExpectedVersion,
@@ -88,11 +88,11 @@ impl Transaction for SqliteTransaction {
         append_in(&lock(&self.conn), stream, expected, events)
     }
 
-    fn commit(&self) -> Result<(), StoreError> {
+    async fn commit(&self) -> Result<(), StoreError> {
         self.end("COMMIT")
     }
 
-    fn rollback(&self) -> Result<(), StoreError> {
+    async fn rollback(&self) -> Result<(), StoreError> {
         self.end("ROLLBACK")
     }
 }
@@ -106,7 +106,7 @@ struct Guard<'s> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        let _ = self.tx.rollback();
+        let _ = self.tx.end("ROLLBACK");
         *lock(&self.store.working) = None;
     }
 }

@@ -23,27 +23,42 @@ impl PhaseEvent {
     }
 }
 
-impl Bus {
-    /// Runs the `phase` handlers of each event, in order. What they publish or queue goes to
-    /// `held` when given (dispatched by [`Bus::release_sync`] after the commit, or dropped),
-    /// and is dispatched at once, breadth first, otherwise. Observers see the events of the
-    /// `after_commit` phase: that is when they are published.
-    pub(crate) fn run_phase_sync(
-        &self,
-        events: &[PhaseEvent],
-        phase: Phase,
-        held: Option<&mut Held>,
-    ) -> Result<(), PublishError> {
-        run_sync(self.phase(events, phase, Mode::Sync, held))
+/// How a unit of work runs its phases: synchronously (a backend without an async runtime;
+/// async handlers fail, nothing ever waits) or awaiting async handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phases {
+    Sync,
+    Async,
+}
+
+impl Phases {
+    fn mode(self) -> Mode {
+        match self {
+            Phases::Sync => Mode::Sync,
+            Phases::Async => Mode::Async,
+        }
     }
 
-    async fn phase(
+    /// Drives to its end a future that runs its phases in `Sync`: it completes in a single
+    /// poll, as long as the backend's own steps never wait either.
+    pub(crate) fn drive_sync<F: std::future::Future>(future: F) -> F::Output {
+        run_sync(future)
+    }
+}
+
+impl Bus {
+    /// Runs the `phase` handlers of each event, in order. What they publish or queue goes to
+    /// `held` when given (dispatched by [`Bus::release`] after the commit, or dropped),
+    /// and is dispatched at once, breadth first, otherwise. Observers see the events of the
+    /// `after_commit` phase: that is when they are published.
+    pub(crate) async fn run_phase(
         &self,
         events: &[PhaseEvent],
         phase: Phase,
-        mode: Mode,
+        phases: Phases,
         held: Option<&mut Held>,
     ) -> Result<(), PublishError> {
+        let mode = phases.mode();
         let mut now = BreadthFirst::default();
         let sink: &mut dyn Sink = match held {
             Some(held) => held,
@@ -70,10 +85,10 @@ impl Bus {
     }
 
     /// Dispatches what a phase held back, breadth first, as their `immediate` handlers.
-    pub(crate) fn release_sync(&self, held: Held) -> Result<(), PublishError> {
+    pub(crate) async fn release(&self, held: Held, phases: Phases) -> Result<(), PublishError> {
         let mut queue = held.into_queue();
         let mut run = Run::new(&mut queue);
-        run_sync(self.drain(Mode::Sync, &mut run));
+        self.drain(phases.mode(), &mut run).await;
         run.into_result()
     }
 }

@@ -1,0 +1,104 @@
+//! The inbox in a PostgreSQL schema: the record of each event commits in the transaction of
+//! the handlers' effects, which they reach from their context.
+
+use super::backend;
+use crate::broadcast::inbox::{Delivered, Inbox, InboxError};
+use crate::messaging::any::AnyEnvelope;
+use crate::messaging::bus::Bus;
+use crate::persistence::postgres::sqlx::PgPool;
+use crate::persistence::postgres::{self, PostgresTransaction};
+use crate::persistence::StoreError;
+
+/// An [`Inbox`] in a PostgreSQL schema (the connection's current schema, as for the store).
+///
+/// Each delivery opens a transaction on the pool, records the event id in it, and attaches it
+/// to the event as a [`PostgresTransaction`] context value: the handlers (async, as sqlx is)
+/// write their effects through `ctx.get::<PostgresTransaction>()`, and the effects and the
+/// record commit together, or roll back together when a handler fails. Deliveries run in
+/// parallel, each on a connection of its own; two deliveries of one event at once are
+/// serialised by the record's key, and the second finds the event handled.
+///
+/// ```no_run
+/// use tidings::broadcast::postgres::PostgresInbox;
+/// use tidings::persistence::postgres::{sqlx, PostgresTransaction};
+/// use tidings::persistence::StoreError;
+/// use tidings::{handler, Context, DomainEvent};
+/// # #[derive(DomainEvent, Debug)] #[event(name = "docs.order_paid")] struct OrderPaid { order: i64 }
+///
+/// #[handler]
+/// async fn ship(event: &OrderPaid, ctx: &Context) -> Result<(), StoreError> {
+///     let tx = ctx.get::<PostgresTransaction>().expect("delivered through the inbox");
+///     sqlx::query("INSERT INTO shipments (order_id) VALUES ($1)")
+///         .bind(event.order)
+///         .execute(&mut *tx.lock()?)
+///         .await
+///         .map_err(|e| StoreError::Backend(Box::new(e)))?;
+///     Ok(())
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let inbox = PostgresInbox::open(sqlx::PgPool::connect("postgres://app@db/shipping").await?).await?;
+/// // consumer.run_until(&inbox, &bus, stop).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresInbox {
+    pool: PgPool,
+}
+
+impl PostgresInbox {
+    /// An inbox on `pool`: the schema is created or migrated (the store's schema, so a store
+    /// and an inbox may share one).
+    pub async fn open(pool: PgPool) -> Result<PostgresInbox, StoreError> {
+        let mut conn = pool.acquire().await.map_err(backend)?;
+        postgres::migrate(&mut conn).await?;
+        drop(conn);
+        Ok(PostgresInbox { pool })
+    }
+
+    /// The pool, for reading what the handlers wrote.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Opens the delivery's transaction and records the id: `None` when it was recorded
+    /// before (the transaction is then rolled back).
+    async fn begin(
+        &self,
+        consumer: &str,
+        envelope: &AnyEnvelope,
+    ) -> Result<Option<PostgresTransaction>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        if postgres::receive(&mut *tx, consumer, envelope.id()).await? {
+            Ok(Some(PostgresTransaction::new(tx)))
+        } else {
+            tx.rollback().await.map_err(backend)?;
+            Ok(None)
+        }
+    }
+}
+
+impl Inbox for PostgresInbox {
+    async fn deliver(
+        &self,
+        consumer: &str,
+        envelope: AnyEnvelope,
+        bus: &Bus,
+    ) -> Result<Delivered, InboxError> {
+        let id = envelope.id();
+        let store = |source| InboxError::Store { id, source };
+        let Some(tx) = self.begin(consumer, &envelope).await.map_err(store)? else {
+            return Ok(Delivered::AlreadyHandled);
+        };
+        match bus.publish_any(envelope.with_value(tx.clone())).await {
+            Ok(()) => {
+                tx.commit().await.map_err(store)?;
+                Ok(Delivered::Handled)
+            }
+            Err(source) => {
+                tx.rollback().await.map_err(store)?;
+                Err(InboxError::Handlers { id, source })
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! A consuming context over any inbox, and the broadcasting scenarios every backend runs. It
+//! declares no handler: each test binary registers its backend's own (see `mod.rs` for
+//! SQLite's), so a binary includes this file alone when its backend is another one.
+
+#![allow(dead_code, unreachable_pub)]
+
+use lapin::options::BasicPublishOptions;
+use lapin::{Connection, ConnectionProperties};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tidings::broadcast::amqp::binding;
+use tidings::broadcast::amqp::{Consumer, Relay, Topology};
+use tidings::broadcast::{Checkpoints, Inbox, Leases};
+use tidings::persistence::{EventStore, ExpectedVersion, NewEvent};
+use tidings::{Bus, Envelope};
+use tidings_tests::{unique, Internal, Numbered};
+use tokio::sync::oneshot;
+
+/// How long a scenario waits for effects.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// An inbox whose database also holds the `effects` table the consuming handler writes.
+pub trait Effects: Inbox + Clone + 'static {
+    /// The numbers whose effect happened, in the order they happened.
+    fn recorded(&self) -> impl Future<Output = Vec<u64>> + Send;
+}
+
+/// The numbers whose first delivery fails after its handler wrote the effect (which then
+/// rolls back with the inbox's record): provided to the consuming handler.
+#[derive(Debug, Default)]
+pub struct Flaky(Mutex<HashSet<u64>>);
+
+impl Flaky {
+    /// Makes the next delivery of `n` fail.
+    pub fn fail_next(&self, n: u64) {
+        self.0.lock().unwrap().insert(n);
+    }
+
+    /// Whether this delivery of `n` fails (only the first after `fail_next`).
+    pub fn fails(&self, n: u64) -> bool {
+        self.0.lock().unwrap().remove(&n)
+    }
+}
+
+/// The handler's error when [`Flaky`] says so.
+#[derive(Debug, thiserror::Error)]
+#[error("the effect of {0} failed on purpose")]
+pub struct Failed(pub u64);
+
+/// A consuming context: its inbox (whose database holds the effects) and its bus.
+pub struct Consuming<I> {
+    pub inbox: I,
+    pub bus: Bus,
+    pub flaky: Arc<Flaky>,
+}
+
+impl<I: Effects> Consuming<I> {
+    /// A context over `inbox`, its bus providing `inbox` and a [`Flaky`].
+    pub fn new(inbox: I) -> Consuming<I> {
+        let flaky = Arc::new(Flaky::default());
+        let bus = Bus::builder()
+            .provide(inbox.clone())
+            .provide_arc(flaky.clone())
+            .build()
+            .unwrap();
+        Consuming { inbox, bus, flaky }
+    }
+
+    /// Waits until `count` effects happened (or `within` passed), and returns them.
+    pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<u64> {
+        let start = Instant::now();
+        loop {
+            let effects = self.inbox.recorded().await;
+            if effects.len() >= count || start.elapsed() > within {
+                return effects;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs a consumer of `topology` in the background until the returned sender is dropped
+    /// or used.
+    pub fn consume(self: &Arc<Self>, uri: &str, topology: Topology) -> oneshot::Sender<()> {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let consumer = Consumer::new(uri, topology).max_backoff(Duration::from_millis(500));
+        let context = self.clone();
+        tokio::spawn(async move {
+            consumer
+                .run_until(&context.inbox, &context.bus, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        stop
+    }
+}
+
+/// Event `n`, with an `Internal` event after each tenth (which the relay passes over).
+pub fn numbered_batch(n: u64) -> Vec<NewEvent> {
+    let mut events = vec![NewEvent::from_envelope(&Envelope::new(Numbered { n })).unwrap()];
+    if n % 10 == 0 {
+        events.push(NewEvent::from_envelope(&Envelope::new(Internal { n })).unwrap());
+    }
+    events
+}
+
+/// Appends `Numbered` events `range` to `stream`, one append each ([`numbered_batch`]).
+pub async fn append_numbered_to<S: EventStore>(
+    store: &S,
+    stream: &str,
+    range: std::ops::RangeInclusive<u64>,
+) {
+    for n in range {
+        store
+            .append(stream, ExpectedVersion::Any, &numbered_batch(n))
+            .await
+            .unwrap();
+    }
+}
+
+/// Asserts each number in `1..=count` had its effect exactly once, in order.
+pub fn assert_once_in_order(effects: &[u64], count: u64) {
+    let expected: Vec<u64> = (1..=count).collect();
+    if effects != expected {
+        let mut sorted = effects.to_vec();
+        sorted.sort_unstable();
+        let duplicates = sorted.windows(2).filter(|w| w[0] == w[1]).count();
+        let missing = expected
+            .iter()
+            .filter(|n| sorted.binary_search(n).is_err())
+            .count();
+        let out_of_order = effects.windows(2).filter(|w| w[0] > w[1]).count();
+        panic!(
+            "{} effects for {count} events: {duplicates} duplicated, {missing} missing, \
+             {out_of_order} out of order",
+            effects.len()
+        );
+    }
+}
+
+/// Store → relay → broker → consumer → handler: each effect once and in order, also when the
+/// relay publishes everything again from the start.
+pub async fn relayed_events_have_their_effect_once_in_order<S, I>(
+    uri: &str,
+    store: Arc<S>,
+    shipping: Arc<Consuming<I>>,
+) where
+    S: EventStore + Checkpoints + Leases + 'static,
+    I: Effects,
+{
+    let exchange = unique("ordering");
+    let topology = Topology::new(&exchange, unique("shipping"));
+    let _stop = shipping.consume(uri, topology.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await; // the queue is declared and bound
+
+    append_numbered_to(&*store, "order-1", 1..=50).await;
+    let relay = Relay::new(store.clone(), uri, &exchange).batch(16);
+    let checkpoint = relay.publish_pending().await.unwrap();
+    assert_eq!(
+        checkpoint, 55,
+        "the checkpoint passes the internal events too"
+    );
+    assert_once_in_order(&shipping.wait_for(50, WAIT).await, 50);
+
+    // Published again from the start (a relay that lost its checkpoint): no effect twice.
+    store.reset(relay.name(), 0).await.unwrap();
+    relay.publish_pending().await.unwrap();
+    append_numbered_to(&*store, "order-1", 51..=60).await;
+    relay.publish_pending().await.unwrap();
+    assert_once_in_order(&shipping.wait_for(60, WAIT).await, 60);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_once_in_order(&shipping.inbox.recorded().await, 60);
+    assert_eq!(store.read_all(0, 1000).await.unwrap().len(), 66);
+}
+
+/// The same messages sent three times, and one whose handler fails the first time (its
+/// effect and its inbox record roll back, and the redelivery has the effect): each effect
+/// happens once.
+pub async fn redelivered_and_failed_messages_have_their_effect_once<S, I>(
+    uri: &str,
+    store: &S,
+    shipping: Arc<Consuming<I>>,
+) where
+    S: EventStore,
+    I: Effects,
+{
+    append_numbered_to(store, "order-1", 1..=3).await;
+    shipping.flaky.fail_next(2);
+    let topology = Topology::new(unique("ordering"), unique("shipping"));
+    let _stop = shipping.consume(uri, topology.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let connection = Connection::connect(uri, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    for _ in 0..3 {
+        for event in store.read_all(0, 10).await.unwrap() {
+            channel
+                .basic_publish(
+                    topology.exchange().into(),
+                    event.name().into(),
+                    BasicPublishOptions::default(),
+                    event.data().as_bytes(),
+                    binding::properties(&event).unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let mut effects = shipping.wait_for(3, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!shipping.flaky.fails(2), "the failure happened");
+    effects.sort_unstable();
+    assert_eq!(effects, [1, 2, 3]);
+    let mut effects = shipping.inbox.recorded().await;
+    effects.sort_unstable();
+    assert_eq!(effects, [1, 2, 3], "nothing more came");
+}
