@@ -4,6 +4,8 @@
 mod app;
 #[path = "../src/bin/ordering/buyers.rs"]
 mod buyers;
+#[path = "../src/bin/ordering/event_log.rs"]
+mod event_log;
 #[path = "../src/bin/ordering/orders.rs"]
 mod orders;
 #[path = "../src/bin/ordering/read_model.rs"]
@@ -12,6 +14,7 @@ mod read_model;
 use buyers::OrderStatusChangedToSubmitted;
 use orders::{CreateOrder, CreateOrderError, OrderLine, OrderStarted};
 use read_model::GetOrder;
+use tidings::persistence::sqlite::SqliteStore;
 use tidings::testing::Recorder;
 use tidings::{assert_not_published, assert_published, Bus, SendError};
 
@@ -44,6 +47,12 @@ async fn creating_an_order_updates_buyers_and_the_read_model() {
         Some(2),
         "the aggregate was saved"
     );
+    assert_eq!(
+        app.bus.query(GetOrder { order_id: id }).await.unwrap(),
+        None,
+        "the read model follows the log: nothing before it catches up"
+    );
+    assert_eq!(app.catch_up().unwrap(), 2, "two events in the log");
 
     let summary = app
         .bus
@@ -148,4 +157,122 @@ fn a_missing_handler_stops_the_program_at_build() {
             .contains("handler `buyers.validate_or_add_buyer` is required"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn the_event_log_keeps_each_event_as_it_was_published() {
+    let recorder = Recorder::new();
+    let app = app::App::new(Bus::builder().record(&recorder)).unwrap();
+    let id = app
+        .bus
+        .send(order("b-3", &[("mug", 1, 900)]))
+        .await
+        .unwrap();
+    let log = app.store.read_all_sync(0, 10).unwrap();
+    let published = recorder.all();
+    assert_eq!(log.len(), 2);
+    for (stored, published) in log.iter().zip(&published) {
+        assert_eq!(stored.stream(), event_log::stream(id));
+        assert_eq!(stored.id(), published.id(), "the same envelope, not a copy");
+        assert_eq!(stored.name(), published.name());
+        assert_eq!(stored.metadata().causation_id(), published.causation_id());
+    }
+}
+
+/// Places orders for `buyers` buyers, `rounds` times each, catching the read model up after
+/// every order: its rows as the incremental build leaves them.
+async fn place_and_catch_up(
+    app: &app::App,
+    buyers: u32,
+    rounds: u32,
+) -> Vec<read_model::OrderSummary> {
+    let mut reached = 0;
+    for round in 0..rounds {
+        for buyer in 0..buyers {
+            let quantity = round + buyer + 1;
+            app.bus
+                .send(order(
+                    &format!("b-{buyer}"),
+                    &[("mug", quantity, 900), ("tea", 1, 450)],
+                ))
+                .await
+                .unwrap();
+            let now = app.catch_up().unwrap();
+            assert_eq!(now, reached + 2, "each order adds two events, applied once");
+            reached = now;
+        }
+    }
+    read_model::all(&app.store).unwrap()
+}
+
+#[tokio::test]
+async fn the_read_model_rebuilt_from_scratch_has_the_rows_of_the_incremental_build() {
+    let app = app::App::new(Bus::builder()).unwrap();
+    let incremental = place_and_catch_up(&app, 4, 25).await;
+    assert_eq!(incremental.len(), 100);
+    assert!(incremental.iter().all(|s| s.status == "submitted"));
+    assert_eq!(incremental[5].total_cents, 3 * 900 + 450);
+
+    // Damage the table: a rebuild must replay the log, not keep what is there.
+    app.store
+        .with_connection(|conn| {
+            conn.execute_batch(
+                "UPDATE order_summaries SET status = 'lost', total_cents = 0;
+                 DELETE FROM order_summaries WHERE order_id % 3 = 0;
+                 INSERT INTO order_summaries VALUES (999, 'nobody', 1, 'started');",
+            )
+        })
+        .unwrap()
+        .unwrap();
+    assert_ne!(read_model::all(&app.store).unwrap(), incremental);
+    assert_eq!(
+        app.catch_up().unwrap(),
+        200,
+        "caught up: the damage is not repaired by catching up"
+    );
+    assert_ne!(read_model::all(&app.store).unwrap(), incremental);
+
+    assert_eq!(
+        read_model::rebuild(&app.store).unwrap(),
+        200,
+        "replayed from 0"
+    );
+    assert_eq!(read_model::all(&app.store).unwrap(), incremental);
+    assert_eq!(app.catch_up().unwrap(), 200, "nothing applied twice");
+    assert_eq!(read_model::all(&app.store).unwrap(), incremental);
+}
+
+#[tokio::test]
+async fn a_new_read_model_over_a_copied_log_replays_to_the_same_rows() {
+    let dir = std::env::temp_dir().join(format!(
+        "tidings-ordering-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ordering.db");
+    let app = app::App::on(Bus::builder(), SqliteStore::open(&path).unwrap()).unwrap();
+    let incremental = place_and_catch_up(&app, 3, 4).await;
+    drop(app);
+
+    // Another process, same file: drop the read model and its checkpoint, build it again.
+    let store = SqliteStore::open(&path).unwrap();
+    store
+        .with_connection(|conn| {
+            conn.execute_batch(
+                "DROP TABLE order_summaries;
+                 DELETE FROM tidings_checkpoints;",
+            )
+        })
+        .unwrap()
+        .unwrap();
+    let app = app::App::on(Bus::builder(), store).unwrap();
+    assert_eq!(read_model::all(&app.store).unwrap(), []);
+    assert_eq!(app.catch_up().unwrap(), 24);
+    assert_eq!(read_model::all(&app.store).unwrap(), incremental);
+    drop(app);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

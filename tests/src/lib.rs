@@ -72,6 +72,14 @@ pub struct Internal {
     pub n: u64,
 }
 
+/// The tables of the fault-injection test's consumer (`src/bin/consumer.rs`): one row per
+/// effect, in the order they happen, and one per repeated delivery its inbox absorbed.
+pub const CONSUMER_TABLES: &str = "
+    CREATE TABLE IF NOT EXISTS effects (
+        seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, event_id TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS repeats (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL);
+";
+
 /// The RabbitMQ the broadcasting tests use: `TIDINGS_TEST_AMQP`, by default
 /// `amqp://guest:guest@127.0.0.1:5672/%2f`. Fails (never skips) when nothing listens there.
 pub fn amqp_uri() -> String {

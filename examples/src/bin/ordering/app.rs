@@ -1,33 +1,63 @@
-//! The composition root: repositories, read model and bus, shared by `main` and the tests.
+//! The composition root: repositories, the store (event log and read model) and the bus,
+//! shared by `main` and the tests.
 
 use crate::{buyers, orders, read_model};
 use std::sync::Arc;
+use tidings::persistence::sqlite::SqliteStore;
 use tidings::{BuildError, Bus, BusBuilder};
 
 pub(crate) struct App {
     pub(crate) bus: Bus,
     pub(crate) orders: Arc<orders::Orders>,
     pub(crate) buyers: Arc<buyers::Buyers>,
+    /// The event log and, in the same database, the read model's table and checkpoint.
+    pub(crate) store: Arc<SqliteStore>,
+}
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("opening the store: {0}")]
+    Store(#[from] tidings::persistence::StoreError),
+    #[error("creating the read model's table: {0}")]
+    Schema(#[from] tidings::persistence::sqlite::rusqlite::Error),
 }
 
 impl App {
-    /// Builds the application on `builder`, which tests use to add a recorder.
-    pub(crate) fn new(builder: BusBuilder) -> Result<App, BuildError> {
+    /// Builds the application on `builder` (tests add a recorder to it) over a store in
+    /// memory.
+    pub(crate) fn new(builder: BusBuilder) -> Result<App, StartError> {
+        App::on(builder, SqliteStore::open_in_memory()?)
+    }
+
+    /// Builds the application on `builder` over `store`.
+    pub(crate) fn on(builder: BusBuilder, store: SqliteStore) -> Result<App, StartError> {
+        store.with_connection(|conn| conn.execute_batch(read_model::SCHEMA))??;
+        let store = Arc::new(store);
         let orders = Arc::new(orders::Orders::default());
         let buyers = Arc::new(buyers::Buyers::default());
         let bus = builder
             .provide_arc(orders.clone())
             .provide_arc(buyers.clone())
-            .provide(read_model::OrderSummaries::default())
+            .provide_arc(store.clone())
             .require_handler("ordering.create_order")
             .require_handler("buyers.validate_or_add_buyer")
-            .require_handler("read_model.order_started")
-            .require_handler("read_model.order_submitted")
+            .require_handler("event_log.order_started")
+            .require_handler("event_log.order_submitted")
+            .require_handler("read_model.get_order")
             .build()?;
         Ok(App {
             bus,
             orders,
             buyers,
+            store,
         })
+    }
+
+    /// Brings the read model up to date with the event log: the position it reached.
+    pub(crate) fn catch_up(&self) -> Result<u64, read_model::ReadModelError> {
+        read_model::catch_up(&self.store)
     }
 }

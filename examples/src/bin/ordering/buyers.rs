@@ -28,7 +28,10 @@ impl Buyers {
 
 /// Integration event: published for other services once the buyer is verified.
 #[derive(DomainEvent, Debug, Clone)]
-#[event(name = "ordering.integration.order_status_changed_to_submitted")]
+#[event(
+    name = "ordering.integration.order_status_changed_to_submitted",
+    integration
+)]
 pub(crate) struct OrderStatusChangedToSubmitted {
     pub(crate) order_id: OrderId,
     pub(crate) buyer_name: String,

@@ -1,11 +1,15 @@
 //! The eShop ordering flow: a `CreateOrder` command creates an `Order` aggregate, which records
 //! `OrderStarted`; the buyers context validates or creates the buyer and raises an integration
-//! event; a read model kept up to date by event handlers answers the `GetOrder` query (CQRS).
+//! event. Every event is kept in a SQLite event log, and a catch-up projection over that log
+//! (its checkpoint saved in the read model's own transaction) keeps the order summaries that
+//! answer the `GetOrder` query (CQRS). The read model is then rebuilt from scratch, by
+//! replaying the log from position 0, and must come out the same.
 //!
 //! Run: `cargo run -p tidings-examples --bin ordering`
 
 mod app;
 mod buyers;
+mod event_log;
 mod orders;
 mod read_model;
 
@@ -68,13 +72,57 @@ async fn main() -> ExitCode {
     }
 
     match app.bus.query(GetOrder { order_id: id }).await {
-        Ok(Some(summary)) if summary.status == "submitted" && refused.is_err() => {
-            println!("read model: {summary:?}");
-            ExitCode::SUCCESS
-        }
+        Ok(None) => println!("read model: order {} not there yet (not caught up)", id.0),
         other => {
-            eprintln!("unexpected read model answer: {other:?}");
+            eprintln!("unexpected read model answer before catching up: {other:?}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match read_model(&app) {
+        Ok(rows) => {
+            let answer = app.bus.query(GetOrder { order_id: id }).await;
+            match answer {
+                Ok(Some(summary)) if summary.status == "submitted" && refused.is_err() => {
+                    println!("read model: {summary:?}");
+                    println!("read model: rebuilt from scratch, the same {rows} row(s)");
+                    ExitCode::SUCCESS
+                }
+                other => {
+                    eprintln!("unexpected read model answer: {other:?}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(error) => {
+            eprintln!("read model: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Catches the projection up with the event log, then rebuilds it from scratch and checks
+/// that the replay gives the same rows: how many rows.
+fn read_model(app: &app::App) -> Result<usize, Box<dyn std::error::Error>> {
+    let log = app.store.read_all_sync(0, usize::MAX)?;
+    println!("event log: {} event(s)", log.len());
+    for event in &log {
+        println!(
+            "  #{} {} {}",
+            event.position(),
+            event.stream(),
+            event.name()
+        );
+    }
+    let reached = app.catch_up()?;
+    println!("read model: caught up to position {reached}");
+    let incremental = read_model::all(&app.store)?;
+    let rebuilt_to = read_model::rebuild(&app.store)?;
+    let rebuilt = read_model::all(&app.store)?;
+    if rebuilt_to != reached || rebuilt != incremental {
+        return Err(format!(
+            "the rebuilt read model differs: {rebuilt:?} (to {rebuilt_to}) against {incremental:?} (to {reached})"
+        )
+        .into());
+    }
+    Ok(rebuilt.len())
 }

@@ -1,0 +1,138 @@
+//! Two bounded contexts as two services, talking through RabbitMQ.
+//!
+//! Ordering pays an order: the order's row and `OrderPaid` (an integration event) commit in
+//! one SQLite unit of work, so the event store is the outbox. The relay publishes the event to
+//! ordering's exchange after the commit, with publisher confirms. Shipping consumes its own
+//! queue, decodes the event through the registry, and its handler records a shipment in the
+//! same transaction as the inbox's record of the event id. The two services have separate
+//! modules and separate SQLite files, and share only the event's wire form.
+//!
+//! Run against local servers: `scripts/test --run cargo run -p tidings-examples --bin two-contexts`
+//! or, with a broker already running, `cargo run -p tidings-examples --bin two-contexts [amqp-uri]`
+//! (default: `$TIDINGS_AMQP`, else `$TIDINGS_TEST_AMQP` as `scripts/test` exports it, else
+//! `amqp://guest:guest@127.0.0.1:5672/%2f`).
+
+mod contract;
+mod ordering;
+mod shipping;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const DEFAULT_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// How long the shipment may take to be recorded before the program gives up.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let uri = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("TIDINGS_AMQP").ok())
+        .or_else(|| std::env::var("TIDINGS_TEST_AMQP").ok())
+        .unwrap_or_else(|| DEFAULT_URI.to_owned());
+    match run(&uri).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("two-contexts: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
+    declare(uri).await?;
+    let dir = std::env::temp_dir().join("tidings-two-contexts");
+    std::fs::create_dir_all(&dir)?;
+    let ordering = ordering::Ordering::open(&dir.join("ordering.db"))?;
+    let shipping = std::sync::Arc::new(shipping::Shipping::open(&dir.join("shipping.db"))?);
+    println!("ordering: {}", dir.join("ordering.db").display());
+    println!("shipping: {}", dir.join("shipping.db").display());
+
+    // Shipping's consumer and ordering's relay run in the background until told to stop.
+    let (stop_consumer, consumer_stopped) = oneshot::channel::<()>();
+    let consumer = {
+        let shipping = shipping.clone();
+        let consumer = shipping::Shipping::consumer(uri, ordering::EXCHANGE);
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = consumer_stopped.await;
+            };
+            consumer
+                .run_until(&shipping.inbox, &shipping.bus, stopped)
+                .await;
+        })
+    };
+    let (stop_relay, relay_stopped) = oneshot::channel::<()>();
+    let relay = ordering.relay(uri);
+    let relay = tokio::spawn(async move {
+        relay
+            .run_until(async {
+                let _ = relay_stopped.await;
+            })
+            .await;
+    });
+
+    // A new order each run: the files keep the earlier runs' orders, shipments and positions.
+    let order = format!(
+        "o-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+    );
+    ordering.pay(&order, 4_250)?;
+
+    let started = Instant::now();
+    let shipped = loop {
+        if let Some(amount) = shipping.shipment(&order)? {
+            break Some(amount);
+        }
+        if started.elapsed() > TIMEOUT {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = stop_relay.send(());
+    let _ = stop_consumer.send(());
+    let _ = relay.await;
+    let _ = consumer.await;
+    match shipped {
+        Some(amount) => {
+            println!(
+                "done: order {order} paid in ordering, published by the relay, shipped by \
+                 shipping ({amount} cents) in {:.0?}",
+                started.elapsed()
+            );
+            Ok(())
+        }
+        None => Err(format!(
+            "no shipment recorded for order {order} within {TIMEOUT:?}: the relay or the \
+             consumer could not get through to RabbitMQ at {uri}"
+        )
+        .into()),
+    }
+}
+
+/// Declares shipping's queue and its binding to ordering's exchange before anything is
+/// published (a message published to an exchange with no queue bound is dropped); fails
+/// with a clear message when no broker answers.
+async fn declare(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let unreachable = |error: &dyn std::fmt::Display| {
+        format!(
+            "cannot reach RabbitMQ at {uri}: {error}. Start one (`scripts/test --run cargo run \
+             -p tidings-examples --bin two-contexts` starts local servers around the program), \
+             or pass the broker's URI as the argument or in TIDINGS_AMQP."
+        )
+    };
+    let connect = lapin::Connection::connect(uri, lapin::ConnectionProperties::default());
+    let connection = tokio::time::timeout(Duration::from_secs(10), connect)
+        .await
+        .map_err(|elapsed| unreachable(&elapsed))?
+        .map_err(|error| unreachable(&error))?;
+    let channel = connection.create_channel().await?;
+    shipping::Shipping::topology(ordering::EXCHANGE)
+        .declare(&channel)
+        .await?;
+    connection.close(200, "declared".into()).await?;
+    Ok(())
+}
