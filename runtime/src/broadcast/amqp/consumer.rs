@@ -3,6 +3,7 @@
 
 use super::backoff::Backoff;
 use super::binding::{self, REASON_HEADER};
+use super::bounded::{self, within, Unanswered};
 use super::topology::Topology;
 use crate::broadcast::inbox::{Inbox, InboxError};
 use crate::messaging::bus::Bus;
@@ -13,7 +14,7 @@ use lapin::options::{
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties, Consumer as Deliveries};
 use std::future::Future;
 use std::time::Duration;
 
@@ -36,6 +37,13 @@ pub enum ConsumeError {
     /// The broker could not be reached, or the connection or channel failed.
     #[error("the broker failed: {0}")]
     Broker(#[from] lapin::Error),
+    /// The broker did not answer in time (while connecting, acknowledging or
+    /// dead-lettering).
+    #[error(transparent)]
+    Unanswered(#[from] Unanswered),
+    /// The connection or the channel closed while the consumer waited for messages.
+    #[error("the connection to the broker was lost while waiting for messages")]
+    Disconnected,
     /// The inbox's database failed; the message was given back to the queue.
     #[error(transparent)]
     Inbox(InboxError),
@@ -108,6 +116,35 @@ impl Consumer {
         bus: &Bus,
         backoff: &mut Backoff,
     ) -> Result<(), ConsumeError> {
+        let (connection, channel, mut deliveries) = within(
+            "the consumer's connection and channel setup",
+            bounded::SETUP,
+            self.open(),
+        )
+        .await?;
+        backoff.reset();
+        // lapin ends the stream when the connection closes; the watch also catches a
+        // connection that went down without the stream hearing of it.
+        let mut watch = tokio::time::interval(bounded::WATCH);
+        loop {
+            let delivery = tokio::select! {
+                delivery = deliveries.next() => delivery,
+                _ = watch.tick() => {
+                    if connection.status().connected() && channel.status().connected() {
+                        continue;
+                    }
+                    return Err(ConsumeError::Disconnected);
+                }
+            };
+            let Some(delivery) = delivery else {
+                return Ok(());
+            };
+            self.handle(&channel, delivery?, inbox, bus).await?;
+        }
+    }
+
+    /// A connection, a channel with the topology declared, and its deliveries.
+    async fn open(&self) -> Result<(Connection, Channel, Deliveries), ConsumeError> {
         let connection = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
         self.topology.declare(&channel).await?;
@@ -117,7 +154,7 @@ impl Consumer {
         channel
             .basic_qos(self.prefetch, BasicQosOptions::default())
             .await?;
-        let mut deliveries = channel
+        let deliveries = channel
             .basic_consume(
                 self.topology.queue().into(),
                 format!("tidings-{}", uuid::Uuid::now_v7()).into(),
@@ -125,11 +162,7 @@ impl Consumer {
                 FieldTable::default(),
             )
             .await?;
-        backoff.reset();
-        while let Some(delivery) = deliveries.next().await {
-            self.handle(&channel, delivery?, inbox, bus).await?;
-        }
-        Ok(())
+        Ok((connection, channel, deliveries))
     }
 
     /// Delivers one message, then acknowledges it; acknowledges only after the inbox
@@ -147,24 +180,24 @@ impl Consumer {
                 tracing::warn!(queue = self.topology.queue(), reason = %reason, "undecodable message dead-lettered");
                 self.dead_letter(channel, &delivery, &reason.to_string())
                     .await?;
-                delivery.acker.ack(BasicAckOptions::default()).await?;
+                acknowledge(delivery.acker.ack(BasicAckOptions::default())).await?;
                 return Ok(());
             }
         };
         match inbox.deliver(&self.name, envelope, bus).await {
             Ok(_) => {
-                delivery.acker.ack(BasicAckOptions::default()).await?;
+                acknowledge(delivery.acker.ack(BasicAckOptions::default())).await?;
                 Ok(())
             }
             Err(error @ InboxError::Handlers { .. }) => {
                 // Given back for another try; past the queue's delivery limit the broker
                 // dead-letters it.
                 tracing::warn!(queue = self.topology.queue(), error = %error, "handlers failed; message requeued");
-                delivery.acker.nack(requeue()).await?;
+                acknowledge(delivery.acker.nack(requeue())).await?;
                 Ok(())
             }
             Err(error) => {
-                delivery.acker.nack(requeue()).await?;
+                acknowledge(delivery.acker.nack(requeue())).await?;
                 Err(ConsumeError::Inbox(error))
             }
         }
@@ -182,15 +215,17 @@ impl Consumer {
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
         headers.insert(REASON_HEADER.into(), AMQPValue::LongString(reason.into()));
         let properties = delivery.properties.clone().with_headers(headers);
-        let confirm = channel
-            .basic_publish(
-                "".into(),
-                queue.as_str().into(),
-                BasicPublishOptions::default(),
-                &delivery.data,
-                properties,
-            )
-            .await?
+        let publish = channel.basic_publish(
+            "".into(),
+            queue.as_str().into(),
+            BasicPublishOptions::default(),
+            &delivery.data,
+            properties,
+        );
+        let confirm =
+            within::<_, ConsumeError>("a publish to the dead-letter queue", bounded::CALL, async {
+                Ok(publish.await?.await?)
+            })
             .await?;
         if confirm.is_ack() {
             Ok(())
@@ -198,6 +233,15 @@ impl Consumer {
             Err(ConsumeError::DeadLetter { queue })
         }
     }
+}
+
+/// Sends an acknowledgement (or a rejection), bounded in time.
+async fn acknowledge<T>(sent: impl Future<Output = lapin::Result<T>>) -> Result<(), ConsumeError> {
+    within("an acknowledgement", bounded::CALL, async {
+        sent.await?;
+        Ok(())
+    })
+    .await
 }
 
 fn requeue() -> BasicNackOptions {

@@ -35,17 +35,23 @@
 //!   handlers keep failing is dead-lettered by the broker after the queue's delivery limit.
 //!   The rest of the queue goes on.
 //! - **Broker down.** Both back off (100 ms, doubling, up to 5 s) and resume from where they
-//!   were: the relay from its checkpoint, the consumer from the queue.
+//!   were: the relay from its checkpoint, the consumer from the queue. A broker that stops
+//!   answering without closing the connection gets 30 s for each call (the connection's
+//!   setup, a publish, an acknowledgement; a confirm gets the relay's confirm timeout), and a
+//!   waiting consumer checks its connection every second; then the attempt starts again on a
+//!   fresh connection ([`Unanswered`], [`ConsumeError::Disconnected`]).
 //!
 //! The relay's process must link the crates that declare the integration events: it reads
 //! `#[event(integration)]` from the link-time registry, by event name.
 
 mod backoff;
 pub mod binding;
+mod bounded;
 mod consumer;
 mod relay;
 mod topology;
 
+pub use bounded::Unanswered;
 pub use consumer::{ConsumeError, Consumer};
 pub use relay::{Relay, RelayError};
 pub use topology::Topology;

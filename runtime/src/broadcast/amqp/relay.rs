@@ -2,6 +2,7 @@
 
 use super::backoff::Backoff;
 use super::binding;
+use super::bounded::{self, within, Unanswered};
 use super::topology::declare_exchange;
 use crate::broadcast::catch_up::{CatchUp, Checkpoints};
 use crate::broadcast::lease::Leases;
@@ -49,6 +50,9 @@ pub enum RelayError {
         /// How long the relay waited.
         timeout: Duration,
     },
+    /// The broker did not answer in time (while connecting or publishing).
+    #[error(transparent)]
+    Unanswered(#[from] Unanswered),
     /// The store failed.
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
@@ -165,13 +169,21 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
     /// A fresh connection and a channel in confirm mode. Each attempt starts afresh rather
     /// than through lapin's recovery, which can lose track of pending confirms (lapin #450).
     async fn connect(&self) -> Result<(Connection, Channel), RelayError> {
-        let connection = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        declare_exchange(&channel, &self.exchange).await?;
-        Ok((connection, channel))
+        within(
+            "the relay's connection and channel setup",
+            bounded::SETUP,
+            async {
+                let connection =
+                    Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+                let channel = connection.create_channel().await?;
+                channel
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await?;
+                declare_exchange(&channel, &self.exchange).await?;
+                Ok((connection, channel))
+            },
+        )
+        .await
     }
 
     /// Holds the lease and publishes batch after batch, until something fails.
@@ -244,15 +256,16 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
                 position: event.position(),
                 source,
             })?;
-            let confirm = channel
-                .basic_publish(
-                    self.exchange.as_str().into(),
-                    event.name().into(),
-                    BasicPublishOptions::default(),
-                    event.data().as_bytes(),
-                    properties,
-                )
-                .await?;
+            let publish = channel.basic_publish(
+                self.exchange.as_str().into(),
+                event.name().into(),
+                BasicPublishOptions::default(),
+                event.data().as_bytes(),
+                properties,
+            );
+            let confirm =
+                within::<_, RelayError>("a publish", bounded::CALL, async { Ok(publish.await?) })
+                    .await?;
             confirms.push((event.position(), confirm));
         }
         for (position, confirm) in confirms {
