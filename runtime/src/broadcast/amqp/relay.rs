@@ -248,25 +248,32 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
         deadline: Instant,
     ) -> Result<bool, RelayError> {
         let mut confirms = Vec::with_capacity(events.len());
-        for event in events {
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            let properties = binding::properties(event).map_err(|source| RelayError::Encode {
-                position: event.position(),
-                source,
-            })?;
-            let publish = channel.basic_publish(
-                self.exchange.as_str().into(),
-                event.name().into(),
-                BasicPublishOptions::default(),
-                event.data().as_bytes(),
-                properties,
-            );
-            let confirm =
-                within::<_, RelayError>("a publish", bounded::CALL, async { Ok(publish.await?) })
+        let sent = within::<_, RelayError>("the publishes of a batch", bounded::CALL, async {
+            for event in events {
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                let properties =
+                    binding::properties(event).map_err(|source| RelayError::Encode {
+                        position: event.position(),
+                        source,
+                    })?;
+                let confirm = channel
+                    .basic_publish(
+                        self.exchange.as_str().into(),
+                        event.name().into(),
+                        BasicPublishOptions::default(),
+                        event.data().as_bytes(),
+                        properties,
+                    )
                     .await?;
-            confirms.push((event.position(), confirm));
+                confirms.push((event.position(), confirm));
+            }
+            Ok(true)
+        })
+        .await?;
+        if !sent {
+            return Ok(false);
         }
         for (position, confirm) in confirms {
             let timeout = self.confirm_timeout;
