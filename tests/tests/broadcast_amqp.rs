@@ -36,6 +36,24 @@ async fn a_redelivered_or_failed_message_has_its_effect_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_consumers_on_one_queue_have_each_effect_once() {
+    let uri = amqp_uri();
+    let dir = Scratch::new("amqp-competing");
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
+    support::competing_consumers_have_each_effect_once(&uri, store, shipping).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_single_active_consumer_takes_over_in_store_order() {
+    let uri = amqp_uri();
+    let dir = Scratch::new("amqp-takeover");
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
+    support::a_second_single_active_consumer_takes_over_in_order(&uri, store, shipping).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_message_lands_in_the_dead_letter_queue_and_the_rest_goes_on() {
     let uri = amqp_uri();
     let dir = Scratch::new("amqp-dlq");

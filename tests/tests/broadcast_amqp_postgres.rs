@@ -85,6 +85,24 @@ async fn a_redelivered_or_failed_message_has_its_effect_once() {
     consuming::redelivered_and_failed_messages_have_their_effect_once(&uri, &store, shipping).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_consumers_on_one_queue_have_each_effect_once() {
+    let uri = amqp_uri();
+    let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
+    let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
+    let shipping = shipping(&shipping_schema).await;
+    consuming::competing_consumers_have_each_effect_once(&uri, store, shipping).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_single_active_consumer_takes_over_in_store_order() {
+    let uri = amqp_uri();
+    let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
+    let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
+    let shipping = shipping(&shipping_schema).await;
+    consuming::a_second_single_active_consumer_takes_over_in_order(&uri, store, shipping).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_event_delivered_by_several_consumers_at_once_has_its_effect_once() {
     let schema = PgSchema::new();

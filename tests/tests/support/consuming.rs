@@ -4,7 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use lapin::options::BasicPublishOptions;
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use std::collections::HashSet;
 use std::future::Future;
@@ -132,9 +133,16 @@ pub fn assert_once_in_order(effects: &[u64], count: u64) {
             .filter(|n| sorted.binary_search(n).is_err())
             .count();
         let out_of_order = effects.windows(2).filter(|w| w[0] > w[1]).count();
+        let around = match effects.windows(2).position(|w| w[0] > w[1]) {
+            Some(at) => format!(
+                "; the first step back is inside {:?}",
+                &effects[at.saturating_sub(4)..(at + 5).min(effects.len())]
+            ),
+            None => String::new(),
+        };
         panic!(
             "{} effects for {count} events: {duplicates} duplicated, {missing} missing, \
-             {out_of_order} out of order",
+             {out_of_order} out of order{around}",
             effects.len()
         );
     }
@@ -218,4 +226,110 @@ pub async fn redelivered_and_failed_messages_have_their_effect_once<S, I>(
     let mut effects = shipping.inbox.recorded().await;
     effects.sort_unstable();
     assert_eq!(effects, [1, 2, 3], "nothing more came");
+}
+
+/// How many consumers the broker has attached to `queue` now; `None` before the queue exists.
+async fn consumers_on(uri: &str, queue: &str) -> Option<u32> {
+    let connection = Connection::connect(uri, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await;
+    declared.ok().map(|queue| queue.consumer_count())
+}
+
+/// Waits until `count` consumers are attached to `queue`.
+async fn until_consumers(uri: &str, queue: &str, count: u32) {
+    let start = Instant::now();
+    loop {
+        let attached = consumers_on(uri, queue).await;
+        if attached == Some(count) {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "{attached:?} consumers attached to `{queue}`, not {count}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Competing consumers: three instances on one queue (one inbox) share its messages, and
+/// every event has its effect exactly once.
+pub async fn competing_consumers_have_each_effect_once<S, I>(
+    uri: &str,
+    store: Arc<S>,
+    shipping: Arc<Consuming<I>>,
+) where
+    S: EventStore + Checkpoints + Leases + 'static,
+    I: Effects,
+{
+    let exchange = unique("ordering");
+    let topology = Topology::new(&exchange, unique("shipping"));
+    let _stops: Vec<_> = (0..3)
+        .map(|_| shipping.consume(uri, topology.clone()))
+        .collect();
+    until_consumers(uri, topology.queue(), 3).await;
+
+    append_numbered_to(&*store, "order-1", 1..=200).await;
+    Relay::new(store.clone(), uri, &exchange)
+        .batch(50)
+        .publish_pending()
+        .await
+        .unwrap();
+    let mut effects = shipping.wait_for(200, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    effects.sort_unstable();
+    assert_once_in_order(&effects, 200);
+    assert_eq!(
+        shipping.inbox.recorded().await.len(),
+        200,
+        "nothing more came"
+    );
+}
+
+/// A single active consumer: of two consumers on the queue the broker delivers to the first
+/// only; when it stops halfway, the second takes over, and the effects stay in store order,
+/// each once.
+pub async fn a_second_single_active_consumer_takes_over_in_order<S, I>(
+    uri: &str,
+    store: Arc<S>,
+    shipping: Arc<Consuming<I>>,
+) where
+    S: EventStore + Checkpoints + Leases + 'static,
+    I: Effects,
+{
+    let exchange = unique("ordering");
+    let topology = Topology::new(&exchange, unique("shipping")).single_active_consumer();
+    let first = shipping.consume(uri, topology.clone());
+    until_consumers(uri, topology.queue(), 1).await;
+    // The broker counts only the active consumer of such a queue: give the second time to
+    // attach as the one waiting.
+    let _second = shipping.consume(uri, topology.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    append_numbered_to(&*store, "order-1", 1..=300).await;
+    let relay = Relay::new(store.clone(), uri, &exchange).batch(50);
+    relay.publish_pending().await.unwrap();
+    let halfway = shipping.wait_for(100, WAIT).await;
+    assert!(
+        halfway.len() >= 100,
+        "{} effects before the first stopped",
+        halfway.len()
+    );
+    drop(first);
+    until_consumers(uri, topology.queue(), 1).await;
+
+    assert_once_in_order(&shipping.wait_for(300, WAIT).await, 300);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_in_order(&shipping.inbox.recorded().await, 300);
 }

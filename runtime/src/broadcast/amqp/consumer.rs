@@ -16,6 +16,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ConnectionProperties, Consumer as Deliveries};
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 /// Consumes a queue of integration events; see the [module docs](super) for what it
@@ -90,17 +91,19 @@ impl Consumer {
     }
 
     /// Declares the topology, then consumes until `stop` completes; after a failure of the
-    /// broker or the inbox it waits (doubling, up to the ceiling) and starts again.
+    /// broker or the inbox it waits (doubling, up to the ceiling) and starts again. Once
+    /// `stop` completes, the message in hand is finished and acknowledged and the connection
+    /// closed, so the messages the broker sent ahead go back to the queue, in order, before
+    /// another consumer takes it over.
     pub async fn run_until<I: Inbox>(&self, inbox: &I, bus: &Bus, stop: impl Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
         let mut backoff = Backoff::new(self.max_backoff);
         loop {
-            tokio::select! {
-                () = &mut stop => return,
-                outcome = self.serve(inbox, bus, &mut backoff) => {
-                    if let Err(error) = outcome {
-                        tracing::warn!(queue = self.topology.queue(), error = %error, "consumer interrupted; retrying");
-                    }
+            match self.serve(inbox, bus, &mut backoff, stop.as_mut()).await {
+                Ok(Served::Stopped) => return,
+                Ok(Served::Ended) => {}
+                Err(error) => {
+                    tracing::warn!(queue = self.topology.queue(), error = %error, "consumer interrupted; retrying");
                 }
             }
             tokio::select! {
@@ -110,24 +113,38 @@ impl Consumer {
         }
     }
 
+    /// One connection's worth of consuming. When `stop` completes, the message being handled
+    /// is finished and acknowledged, then the connection is closed: the broker takes back the
+    /// messages it sent ahead before any other consumer gets the queue, so a single active
+    /// consumer that takes over goes on in queue order.
     async fn serve<I: Inbox>(
         &self,
         inbox: &I,
         bus: &Bus,
         backoff: &mut Backoff,
-    ) -> Result<(), ConsumeError> {
-        let (connection, channel, mut deliveries) = within(
+        mut stop: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Served, ConsumeError> {
+        let setup = within(
             "the consumer's connection and channel setup",
             bounded::SETUP,
             self.open(),
-        )
-        .await?;
+        );
+        let (connection, channel, mut deliveries) = tokio::select! {
+            () = stop.as_mut() => return Ok(Served::Stopped),
+            opened = setup => opened?,
+        };
         backoff.reset();
         // lapin ends the stream when the connection closes; the watch also catches a
         // connection that went down without the stream hearing of it.
         let mut watch = tokio::time::interval(bounded::WATCH);
         loop {
             let delivery = tokio::select! {
+                () = stop.as_mut() => {
+                    let close = async { Ok(connection.close(200, "consumer stopped".into()).await?) };
+                    within::<_, ConsumeError>("closing the connection", bounded::CALL, close)
+                        .await?;
+                    return Ok(Served::Stopped);
+                }
                 delivery = deliveries.next() => delivery,
                 _ = watch.tick() => {
                     if connection.status().connected() && channel.status().connected() {
@@ -137,7 +154,7 @@ impl Consumer {
                 }
             };
             let Some(delivery) = delivery else {
-                return Ok(());
+                return Ok(Served::Ended);
             };
             self.handle(&channel, delivery?, inbox, bus).await?;
         }
@@ -242,6 +259,14 @@ async fn acknowledge<T>(sent: impl Future<Output = lapin::Result<T>>) -> Result<
         Ok(())
     })
     .await
+}
+
+/// How one connection's consuming ended.
+enum Served {
+    /// `stop` completed.
+    Stopped,
+    /// The broker ended the deliveries (the queue was deleted, say): start again.
+    Ended,
 }
 
 fn requeue() -> BasicNackOptions {

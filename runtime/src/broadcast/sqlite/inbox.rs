@@ -15,11 +15,15 @@ use std::time::Duration;
 /// Provide a clone to the bus (`Bus::builder().provide(inbox.clone())`) and write the
 /// handlers' effects with [`SqliteInbox::with_connection`]: while a delivery runs, the
 /// connection is inside the delivery's transaction, which also records the event id, so the
-/// effects and the record commit together. Give each consumer its own `SqliteInbox` (and
-/// bus): deliveries through one inbox run one at a time.
+/// effects and the record commit together. Deliveries through one inbox (and its clones)
+/// take turns, since they share its connection and so its transaction: consumers that share
+/// an inbox, competing for one queue, are correct but handle one message at a time; give each
+/// its own `SqliteInbox` on the same file to let SQLite decide the turns instead.
 #[derive(Debug, Clone)]
 pub struct SqliteInbox {
     conn: Arc<Mutex<Connection>>,
+    /// Held for a whole delivery: one transaction on the connection at a time.
+    turn: Arc<futures_util::lock::Mutex<()>>,
 }
 
 impl SqliteInbox {
@@ -40,6 +44,7 @@ impl SqliteInbox {
         sqlite::migrate(&mut conn)?;
         Ok(SqliteInbox {
             conn: Arc::new(Mutex::new(conn)),
+            turn: Arc::default(),
         })
     }
 
@@ -88,6 +93,9 @@ impl Inbox for SqliteInbox {
     ) -> Result<Delivered, InboxError> {
         let id = envelope.id();
         let store = |source| InboxError::Store { id, source };
+        // Until this delivery commits or rolls back, no other one may begin on the
+        // connection (which would find this transaction open and roll it back).
+        let _turn = self.turn.lock().await;
         if !self.begin(consumer, &envelope).map_err(store)? {
             return Ok(Delivered::AlreadyHandled);
         }
