@@ -363,3 +363,51 @@ fn not_json(template: &NewEvent) -> NewEvent {
         "{\"account\": ",
     )
 }
+
+#[tokio::test]
+async fn a_version_1_schema_holding_events_is_upgraded_on_open() {
+    use tidings::broadcast::{Checkpoints, Leases};
+    let schema = PgSchema::new();
+    let store = PostgresStore::open(schema.pool(2).await).await.unwrap();
+    store
+        .append(
+            "acc-1",
+            ExpectedVersion::NoStream,
+            &[deposit(5), deposit(7)],
+        )
+        .await
+        .unwrap();
+    // Back to what the first release wrote: version 1 has the events, the head row and the
+    // append; the processors' tables came with version 2.
+    sqlx::raw_sql(
+        "DROP TABLE tidings_checkpoints, tidings_leases, tidings_inbox;
+         DELETE FROM tidings_schema WHERE version > 1;",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(schema_versions(store.pool()).await, [1]);
+
+    let upgraded = PostgresStore::open(schema.pool(2).await).await.unwrap();
+    let expected: Vec<i32> = (1..=SCHEMA_VERSION as i32).collect();
+    assert_eq!(schema_versions(upgraded.pool()).await, expected);
+    let cents: Vec<i64> = upgraded
+        .read_all(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.decode_as::<Deposited>().unwrap().cents)
+        .collect();
+    assert_eq!(cents, [5, 7], "the stored events survive the upgrade");
+    let appended = upgraded
+        .append("acc-1", ExpectedVersion::Exact(2), &[deposit(11)])
+        .await
+        .unwrap();
+    assert_eq!(appended.positions, 3..4, "positions go on without a gap");
+    upgraded.advance("projection", 3).await.unwrap();
+    assert_eq!(upgraded.checkpoint("projection").await.unwrap(), 3);
+    assert!(upgraded
+        .acquire("relay", "instance-1", Duration::from_secs(5))
+        .await
+        .unwrap());
+}
