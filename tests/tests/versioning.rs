@@ -223,3 +223,28 @@ fn data_that_does_not_fit_the_old_type_names_the_old_version() {
         "{error:?}"
     );
 }
+
+#[test]
+fn decoding_as_an_older_version_says_which_version_reads_return() {
+    let row = NewEvent::from_parts(fresh(), "versioning.order_started", 1, r#"{"id":1}"#);
+    let stored = tidings::persistence::StoredEvent::from_parts(7, "orders", 1, row);
+    assert!(
+        stored.decode_as::<OrderStarted>().is_ok(),
+        "the current type reads it"
+    );
+    let error = stored.decode_as::<OrderStartedV1>().unwrap_err();
+    assert!(
+        matches!(
+            &error.source,
+            DecodeError::NotCurrentVersion { name, requested: 1, current: 3 }
+                if name == "versioning.order_started"
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(
+            "`versioning.order_started` is read as version 3, its current version, not as version 1"
+        ),
+        "{error}"
+    );
+}

@@ -61,6 +61,17 @@ pub enum DecodeError {
         /// The name the envelope carries.
         found: String,
     },
+    /// An older version's type was asked for: every read upcasts to the current version, so
+    /// the event decodes as the current version's type only.
+    #[error("`{name}` is read as version {current}, its current version, not as version {requested}: decode it as the type of version {current} (every read upcasts older versions to it)")]
+    NotCurrentVersion {
+        /// The message name.
+        name: String,
+        /// The version of the type asked for.
+        requested: u32,
+        /// The version events of this name are read as.
+        current: u32,
+    },
     /// The data is of an older version than the program reads, and no upcaster leads on
     /// from this version.
     #[error("no upcaster from version {from} of `{name}`: the program reads version {to}, and nothing turns version {from} into a later one")]

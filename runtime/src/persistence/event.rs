@@ -174,7 +174,8 @@ impl StoredEvent {
     }
 
     /// Decodes the event into an `E`; an event of another type is a
-    /// [`DecodeError::WrongType`].
+    /// [`DecodeError::WrongType`], and `E` an older version of the event's type (which reads
+    /// upcast past) a [`DecodeError::NotCurrentVersion`].
     pub fn decode_as<E: DomainEvent>(&self) -> Result<Envelope<E>, StoredDecodeError> {
         if self.name != E::NAME {
             return Err(self.error(DecodeError::WrongType {
@@ -183,9 +184,17 @@ impl StoredEvent {
             }));
         }
         self.decode()?.downcast().map_err(|other| {
-            self.error(DecodeError::WrongType {
-                expected: E::NAME,
-                found: other.name().to_owned(),
+            self.error(if other.name() == E::NAME {
+                DecodeError::NotCurrentVersion {
+                    name: E::NAME.to_owned(),
+                    requested: E::VERSION,
+                    current: other.version(),
+                }
+            } else {
+                DecodeError::WrongType {
+                    expected: E::NAME,
+                    found: other.name().to_owned(),
+                }
             })
         })
     }
