@@ -31,6 +31,10 @@ pub enum ProjectionError<E: std::error::Error + 'static> {
     },
 }
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends' projections")
+)]
 impl<E: std::error::Error + 'static> ProjectionError<E> {
     pub(crate) fn store(projection: &str, source: StoreError) -> ProjectionError<E> {
         ProjectionError::Store {

@@ -132,6 +132,10 @@ impl AnyEnvelope {
     }
 
     /// Attaches a context value to the envelope's metadata (see [`Metadata::with`]).
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the backends that run units of work")
+    )]
     pub(crate) fn with_value<T: ContextValue>(mut self, value: T) -> AnyEnvelope {
         self.meta = self.meta.with(value);
         self

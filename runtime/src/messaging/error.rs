@@ -122,6 +122,10 @@ impl PublishError {
     }
 
     /// Both results' failures in one, `Ok` when neither failed.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the backends that run units of work")
+    )]
     pub(crate) fn merge(
         first: Result<(), PublishError>,
         second: Result<(), PublishError>,

@@ -18,6 +18,11 @@
 //! never wait, and it runs the phases' handlers synchronously (an async handler fails there),
 //! so the order completes in one poll. PostgreSQL's is async, and awaits async handlers.
 
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends that run units of work")
+)]
+
 use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
 use crate::persistence::event::NewEvent;
@@ -237,6 +242,7 @@ impl<E: std::error::Error + 'static> std::error::Error for UnitOfWorkError<E> {
 /// Ends a unit of work whose work returned `outcome`, synchronously: the phases, the appends
 /// and the commit or rollback, in the order the module docs give. The backend's transaction
 /// must never wait.
+#[cfg(feature = "sqlite")]
 pub(crate) fn finish_sync<T, E, Tx: Transaction>(
     bus: &Bus,
     unit: UnitOfWork<Tx>,
@@ -246,6 +252,7 @@ pub(crate) fn finish_sync<T, E, Tx: Transaction>(
 }
 
 /// [`finish_sync`] for an async backend: its handlers may be async, and are awaited.
+#[cfg(feature = "postgres")]
 pub(crate) async fn finish_async<T, E, Tx: Transaction>(
     bus: &Bus,
     unit: UnitOfWork<Tx>,

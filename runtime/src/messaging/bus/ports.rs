@@ -119,6 +119,10 @@ pub(super) trait Sink: Send {
 
 /// Holds follow-ups back: a unit of work dispatches what its `before_commit` handlers
 /// published only once it has committed, and drops it if it rolls back.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends that run units of work")
+)]
 #[derive(Default)]
 pub(crate) struct Held {
     follow_ups: Vec<FollowUp>,
@@ -134,6 +138,10 @@ impl Sink for Held {
     }
 }
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends that run units of work")
+)]
 impl Held {
     pub(super) fn into_queue(self) -> BreadthFirst {
         BreadthFirst {

@@ -1,6 +1,10 @@
 //! The phases of a unit of work: the `before_commit`, `after_commit` or `after_rollback`
 //! handlers of the events it collected. The unit of work itself lives in the persistence
 //! layer; this is the core's part, which knows nothing of transactions.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends that run units of work")
+)]
 
 use super::{publish_span, run_sync};
 use crate::messaging::any::AnyEnvelope;
@@ -27,7 +31,21 @@ impl PhaseEvent {
 /// async handlers fail, nothing ever waits) or awaiting async handlers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phases {
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(
+            dead_code,
+            reason = "only a synchronous backend's unit of work runs `Sync`"
+        )
+    )]
     Sync,
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(
+            dead_code,
+            reason = "only an async backend's unit of work runs `Async`"
+        )
+    )]
     Async,
 }
 
@@ -39,6 +57,13 @@ impl Phases {
         }
     }
 
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(
+            dead_code,
+            reason = "only a synchronous backend's unit of work runs `Sync`"
+        )
+    )]
     /// Drives to its end a future that runs its phases in `Sync`: it completes in a single
     /// poll, as long as the backend's own steps never wait either.
     pub(crate) fn drive_sync<F: std::future::Future>(future: F) -> F::Output {
