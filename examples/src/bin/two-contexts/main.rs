@@ -7,8 +7,8 @@
 //! same transaction as the inbox's record of the event id. The two services have separate
 //! modules and separate SQLite files, and share only the event's wire form.
 //!
-//! Run against local servers: `scripts/test --run cargo run -p tidings-examples --bin two-contexts`
-//! or, with a broker already running, `cargo run -p tidings-examples --bin two-contexts [amqp-uri]`
+//! Run against local servers: `scripts/test --run cargo run -p tidings-examples --features amqp --bin two-contexts`
+//! or, with a broker already running, `cargo run -p tidings-examples --features amqp --bin two-contexts [amqp-uri]`
 //! (default: `$TIDINGS_AMQP`, else `$TIDINGS_TEST_AMQP` as `scripts/test` exports it, else
 //! `amqp://guest:guest@127.0.0.1:5672/%2f`).
 
@@ -120,8 +120,8 @@ async fn declare(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
     let unreachable = |error: &dyn std::fmt::Display| {
         format!(
             "cannot reach RabbitMQ at {uri}: {error}. Start one (`scripts/test --run cargo run \
-             -p tidings-examples --bin two-contexts` starts local servers around the program), \
-             or pass the broker's URI as the argument or in TIDINGS_AMQP."
+             -p tidings-examples --features amqp --bin two-contexts` starts local servers \
+             around the program), or pass the broker's URI as the argument or in TIDINGS_AMQP."
         )
     };
     let connect = lapin::Connection::connect(uri, lapin::ConnectionProperties::default());
