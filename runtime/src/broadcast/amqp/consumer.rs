@@ -140,9 +140,14 @@ impl Consumer {
         loop {
             let delivery = tokio::select! {
                 () = stop.as_mut() => {
+                    // Stopped either way: a connection that cannot be closed is dropped, and
+                    // the broker takes the messages back when it notices.
                     let close = async { Ok(connection.close(200, "consumer stopped".into()).await?) };
-                    within::<_, ConsumeError>("closing the connection", bounded::CALL, close)
-                        .await?;
+                    let closed =
+                        within::<_, ConsumeError>("closing the connection", bounded::CALL, close);
+                    if let Err(error) = closed.await {
+                        tracing::warn!(queue = self.topology.queue(), error = %error, "consumer stopped without closing its connection");
+                    }
                     return Ok(Served::Stopped);
                 }
                 delivery = deliveries.next() => delivery,
