@@ -8,7 +8,6 @@ use crate::persistence::StoreError;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 /// An [`Inbox`] in a SQLite database, and the connection its handlers write through.
 ///
@@ -30,13 +29,7 @@ impl SqliteInbox {
     /// Opens (or creates) the database at `path`, as the SQLite store does (WAL, `synchronous
     /// = FULL`, a busy timeout of 5 s, the schema migrated).
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteInbox, StoreError> {
-        let conn = Connection::open(path).map_err(backend)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(backend)?;
-        SqliteInbox::from_connection(conn)
+        SqliteInbox::from_connection(sqlite::open_file(path)?)
     }
 
     /// An inbox on a connection you configured; the schema is created or migrated.

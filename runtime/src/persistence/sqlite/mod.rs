@@ -118,13 +118,7 @@ impl SqliteStore {
     /// Opens (or creates) the store in the file at `path`: WAL, `synchronous = FULL`, a busy
     /// timeout of 5 s, and the schema created or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path).map_err(backend)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(backend)?;
-        SqliteStore::from_connection(conn)
+        SqliteStore::from_connection(open_file(path)?)
     }
 
     /// A store in memory, gone when dropped: for tests of code that takes a `SqliteStore`.
@@ -247,6 +241,18 @@ impl EventStore for SqliteStore {
 /// Locks `mutex`; a panic while it was held dropped its transaction, which rolled back.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A connection to the database file at `path` as the store and the inbox use one: WAL,
+/// `synchronous = FULL`, a busy timeout of 5 s (the schema is left to the caller).
+pub(crate) fn open_file(path: impl AsRef<Path>) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(backend)?;
+    Ok(conn)
 }
 
 fn backend(error: rusqlite::Error) -> StoreError {
