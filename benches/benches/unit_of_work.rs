@@ -19,7 +19,7 @@ use std::time::Duration;
 use tidings::persistence::sqlite::rusqlite::{params, Connection};
 use tidings::persistence::sqlite::{SqliteStore, SqliteTransaction};
 use tidings::persistence::{ExpectedVersion, NewEvent, StoreError};
-use tidings::{handler, Bus, Context, DomainEvent, Envelope, Pending};
+use tidings::{handler, Bus, DomainEvent, Envelope, Pending};
 
 #[derive(DomainEvent, Debug, Clone)]
 #[event(name = "bench.line_added")]
@@ -30,8 +30,8 @@ struct LineAdded {
 }
 
 #[handler(phase = before_commit)]
-fn check_line(event: &LineAdded, ctx: &Context) -> Result<(), StoreError> {
-    black_box(ctx.get::<SqliteTransaction>().is_some());
+fn check_line(event: &LineAdded, tx: &SqliteTransaction) -> Result<(), StoreError> {
+    black_box(tx);
     black_box(event.quantity);
     Ok(())
 }
@@ -72,10 +72,7 @@ fn unit_of_work(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("tidings-bench-uow-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::from_connection(connection(&dir.join("tidings.db"))).unwrap();
-    store
-        .with_connection(|c| c.execute_batch(SCHEMA))
-        .unwrap()
-        .unwrap();
+    store.execute_batch(SCHEMA).unwrap();
     let bus = Bus::builder().build().unwrap();
     let by_hand = connection(&dir.join("by_hand.db"));
     // The same table, made by the store's schema.

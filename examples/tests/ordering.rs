@@ -215,14 +215,11 @@ async fn the_read_model_rebuilt_from_scratch_has_the_rows_of_the_incremental_bui
 
     // Damage the table: a rebuild must replay the log, not keep what is there.
     app.store
-        .with_connection(|conn| {
-            conn.execute_batch(
-                "UPDATE order_summaries SET status = 'lost', total_cents = 0;
-                 DELETE FROM order_summaries WHERE order_id % 3 = 0;
-                 INSERT INTO order_summaries VALUES (999, 'nobody', 1, 'started');",
-            )
-        })
-        .unwrap()
+        .execute_batch(
+            "UPDATE order_summaries SET status = 'lost', total_cents = 0;
+             DELETE FROM order_summaries WHERE order_id % 3 = 0;
+             INSERT INTO order_summaries VALUES (999, 'nobody', 1, 'started');",
+        )
         .unwrap();
     assert_ne!(read_model::all(&app.store).unwrap(), incremental);
     assert_eq!(
@@ -261,13 +258,10 @@ async fn a_new_read_model_over_a_copied_log_replays_to_the_same_rows() {
     // Another process, same file: drop the read model and its checkpoint, build it again.
     let store = SqliteStore::open(&path).unwrap();
     store
-        .with_connection(|conn| {
-            conn.execute_batch(
-                "DROP TABLE order_summaries;
-                 DELETE FROM tidings_checkpoints;",
-            )
-        })
-        .unwrap()
+        .execute_batch(
+            "DROP TABLE order_summaries;
+             DELETE FROM tidings_checkpoints;",
+        )
         .unwrap();
     let app = app::App::on(Bus::builder(), store).unwrap();
     assert_eq!(read_model::all(&app.store).unwrap(), []);

@@ -13,7 +13,7 @@ use tidings::broadcast::postgres::PostgresInbox;
 use tidings::broadcast::{Delivered, Inbox, InboxError};
 use tidings::persistence::postgres::sqlx::{self, PgPool};
 use tidings::persistence::postgres::{PostgresStore, PostgresTransaction};
-use tidings::{handler, AnyEnvelope, Context, Envelope};
+use tidings::{handler, AnyEnvelope, Envelope};
 use tidings_tests::postgres::PgSchema;
 use tidings_tests::{amqp_uri, Numbered};
 
@@ -23,11 +23,8 @@ use tidings_tests::{amqp_uri, Numbered};
 async fn record_effect(
     event: &Envelope<Numbered>,
     flaky: &Flaky,
-    ctx: &Context,
+    tx: &PostgresTransaction,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let tx = ctx
-        .get::<PostgresTransaction>()
-        .expect("the inbox gives its transaction");
     sqlx::query("INSERT INTO effects (n, event_id) VALUES ($1, $2)")
         .bind(event.n as i64)
         .bind(event.id().to_string())

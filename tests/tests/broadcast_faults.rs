@@ -129,12 +129,12 @@ fn confirmed(store: &SqliteStore, exchange: &str) -> u64 {
             let through =
                 tidings::persistence::sqlite::checkpoint(conn, &format!("relay:{exchange}"))
                     .unwrap();
-            conn.query_row(
+            let count = conn.query_row(
                 "SELECT count(*) FROM tidings_events WHERE position <= ?1 AND name = ?2",
                 rusqlite::params![through as i64, "tidings_tests.numbered"],
                 |row| row.get::<_, i64>(0),
-            )
-            .unwrap() as u64
+            )?;
+            Ok::<_, tidings::persistence::StoreError>(count as u64)
         })
         .unwrap()
 }

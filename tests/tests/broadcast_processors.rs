@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tidings::broadcast::sqlite::Projection;
 use tidings::persistence::sqlite::rusqlite::{self, Connection, Transaction};
 use tidings::persistence::sqlite::SqliteStore;
+use tidings::persistence::StoreError;
 use tidings::persistence::{ExpectedVersion, NewEvent, StoredEvent};
 use tidings::{Bus, DomainEvent};
 use tidings_tests::processors::{self, numbered};
@@ -59,6 +60,7 @@ fn a_read_model_is_built_by_catching_up_and_rebuilt_from_scratch() {
             // Caught up: running again applies nothing twice.
             assert_eq!(projection.run(conn, apply).unwrap(), 8);
             assert_eq!(totals(conn), [("a".into(), 5, 15), ("b".into(), 3, 6)]);
+            Ok::<_, StoreError>(())
         })
         .unwrap();
     append(&store, "a", [numbered(10)]);
@@ -77,6 +79,7 @@ fn a_read_model_is_built_by_catching_up_and_rebuilt_from_scratch() {
                 .unwrap();
             assert_eq!(rebuilt, 9);
             assert_eq!(totals(conn), [("a".into(), 6, 25), ("b".into(), 3, 6)]);
+            Ok::<_, StoreError>(())
         })
         .unwrap();
 }
@@ -116,6 +119,7 @@ fn a_failed_batch_rolls_back_its_writes_and_its_checkpoint() {
                 })
                 .unwrap();
             assert_eq!(totals(conn), [("a".into(), 4, 10)]);
+            Ok::<_, StoreError>(())
         })
         .unwrap();
 }

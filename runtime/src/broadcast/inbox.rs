@@ -3,7 +3,8 @@
 use crate::messaging::any::AnyEnvelope;
 use crate::messaging::bus::dispatch::any::PublishAnyError;
 use crate::messaging::bus::Bus;
-use crate::persistence::StoreError;
+use crate::persistence::unit_of_work::Transaction;
+use crate::persistence::{ExpectedVersion, NewEvent, StoreError};
 use std::future::Future;
 use uuid::Uuid;
 
@@ -52,4 +53,20 @@ pub enum InboxError {
         #[source]
         source: PublishAnyError,
     },
+}
+
+/// Appends what the handlers recorded on the delivery's transaction, each to its stream.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the inboxes of the backends")
+)]
+pub(crate) async fn append_recorded<Tx: Transaction>(tx: &Tx) -> Result<(), StoreError> {
+    for (stream, event) in tx.recorded().take() {
+        let row = NewEvent::from_any(&event).map_err(|error| StoreError::Unstorable {
+            id: event.id(),
+            reason: format!("`{}` does not serialize: {error}", event.name()),
+        })?;
+        tx.append(&stream, ExpectedVersion::Any, &[row]).await?;
+    }
+    Ok(())
 }

@@ -6,7 +6,6 @@ use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::erased::ErasedEvent;
 use crate::messaging::message::{Message, MessageKind};
 use crate::messaging::payload::Payload;
-use crate::messaging::values::ContextValue;
 use uuid::Uuid;
 
 /// The type-erased form of [`Envelope<E>`]: decodable from JSON through the link-time registry,
@@ -129,16 +128,6 @@ impl AnyEnvelope {
             MessageKind::Event => Ok(self.payload.into_erased(self.meta)),
             _ => Err(self),
         }
-    }
-
-    /// Attaches a context value to the envelope's metadata (see [`Metadata::with`]).
-    #[cfg_attr(
-        not(any(feature = "sqlite", feature = "postgres")),
-        allow(dead_code, reason = "used only by the backends that run units of work")
-    )]
-    pub(crate) fn with_value<T: ContextValue>(mut self, value: T) -> AnyEnvelope {
-        self.meta = self.meta.with(value);
-        self
     }
 
     /// The typed envelope, or `self` back if the payload is not an `E`.

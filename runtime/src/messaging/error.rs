@@ -31,6 +31,14 @@ pub enum FailureReason {
         /// The command's wire name.
         command: &'static str,
     },
+    /// The handler takes a value that only a unit of work or an inbox delivery lends (a
+    /// transaction), and the event reached it without one: it was published on the bus.
+    NotLent {
+        /// The type the handler takes.
+        rust_type: &'static str,
+        /// Who lends it.
+        lent_by: &'static str,
+    },
 }
 
 impl std::fmt::Display for FailureReason {
@@ -51,6 +59,12 @@ impl std::fmt::Display for FailureReason {
             FailureReason::NoHandler { command } => {
                 write!(f, "queued `{command}`, which has no handler on this bus")
             }
+            FailureReason::NotLent { rust_type, lent_by } => write!(
+                f,
+                "takes `&{rust_type}`, which only {lent_by} lends its handlers, and this event \
+                 was published without one: commit it through a unit of work or deliver it \
+                 through an inbox"
+            ),
         }
     }
 }
@@ -143,6 +157,13 @@ impl PublishError {
     /// Whether the handler with this name failed.
     pub fn failed(&self, handler: &str) -> bool {
         self.failures.iter().any(|f| f.handler == handler)
+    }
+
+    /// The first error of type `R` that a handler returned: a rule's typed refusal, say.
+    pub fn downcast_ref<R: std::error::Error + 'static>(&self) -> Option<&R> {
+        self.failures
+            .iter()
+            .find_map(|failure| failure.error()?.downcast_ref::<R>())
     }
 }
 

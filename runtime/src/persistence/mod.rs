@@ -77,7 +77,7 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
-mod unit_of_work;
+pub(crate) mod unit_of_work;
 
 pub use aggregate::{EventSourced, LoadError, Loaded};
 pub use event::{NewEvent, StoredDecodeError, StoredEvent};

@@ -189,6 +189,27 @@ pub enum StoreError {
         /// The newest schema version this program knows.
         supported: u32,
     },
+    /// The store was used directly from inside one of its own units of work, on the thread
+    /// that runs it: that would wait for itself. Nothing was done.
+    #[error(
+        "the store is inside a unit of work on this thread: read and write through the unit of \
+         work (`unit.load`, `unit.transaction()`) until it ends"
+    )]
+    InsideUnitOfWork,
+    /// A transaction was used after its unit of work or delivery committed or rolled back.
+    #[error(
+        "the transaction has ended: it committed or rolled back, and takes no more statements"
+    )]
+    TransactionEnded,
+    /// A transaction's connection was asked for while another borrow of it is alive.
+    #[error(
+        "the transaction is in use: another guard of it is alive (drop a guard before sending a \
+         message whose handlers use the transaction)"
+    )]
+    TransactionInUse,
+    /// A synchronous call was made on a store that must wait for its server.
+    #[error("this store waits for its server: call the async form (`.await`) on an async runtime")]
+    NeedsRuntime,
     /// The storage itself failed (I/O, locking, a database error).
     #[error("event store backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

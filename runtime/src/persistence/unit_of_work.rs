@@ -2,17 +2,20 @@
 //! one transaction, with the handlers of each phase around the commit.
 //!
 //! 1. `before_commit` handlers run inside the transaction; an error rolls everything back (the
-//!    user's writes and the events). What they publish is held until the commit.
+//!    user's writes and the events). Events they *record* on the transaction (an integration
+//!    event, say) are appended with the rest, and their own `before_commit` handlers run too;
+//!    what they only publish is held until the commit.
 //! 2. The events are appended to the event store in the same transaction as the user's writes.
-//! 3. After the commit, `after_commit` handlers run, then what the `before_commit` handlers
-//!    published; their failures are reported and do not undo the commit.
+//! 3. The transaction ends, and the store is free again: after the commit, `after_commit`
+//!    handlers run, then what the `before_commit` handlers published; their failures are
+//!    reported and do not undo the commit.
 //! 4. If it rolled back, `after_rollback` handlers run and nothing else is published.
 //!
 //! Recording never dispatches, and `immediate` handlers are not run by a unit of work: they
-//! belong to [`Bus::publish`](crate::Bus::publish). The backend's transaction handle is passed
-//! explicitly: to the user's code by [`UnitOfWork::transaction`], and to the phases' handlers
-//! as a [context value](crate::ContextValue) (`ctx.get::<SqliteTransaction>()`,
-//! `ctx.get::<PostgresTransaction>()`).
+//! belong to [`Bus::publish`](crate::Bus::publish). The backend's transaction is passed
+//! explicitly: to the user's code by [`UnitOfWork::transaction`], and to `before_commit`
+//! handlers as a parameter (`tx: &SqliteTransaction`, `tx: &PostgresTransaction`), lent for
+//! the call only. `build()` refuses a handler of another phase that asks for one.
 //!
 //! The order is written once, as async code. SQLite's unit of work is synchronous: its steps
 //! never wait, and it runs the phases' handlers synchronously (an async handler fails there),
@@ -25,15 +28,17 @@
 
 use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
+use crate::messaging::bus::scoped::Scope;
 use crate::persistence::event::NewEvent;
 use crate::persistence::pending::Pending;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
-use crate::{AnyEnvelope, Bus, ContextValue, Phase, PublishError};
+use crate::{AnyEnvelope, Bus, DomainEvent, Envelope, Metadata, Phase, PublishError};
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A transaction open for a unit of work, as its backend runs it. A synchronous backend's
 /// futures complete at their first poll.
-pub(crate) trait Transaction: ContextValue + Clone {
+pub(crate) trait Transaction: Send + Sync + 'static {
     fn append(
         &self,
         stream: &str,
@@ -42,13 +47,36 @@ pub(crate) trait Transaction: ContextValue + Clone {
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
     fn commit(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn rollback(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The events its handlers recorded, to append before the commit.
+    fn recorded(&self) -> &Recorded;
 }
 
-/// The work of one transaction: the backend's transaction handle for the user's own writes,
-/// and the events collected for the event store. Made by a store's `unit_of_work`.
+/// Events that handlers lent a transaction recorded, each for a stream: they are appended with
+/// the unit of work's own, in the same transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded(Mutex<Vec<(String, AnyEnvelope)>>);
+
+impl Recorded {
+    pub(crate) fn record<E: DomainEvent>(&self, stream: &str, envelope: Envelope<E>) -> Metadata {
+        let meta = envelope.metadata().clone();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((stream.to_owned(), AnyEnvelope::from(envelope)));
+        meta
+    }
+
+    pub(crate) fn take(&self) -> Vec<(String, AnyEnvelope)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The work of one transaction: the backend's transaction for the user's own writes, and the
+/// events collected for the event store. Made by a store's `unit_of_work`.
 #[derive(Debug)]
 pub struct UnitOfWork<Tx> {
-    tx: Tx,
+    /// Shared only with the dispatches that lend it to handlers, by reference.
+    tx: Arc<Tx>,
     collected: Vec<Collected>,
 }
 
@@ -62,7 +90,7 @@ struct Collected {
 impl<Tx> UnitOfWork<Tx> {
     pub(crate) fn new(tx: Tx) -> UnitOfWork<Tx> {
         UnitOfWork {
-            tx,
+            tx: Arc::new(tx),
             collected: Vec::new(),
         }
     }
@@ -70,6 +98,15 @@ impl<Tx> UnitOfWork<Tx> {
     /// The transaction, for the user's own writes: they commit or roll back with the events.
     pub fn transaction(&self) -> &Tx {
         &self.tx
+    }
+
+    /// The transaction, for the backend's guard of it.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "only SQLite's unit of work guards its transaction")
+    )]
+    pub(crate) fn shared(&self) -> Arc<Tx> {
+        self.tx.clone()
     }
 
     /// Takes the events an aggregate recorded, to append them to `stream` (expecting it at
@@ -80,10 +117,18 @@ impl<Tx> UnitOfWork<Tx> {
         expected: ExpectedVersion,
         pending: &mut Pending,
     ) {
-        let events = pending.take();
+        self.collect(stream.into(), expected, pending.take());
+    }
+
+    pub(crate) fn collect(
+        &mut self,
+        stream: String,
+        expected: ExpectedVersion,
+        events: Vec<AnyEnvelope>,
+    ) {
         if !events.is_empty() {
             self.collected.push(Collected {
-                stream: stream.into(),
+                stream,
                 expected,
                 events,
             });
@@ -135,6 +180,9 @@ impl<T> Committed<T> {
 
 /// Why a unit of work rolled back. Each case carries the failures of the `after_rollback`
 /// handlers, if any failed.
+///
+/// A rule that vetoed the commit is one call away: [`vetoed_by`](UnitOfWorkError::vetoed_by)
+/// gives the `before_commit` handler's own error, typed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UnitOfWorkError<E> {
@@ -159,11 +207,27 @@ pub enum UnitOfWorkError<E> {
         /// `after_rollback` handlers that failed.
         after_rollback: Option<PublishError>,
     },
+    /// `before_commit` handlers kept recording events whose own `before_commit` handlers
+    /// recorded more: a loop.
+    RecordLoop {
+        /// How many rounds ran.
+        rounds: usize,
+        /// `after_rollback` handlers that failed.
+        after_rollback: Option<PublishError>,
+    },
 }
 
 impl<E> UnitOfWorkError<E> {
     /// The work's own error, if that is why it rolled back.
     pub fn work_error(&self) -> Option<&E> {
+        match self {
+            UnitOfWorkError::Work { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The work's own error, by value, if that is why it rolled back.
+    pub fn into_work_error(self) -> Option<E> {
         match self {
             UnitOfWorkError::Work { error, .. } => Some(error),
             _ => None,
@@ -178,30 +242,78 @@ impl<E> UnitOfWorkError<E> {
         }
     }
 
+    /// Whether another writer appended to one of its streams first: worth loading again and
+    /// retrying.
+    pub fn is_conflict(&self) -> bool {
+        self.store_error().is_some_and(StoreError::is_conflict)
+    }
+
+    /// The `before_commit` handlers that failed, if that is why it rolled back.
+    pub fn before_commit(&self) -> Option<&PublishError> {
+        match self {
+            UnitOfWorkError::BeforeCommit { failures, .. } => Some(failures),
+            _ => None,
+        }
+    }
+
+    /// The error of type `R` that a `before_commit` handler returned (a rule's refusal), if
+    /// that is why it rolled back.
+    pub fn vetoed_by<R: std::error::Error + 'static>(&self) -> Option<&R> {
+        self.before_commit()?.downcast_ref::<R>()
+    }
+
     /// The failures of the `after_rollback` handlers.
     pub fn after_rollback(&self) -> Option<&PublishError> {
         match self {
             UnitOfWorkError::Work { after_rollback, .. }
             | UnitOfWorkError::BeforeCommit { after_rollback, .. }
-            | UnitOfWorkError::Store { after_rollback, .. } => after_rollback.as_ref(),
+            | UnitOfWorkError::Store { after_rollback, .. }
+            | UnitOfWorkError::RecordLoop { after_rollback, .. } => after_rollback.as_ref(),
         }
     }
 
-    fn with_after_rollback(self, failures: Option<PublishError>) -> UnitOfWorkError<E> {
+    /// The same error with the work's error turned by `f`.
+    pub fn map_work<F>(self, f: impl FnOnce(E) -> F) -> UnitOfWorkError<F> {
         match self {
-            UnitOfWorkError::Work { error, .. } => UnitOfWorkError::Work {
+            UnitOfWorkError::Work {
                 error,
-                after_rollback: failures,
+                after_rollback,
+            } => UnitOfWorkError::Work {
+                error: f(error),
+                after_rollback,
             },
-            UnitOfWorkError::BeforeCommit { failures: f, .. } => UnitOfWorkError::BeforeCommit {
-                failures: f,
-                after_rollback: failures,
+            UnitOfWorkError::BeforeCommit {
+                failures,
+                after_rollback,
+            } => UnitOfWorkError::BeforeCommit {
+                failures,
+                after_rollback,
             },
-            UnitOfWorkError::Store { error, .. } => UnitOfWorkError::Store {
+            UnitOfWorkError::Store {
                 error,
-                after_rollback: failures,
+                after_rollback,
+            } => UnitOfWorkError::Store {
+                error,
+                after_rollback,
+            },
+            UnitOfWorkError::RecordLoop {
+                rounds,
+                after_rollback,
+            } => UnitOfWorkError::RecordLoop {
+                rounds,
+                after_rollback,
             },
         }
+    }
+
+    fn with_after_rollback(mut self, failures: Option<PublishError>) -> UnitOfWorkError<E> {
+        match &mut self {
+            UnitOfWorkError::Work { after_rollback, .. }
+            | UnitOfWorkError::BeforeCommit { after_rollback, .. }
+            | UnitOfWorkError::Store { after_rollback, .. }
+            | UnitOfWorkError::RecordLoop { after_rollback, .. } => *after_rollback = failures,
+        }
+        self
     }
 
     pub(crate) fn store(error: StoreError) -> UnitOfWorkError<E> {
@@ -221,6 +333,11 @@ impl<E: std::fmt::Display> std::fmt::Display for UnitOfWorkError<E> {
                 write!(f, "before-commit handlers failed: {failures}")?
             }
             UnitOfWorkError::Store { error, .. } => write!(f, "{error}")?,
+            UnitOfWorkError::RecordLoop { rounds, .. } => write!(
+                f,
+                "before-commit handlers were still recording events after {rounds} rounds: the \
+                 events they record have before-commit handlers that record more, in a loop"
+            )?,
         }
         if let Some(failures) = self.after_rollback() {
             write!(f, "; and after-rollback handlers failed: {failures}")?;
@@ -235,113 +352,165 @@ impl<E: std::error::Error + 'static> std::error::Error for UnitOfWorkError<E> {
             UnitOfWorkError::Work { error, .. } => Some(error),
             UnitOfWorkError::BeforeCommit { failures, .. } => Some(failures),
             UnitOfWorkError::Store { error, .. } => Some(error),
+            UnitOfWorkError::RecordLoop { .. } => None,
         }
     }
 }
 
-/// Ends a unit of work whose work returned `outcome`, synchronously: the phases, the appends
-/// and the commit or rollback, in the order the module docs give. The backend's transaction
-/// must never wait.
-#[cfg(feature = "sqlite")]
-pub(crate) fn finish_sync<T, E, Tx: Transaction>(
-    bus: &Bus,
-    unit: UnitOfWork<Tx>,
-    outcome: Result<T, E>,
-) -> Result<Committed<T>, UnitOfWorkError<E>> {
-    Phases::drive_sync(finish(bus, unit, outcome, Phases::Sync))
+/// How many rounds of events recorded by `before_commit` handlers (whose own `before_commit`
+/// handlers may record more) a unit of work runs before it calls it a loop.
+const RECORD_ROUNDS: usize = 32;
+
+/// A unit of work whose transaction has ended: committed, or rolled back with its reason.
+/// What runs after the end ([`Settled::announce`]) needs the store no more, so the backend
+/// frees it first.
+pub(crate) struct Settled<T, E> {
+    events: Vec<PhaseEvent>,
+    outcome: Result<(T, Vec<Appended>, Held), UnitOfWorkError<E>>,
 }
 
-/// [`finish_sync`] for an async backend: its handlers may be async, and are awaited.
-#[cfg(feature = "postgres")]
-pub(crate) async fn finish_async<T, E, Tx: Transaction>(
-    bus: &Bus,
-    unit: UnitOfWork<Tx>,
-    outcome: Result<T, E>,
-) -> Result<Committed<T>, UnitOfWorkError<E>> {
-    finish(bus, unit, outcome, Phases::Async).await
-}
-
-async fn finish<T, E, Tx: Transaction>(
+/// Ends the transaction of a unit of work whose work returned `outcome`: `before_commit`
+/// handlers, the appends and the commit, or the rollback.
+pub(crate) async fn settle<T, E, Tx: Transaction>(
     bus: &Bus,
     unit: UnitOfWork<Tx>,
     outcome: Result<T, E>,
     phases: Phases,
-) -> Result<Committed<T>, UnitOfWorkError<E>> {
+) -> Settled<T, E> {
     let UnitOfWork { tx, collected } = unit;
-    // Each stream's rows for the store, and every event (with the transaction) for the phases.
-    let mut streams = Vec::with_capacity(collected.len());
     let mut events = Vec::new();
-    for Collected {
-        stream,
-        expected,
-        events: recorded,
-    } in collected
-    {
-        let rows: Result<Vec<NewEvent>, StoreError> = recorded.iter().map(new_event).collect();
-        streams.push((stream, expected, rows));
-        events.extend(
-            recorded
-                .into_iter()
-                .filter_map(|event| PhaseEvent::new(event.with_value(tx.clone())).ok()),
-        );
-    }
-    let roll_back = async |error: UnitOfWorkError<E>| -> UnitOfWorkError<E> {
-        if let Err(failed) = tx.rollback().await {
-            tracing::error!(error = %failed, "a unit of work could not roll back");
-        }
-        let failures = bus
-            .run_phase(&events, Phase::AfterRollback, phases, None)
-            .await;
-        error.with_after_rollback(failures.err())
-    };
-    let value = match outcome {
-        Ok(value) => value,
+    let outcome = commit(bus, &tx, collected, outcome, phases, &mut events).await;
+    let outcome = match outcome {
+        Ok(done) => Ok(done),
         Err(error) => {
-            return Err(roll_back(UnitOfWorkError::Work {
-                error,
-                after_rollback: None,
-            })
-            .await)
+            if let Err(failed) = tx.rollback().await {
+                tracing::error!(error = %failed, "a unit of work could not roll back");
+            }
+            Err(error)
         }
     };
-    let streams: Result<Vec<_>, StoreError> = streams
-        .into_iter()
-        .map(|(stream, expected, rows)| rows.map(|rows| (stream, expected, rows)))
-        .collect();
-    let streams = match streams {
-        Ok(streams) => streams,
-        Err(error) => return Err(roll_back(UnitOfWorkError::store(error)).await),
-    };
+    Settled { events, outcome }
+}
+
+impl<T, E> Settled<T, E> {
+    /// Runs what follows the end: the `after_commit` handlers and what the `before_commit`
+    /// handlers published, or the `after_rollback` handlers.
+    pub(crate) async fn announce(
+        self,
+        bus: &Bus,
+        phases: Phases,
+    ) -> Result<Committed<T>, UnitOfWorkError<E>> {
+        let Settled { events, outcome } = self;
+        match outcome {
+            Ok((value, appended, held)) => {
+                let after = bus
+                    .run_phase(&events, Phase::AfterCommit, phases, None, None)
+                    .await;
+                let released = bus.release(held, phases).await;
+                Ok(Committed {
+                    value,
+                    appended,
+                    after_commit: PublishError::merge(after, released),
+                })
+            }
+            Err(error) => {
+                let failures = bus
+                    .run_phase(&events, Phase::AfterRollback, phases, None, None)
+                    .await;
+                Err(error.with_after_rollback(failures.err()))
+            }
+        }
+    }
+}
+
+/// The steps up to the commit; an error means the transaction must roll back. `events`
+/// receives every event the unit of work handled, for the phases after the end.
+async fn commit<T, E, Tx: Transaction>(
+    bus: &Bus,
+    tx: &Arc<Tx>,
+    collected: Vec<Collected>,
+    outcome: Result<T, E>,
+    phases: Phases,
+    events: &mut Vec<PhaseEvent>,
+) -> Result<(T, Vec<Appended>, Held), UnitOfWorkError<E>> {
+    let (streams, first) = rows(
+        collected
+            .into_iter()
+            .map(|c| (c.stream, c.expected, c.events)),
+    );
+    events.extend(first);
+    let value = outcome.map_err(|error| UnitOfWorkError::Work {
+        error,
+        after_rollback: None,
+    })?;
+    let mut streams = streams.map_err(UnitOfWorkError::store)?;
     let mut held = Held::default();
-    let before = bus
-        .run_phase(&events, Phase::BeforeCommit, phases, Some(&mut held))
-        .await;
-    if let Err(failures) = before {
-        return Err(roll_back(UnitOfWorkError::BeforeCommit {
+    let mut round = 0..events.len();
+    for _ in 0..RECORD_ROUNDS {
+        bus.run_phase(
+            &events[round.clone()],
+            Phase::BeforeCommit,
+            phases,
+            Some(&mut held),
+            Some(Scope::new(tx)),
+        )
+        .await
+        .map_err(|failures| UnitOfWorkError::BeforeCommit {
             failures,
             after_rollback: None,
-        })
-        .await);
+        })?;
+        let recorded = tx.recorded().take();
+        if recorded.is_empty() {
+            break;
+        }
+        let (more, new) = rows(
+            recorded
+                .into_iter()
+                .map(|(stream, event)| (stream, ExpectedVersion::Any, vec![event])),
+        );
+        streams.extend(more.map_err(UnitOfWorkError::store)?);
+        round = events.len()..events.len() + new.len();
+        events.extend(new);
+    }
+    if !tx.recorded().take().is_empty() {
+        return Err(UnitOfWorkError::RecordLoop {
+            rounds: RECORD_ROUNDS,
+            after_rollback: None,
+        });
     }
     let mut appended = Vec::with_capacity(streams.len());
     for (stream, expected, rows) in &streams {
-        match tx.append(stream, *expected, rows).await {
-            Ok(done) => appended.push(done),
-            Err(error) => return Err(roll_back(UnitOfWorkError::store(error)).await),
+        appended.push(
+            tx.append(stream, *expected, rows)
+                .await
+                .map_err(UnitOfWorkError::store)?,
+        );
+    }
+    tx.commit().await.map_err(UnitOfWorkError::store)?;
+    Ok((value, appended, held))
+}
+
+type Rows = Vec<(String, ExpectedVersion, Vec<NewEvent>)>;
+
+/// Each stream's rows for the store, and every event for the phases.
+fn rows(
+    collected: impl Iterator<Item = (String, ExpectedVersion, Vec<AnyEnvelope>)>,
+) -> (Result<Rows, StoreError>, Vec<PhaseEvent>) {
+    let mut streams = Vec::new();
+    let mut events = Vec::new();
+    let mut unstorable = None;
+    for (stream, expected, recorded) in collected {
+        match recorded.iter().map(new_event).collect() {
+            Ok(rows) => streams.push((stream, expected, rows)),
+            Err(error) => unstorable = unstorable.or(Some(error)),
         }
+        events.extend(
+            recorded
+                .into_iter()
+                .filter_map(|event| PhaseEvent::new(event).ok()),
+        );
     }
-    if let Err(error) = tx.commit().await {
-        return Err(roll_back(UnitOfWorkError::store(error)).await);
-    }
-    let after = bus
-        .run_phase(&events, Phase::AfterCommit, phases, None)
-        .await;
-    let released = bus.release(held, phases).await;
-    Ok(Committed {
-        value,
-        appended,
-        after_commit: PublishError::merge(after, released),
-    })
+    (unstorable.map_or(Ok(streams), Err), events)
 }
 
 fn new_event(envelope: &AnyEnvelope) -> Result<NewEvent, StoreError> {

@@ -10,20 +10,19 @@ use std::time::Duration;
 use tidings::broadcast::amqp::{Consumer, Topology};
 use tidings::broadcast::sqlite::SqliteInbox;
 use tidings::broadcast::{Delivered, Inbox, InboxError};
-use tidings::persistence::sqlite::rusqlite;
+use tidings::persistence::sqlite::{rusqlite, SqliteTransaction};
+use tidings::persistence::StoreError;
 use tidings::{handler, AnyEnvelope, Bus, Envelope};
 use tidings_tests::Numbered;
 
 /// The effect: one row per event handled, in the order they are handled.
 #[handler]
-fn record_effect(event: &Envelope<Numbered>, inbox: &SqliteInbox) -> rusqlite::Result<()> {
-    inbox.with_connection(|conn| {
-        conn.execute(
-            "INSERT INTO effects (n, event_id) VALUES (?1, ?2)",
-            rusqlite::params![event.n as i64, event.id().to_string()],
-        )
-        .map(drop)
-    })
+fn record_effect(event: &Envelope<Numbered>, tx: &SqliteTransaction) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO effects (n, event_id) VALUES (?1, ?2)",
+        rusqlite::params![event.n as i64, event.id().to_string()],
+    )
+    .map(drop)
 }
 
 /// The SQLite inbox, counting the repeats it absorbs.

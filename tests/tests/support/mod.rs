@@ -9,24 +9,23 @@ mod consuming;
 pub use consuming::*;
 
 use tidings::broadcast::sqlite::SqliteInbox;
-use tidings::persistence::sqlite::{rusqlite, SqliteStore};
+use tidings::persistence::sqlite::{rusqlite, SqliteStore, SqliteTransaction};
 use tidings::persistence::ExpectedVersion;
 use tidings::{handler, Envelope};
 use tidings_tests::Numbered;
 
-/// The consuming context's handler: one row per effect, in the order they happen.
+/// The consuming context's handler: one row per effect, in the order they happen, written in
+/// the delivery's transaction.
 #[handler]
 fn record_effect(
     event: &Envelope<Numbered>,
-    inbox: &SqliteInbox,
+    tx: &SqliteTransaction,
     flaky: &Flaky,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    inbox.with_connection(|conn| {
-        conn.execute(
-            "INSERT INTO effects (n, event_id) VALUES (?1, ?2)",
-            rusqlite::params![event.n as i64, event.id().to_string()],
-        )
-    })?;
+    tx.execute(
+        "INSERT INTO effects (n, event_id) VALUES (?1, ?2)",
+        rusqlite::params![event.n as i64, event.id().to_string()],
+    )?;
     if flaky.fails(event.n) {
         return Err(Failed(event.n).into());
     }

@@ -24,6 +24,19 @@ pub struct StockReserved {
     pub order: u64,
 }
 
+/// What a backend's `before_commit` handler records on the transaction when the order's check
+/// starts with "record": an integration event for another stream.
+#[derive(DomainEvent, Debug)]
+#[event(name = "uow.order_accepted", integration)]
+pub struct OrderAccepted {
+    pub order: u64,
+}
+
+/// The stream [`OrderAccepted`] is recorded on.
+pub fn accepted_stream(order: u64) -> String {
+    format!("accepted-{order}")
+}
+
 #[derive(Default)]
 pub struct Journal(Mutex<Vec<String>>);
 
@@ -50,7 +63,7 @@ pub enum Refused {
 pub fn before_commit(event: &OrderPlaced, journal: &Journal, ctx: &Context) -> Result<(), Refused> {
     journal.push(format!("before_commit {}", event.order));
     match event.check.as_str() {
-        "veto" => return Err(Refused::Order(event.order)),
+        "veto" | "record-veto" => return Err(Refused::Order(event.order)),
         "panic" => panic!("the stock service is down"),
         _ => {}
     }
@@ -75,6 +88,16 @@ fn apologise(event: &OrderPlaced, journal: &Journal) {
 #[handler]
 fn on_placed_immediately(event: &OrderPlaced, journal: &Journal) {
     journal.push(format!("immediate {}", event.order));
+}
+
+#[handler(phase = before_commit)]
+fn check_acceptance(event: &OrderAccepted, journal: &Journal) {
+    journal.push(format!("before_commit accepted {}", event.order));
+}
+
+#[handler(phase = after_commit)]
+fn announce_acceptance(event: &OrderAccepted, journal: &Journal) {
+    journal.push(format!("after_commit accepted {}", event.order));
 }
 
 #[handler]
@@ -270,6 +293,50 @@ pub async fn a_conflict_on_a_stream_rolls_back_the_users_writes<B: Backend>(f: &
     assert_eq!(f.journal.take(), ["before_commit 6", "after_rollback 6"]);
 }
 
+pub async fn a_vetoing_rules_typed_error_is_one_call_away<B: Backend>(f: &Fixture<B>) {
+    let error = f.place(21, "veto").await.unwrap_err();
+    assert!(
+        matches!(error.vetoed_by::<Refused>(), Some(Refused::Order(21))),
+        "{error}"
+    );
+    assert!(error.vetoed_by::<std::io::Error>().is_none());
+    assert!(!error.is_conflict());
+}
+
+pub async fn an_event_recorded_by_a_before_commit_handler_commits_with_the_work<B: Backend>(
+    f: &Fixture<B>,
+) {
+    let committed = f.place(22, "record").await.expect("commits");
+    assert_eq!(
+        committed.appended().len(),
+        2,
+        "the work's stream and the recorded one"
+    );
+    assert_eq!(
+        f.store.stored().await,
+        2,
+        "both events stored in the one transaction"
+    );
+    assert_eq!(
+        f.journal.take(),
+        [
+            "before_commit 22",
+            "before_commit accepted 22",
+            "after_commit 22",
+            "after_commit accepted 22",
+            "reserved 22"
+        ],
+        "the recorded event's phases run as the work's own"
+    );
+    let error = f.place(23, "record-veto").await.unwrap_err();
+    assert!(error.vetoed_by::<Refused>().is_some(), "{error}");
+    assert_eq!(
+        f.store.stored().await,
+        2,
+        "the recorded event rolled back with the rest"
+    );
+}
+
 /// The scenarios above as tests, each on a fresh fixture from `$fixture` (an async
 /// expression).
 #[macro_export]
@@ -281,7 +348,9 @@ macro_rules! scenarios {
             a_panicking_before_commit_handler_rolls_back_too,
             a_failing_work_rolls_back_and_runs_after_rollback_handlers_only,
             an_after_commit_failure_is_reported_and_the_commit_stands,
-            a_conflict_on_a_stream_rolls_back_the_users_writes
+            a_conflict_on_a_stream_rolls_back_the_users_writes,
+            a_vetoing_rules_typed_error_is_one_call_away,
+            an_event_recorded_by_a_before_commit_handler_commits_with_the_work
         );
     };
     (@each $fixture:expr; $($name:ident),*) => {

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
 fn run(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     println!("store: {}", path.display());
     let store = SqliteStore::open(path)?;
-    store.with_connection(|c| c.execute_batch(shop::SCHEMA))??;
+    store.execute_batch(shop::SCHEMA)?;
     let bus = Bus::builder()
         .require_handler("shop.reserve_stock")
         .require_handler("shop.send_confirmation")
@@ -45,7 +45,8 @@ fn run(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         c.query_row("SELECT coalesce(max(id), 0) + 1 FROM orders", [], |r| {
             r.get::<_, i64>(0)
         })
-    })??;
+        .map_err(StoreError::from)
+    })?;
     let baskets = [
         vec![line("mug", 2, 900)],
         vec![line("teapot", 1, 3500), line("mug", 1, 900)],
@@ -97,8 +98,10 @@ fn run(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
             placed.total_cents
         );
     }
-    let orders: i64 = store
-        .with_connection(|c| c.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)))??;
+    let orders: i64 = store.with_connection(|c| {
+        c.query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
+            .map_err(StoreError::from)
+    })?;
     if placed != 2 || stored.len() != before + 2 || orders as usize != stored.len() {
         return Err(format!(
             "expected two more events and one order row per event: placed {placed}, events {} (were {before}), rows {orders}",

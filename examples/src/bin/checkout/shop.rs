@@ -2,7 +2,7 @@
 
 use tidings::persistence::sqlite::SqliteTransaction;
 use tidings::persistence::StoreError;
-use tidings::{handler, Context, DomainEvent, Pending};
+use tidings::{handler, DomainEvent, Pending};
 
 /// The shop's own tables, beside the event store's.
 pub(crate) const SCHEMA: &str = "
@@ -77,10 +77,7 @@ pub(crate) enum ReserveError {
 
 /// Inside the transaction: reserves the stock, or vetoes the whole unit of work.
 #[handler(name = "shop.reserve_stock", phase = before_commit)]
-fn reserve_stock(event: &OrderPlaced, ctx: &Context) -> Result<(), ReserveError> {
-    let tx = ctx
-        .get::<SqliteTransaction>()
-        .expect("a SQLite unit of work gives its transaction");
+fn reserve_stock(event: &OrderPlaced, tx: &SqliteTransaction) -> Result<(), ReserveError> {
     for line in &event.lines {
         if line.product == "anvil" {
             return Err(ReserveError::OutOfStock(line.product.clone()));

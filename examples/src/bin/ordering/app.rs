@@ -34,7 +34,7 @@ impl App {
 
     /// Builds the application on `builder` over `store`.
     pub(crate) fn on(builder: BusBuilder, store: SqliteStore) -> Result<App, StartError> {
-        store.with_connection(|conn| conn.execute_batch(read_model::SCHEMA))??;
+        store.execute_batch(read_model::SCHEMA)?;
         let store = Arc::new(store);
         let orders = Arc::new(orders::Orders::default());
         let buyers = Arc::new(buyers::Buyers::default());

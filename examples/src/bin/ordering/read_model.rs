@@ -74,7 +74,7 @@ fn apply(tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyError> {
 
 /// Applies what the log holds past the checkpoint: the checkpoint reached.
 pub(crate) fn catch_up(store: &SqliteStore) -> Result<u64, ReadModelError> {
-    Ok(store.with_connection(|conn| projection().run(conn, apply))??)
+    store.with_connection(|conn| Ok(projection().run(conn, apply)?))
 }
 
 /// Empties the table and replays the whole log: the checkpoint reached.
@@ -83,20 +83,19 @@ pub(crate) fn rebuild(store: &SqliteStore) -> Result<u64, ReadModelError> {
         tx.execute("DELETE FROM order_summaries", [])?;
         Ok(())
     };
-    Ok(store.with_connection(|conn| projection().rebuild(conn, clear, apply))??)
+    store.with_connection(|conn| Ok(projection().rebuild(conn, clear, apply)?))
 }
 
 /// Every row of the table, in order id order.
 pub(crate) fn all(store: &SqliteStore) -> Result<Vec<OrderSummary>, ReadModelError> {
-    let rows = store.with_connection(|conn| {
+    store.with_connection(|conn| {
         let mut statement = conn.prepare(
             "SELECT order_id, buyer_name, total_cents, status FROM order_summaries
              ORDER BY order_id",
         )?;
         let rows = statement.query_map([], summary)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-    })??;
-    Ok(rows)
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })
 }
 
 fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderSummary> {
@@ -128,14 +127,15 @@ pub(crate) struct GetOrder {
 /// Answers from the table as the projection left it (eventually consistent with the log).
 #[handler(name = "read_model.get_order")]
 fn get_order(query: GetOrder, store: &SqliteStore) -> Result<Option<OrderSummary>, ReadModelError> {
-    let found = store.with_connection(|conn| {
-        conn.query_row(
-            "SELECT order_id, buyer_name, total_cents, status FROM order_summaries
-             WHERE order_id = ?1",
-            [query.order_id.0 as i64],
-            summary,
-        )
-        .optional()
-    })??;
-    Ok(found)
+    store.with_connection(|conn| {
+        let found = conn
+            .query_row(
+                "SELECT order_id, buyer_name, total_cents, status FROM order_summaries
+                 WHERE order_id = ?1",
+                [query.order_id.0 as i64],
+                summary,
+            )
+            .optional()?;
+        Ok(found)
+    })
 }

@@ -25,7 +25,7 @@ impl Ordering {
     /// Opens the service's database (created on first use).
     pub(crate) fn open(path: &Path) -> Result<Ordering, Box<dyn std::error::Error>> {
         let store = SqliteStore::open(path)?;
-        store.with_connection(|conn| conn.execute_batch(SCHEMA))??;
+        store.execute_batch(SCHEMA)?;
         let bus = Bus::builder()
             .without("shipping.record_shipment")
             .require_handler("ordering.payment_committed")

@@ -2,19 +2,23 @@
 //! the handlers' effects, which they reach from their context.
 
 use super::backend;
-use crate::broadcast::inbox::{Delivered, Inbox, InboxError};
+use crate::broadcast::inbox::{append_recorded, Delivered, Inbox, InboxError};
 use crate::messaging::any::AnyEnvelope;
+use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
 use crate::persistence::postgres::sqlx::PgPool;
 use crate::persistence::postgres::{self, PostgresTransaction};
 use crate::persistence::StoreError;
+use std::sync::Arc;
 
 /// An [`Inbox`] in a PostgreSQL schema (the connection's current schema, as for the store).
 ///
-/// Each delivery opens a transaction on the pool, records the event id in it, and attaches it
-/// to the event as a [`PostgresTransaction`] context value: the handlers (async, as sqlx is)
-/// write their effects through `ctx.get::<PostgresTransaction>()`, and the effects and the
-/// record commit together, or roll back together when a handler fails. Deliveries run in
+/// Each delivery opens a transaction on the pool, records the event id in it, and lends it to
+/// the event's handlers as a [`PostgresTransaction`] parameter: they (async, as sqlx is) write
+/// their effects through it, and the effects and the record commit together, or roll back
+/// together when a handler fails. Events a handler [records](PostgresTransaction::record) on
+/// it are appended to the schema's event log in the same transaction (for a relay or a
+/// projection to read; no phase handler runs for them). Deliveries run in
 /// parallel, each on a connection of its own; two deliveries of one event at once are
 /// serialised by the record's key, and the second finds the event handled.
 ///
@@ -22,17 +26,15 @@ use crate::persistence::StoreError;
 /// use tidings::broadcast::postgres::PostgresInbox;
 /// use tidings::persistence::postgres::{sqlx, PostgresTransaction};
 /// use tidings::persistence::StoreError;
-/// use tidings::{handler, Context, DomainEvent};
+/// use tidings::{handler, DomainEvent};
 /// # #[derive(DomainEvent, Debug)] #[event(name = "docs.order_paid")] struct OrderPaid { order: i64 }
 ///
 /// #[handler]
-/// async fn ship(event: &OrderPaid, ctx: &Context) -> Result<(), StoreError> {
-///     let tx = ctx.get::<PostgresTransaction>().expect("delivered through the inbox");
+/// async fn ship(event: &OrderPaid, tx: &PostgresTransaction) -> Result<(), StoreError> {
 ///     sqlx::query("INSERT INTO shipments (order_id) VALUES ($1)")
 ///         .bind(event.order)
 ///         .execute(&mut *tx.lock()?)
-///         .await
-///         .map_err(|e| StoreError::Backend(Box::new(e)))?;
+///         .await?;
 ///     Ok(())
 /// }
 ///
@@ -90,14 +92,20 @@ impl Inbox for PostgresInbox {
         let Some(tx) = self.begin(consumer, &envelope).await.map_err(store)? else {
             return Ok(Delivered::AlreadyHandled);
         };
-        match bus.publish_any(envelope.with_value(tx.clone())).await {
+        let tx = Arc::new(tx);
+        let handled = bus.publish_any_lending(envelope, Scope::new(&tx)).await;
+        let outcome = match handled {
+            Ok(()) => append_recorded(&*tx).await.map_err(store),
+            Err(source) => Err(InboxError::Handlers { id, source }),
+        };
+        match outcome {
             Ok(()) => {
                 tx.commit().await.map_err(store)?;
                 Ok(Delivered::Handled)
             }
-            Err(source) => {
+            Err(error) => {
                 tx.rollback().await.map_err(store)?;
-                Err(InboxError::Handlers { id, source })
+                Err(error)
             }
         }
     }

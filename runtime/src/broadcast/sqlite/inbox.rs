@@ -1,20 +1,45 @@
 //! The inbox in a SQLite database, shared with the handlers that write their effects there.
 
-use crate::broadcast::inbox::{Delivered, Inbox, InboxError};
+use crate::broadcast::inbox::{append_recorded, Delivered, Inbox, InboxError};
 use crate::messaging::any::AnyEnvelope;
+use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
+use crate::persistence::sqlite::SqliteTransaction;
 use crate::persistence::sqlite::{self, rusqlite};
+use crate::persistence::unit_of_work::Transaction;
 use crate::persistence::StoreError;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// An [`Inbox`] in a SQLite database, and the connection its handlers write through.
+/// An [`Inbox`] in a SQLite database, whose transaction its handlers write through.
 ///
-/// Provide a clone to the bus (`Bus::builder().provide(inbox.clone())`) and write the
-/// handlers' effects with [`SqliteInbox::with_connection`]: while a delivery runs, the
-/// connection is inside the delivery's transaction, which also records the event id, so the
-/// effects and the record commit together. Deliveries through one inbox (and its clones)
+/// Each delivery opens a transaction on the inbox's connection, records the event id in it,
+/// and lends it to the event's handlers as a [`SqliteTransaction`] parameter: they write their
+/// effects through it, and the effects and the record commit together, or roll back together
+/// when a handler fails. Events a handler [records](SqliteTransaction::record) on it are
+/// appended to the inbox database's event log in the same transaction (for a relay or a
+/// projection to read; no phase handler runs for them).
+///
+/// ```
+/// use tidings::broadcast::sqlite::SqliteInbox;
+/// use tidings::persistence::{sqlite::SqliteTransaction, StoreError};
+/// use tidings::{handler, DomainEvent};
+/// # #[derive(DomainEvent, Debug)] #[event(name = "docs.inbox_order_paid")] struct OrderPaid { order: i64 }
+///
+/// #[handler]
+/// fn ship(event: &OrderPaid, tx: &SqliteTransaction) -> Result<(), StoreError> {
+///     tx.execute("INSERT INTO shipments (order_id) VALUES (?1)", [event.order])?;
+///     Ok(())
+/// }
+///
+/// let inbox = SqliteInbox::open_in_memory()?;
+/// inbox.with_connection(|conn| conn.execute_batch("CREATE TABLE shipments (order_id INTEGER)"))?;
+/// // consumer.run_until(&inbox, &bus, stop).await;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Deliveries through one inbox (and its clones)
 /// take turns, since they share its connection and so its transaction: consumers that share
 /// an inbox, competing for one queue, are correct but handle one message at a time; give each
 /// its own `SqliteInbox` on the same file to let SQLite decide the turns instead.
@@ -32,6 +57,11 @@ impl SqliteInbox {
         SqliteInbox::from_connection(sqlite::open_file(path)?)
     }
 
+    /// An inbox in memory, gone when dropped: for tests.
+    pub fn open_in_memory() -> Result<SqliteInbox, StoreError> {
+        SqliteInbox::from_connection(Connection::open_in_memory()?)
+    }
+
     /// An inbox on a connection you configured; the schema is created or migrated.
     pub fn from_connection(mut conn: Connection) -> Result<SqliteInbox, StoreError> {
         sqlite::migrate(&mut conn)?;
@@ -41,8 +71,8 @@ impl SqliteInbox {
         })
     }
 
-    /// Runs `f` on the inbox's connection: inside the delivery's transaction when called from
-    /// a handler of a delivered event, in a transaction of its own statement otherwise.
+    /// Runs `f` on the inbox's connection, between deliveries: to create the handlers' tables,
+    /// or read what they wrote. A handler writes through the [`SqliteTransaction`] it is lent.
     pub fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
         f(&self.lock())
     }
@@ -70,11 +100,6 @@ impl SqliteInbox {
             }
         }
     }
-
-    fn finish(&self, commit: bool) -> Result<(), StoreError> {
-        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
-        self.lock().execute_batch(sql).map_err(backend)
-    }
 }
 
 impl Inbox for SqliteInbox {
@@ -92,14 +117,20 @@ impl Inbox for SqliteInbox {
         if !self.begin(consumer, &envelope).map_err(store)? {
             return Ok(Delivered::AlreadyHandled);
         }
-        match bus.publish_any(envelope).await {
+        let tx = Arc::new(SqliteTransaction::begun(self.conn.clone()));
+        let handled = bus.publish_any_lending(envelope, Scope::new(&tx)).await;
+        let outcome = match handled {
+            Ok(()) => append_recorded(&*tx).await.map_err(store),
+            Err(source) => Err(InboxError::Handlers { id, source }),
+        };
+        match outcome {
             Ok(()) => {
-                self.finish(true).map_err(store)?;
+                tx.commit().await.map_err(store)?;
                 Ok(Delivered::Handled)
             }
-            Err(source) => {
-                self.finish(false).map_err(store)?;
-                Err(InboxError::Handlers { id, source })
+            Err(error) => {
+                tx.rollback().await.map_err(store)?;
+                Err(error)
             }
         }
     }

@@ -17,24 +17,24 @@ use std::time::Duration;
 
 impl Checkpoints for SqliteStore {
     async fn checkpoint(&self, name: &str) -> Result<u64, StoreError> {
-        self.with_connection(|conn| sqlite::checkpoint(conn, name))?
+        self.with_connection(|conn| sqlite::checkpoint(conn, name))
     }
 
     async fn advance(&self, name: &str, position: u64) -> Result<(), StoreError> {
-        self.with_connection(|conn| sqlite::advance_checkpoint(conn, name, position))?
+        self.with_connection(|conn| sqlite::advance_checkpoint(conn, name, position))
     }
 
     async fn reset(&self, name: &str, position: u64) -> Result<(), StoreError> {
-        self.with_connection(|conn| sqlite::set_checkpoint(conn, name, position))?
+        self.with_connection(|conn| sqlite::set_checkpoint(conn, name, position))
     }
 }
 
 impl Leases for SqliteStore {
     async fn acquire(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.with_connection(|conn| sqlite::acquire_lease(conn, name, holder, ttl))?
+        self.with_connection(|conn| sqlite::acquire_lease(conn, name, holder, ttl))
     }
 
     async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.with_connection(|conn| sqlite::release_lease(conn, name, holder))?
+        self.with_connection(|conn| sqlite::release_lease(conn, name, holder))
     }
 }

@@ -29,7 +29,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 ///         Ok::<_, rusqlite::Error>(())
 ///     })?;
 ///     Ok(())
-/// })??;
+/// })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]

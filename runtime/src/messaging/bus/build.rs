@@ -6,6 +6,7 @@ use crate::messaging::bus::location::Location;
 use crate::messaging::bus::problems::{BuildError, Problem};
 use crate::messaging::bus::provided::Provided;
 use crate::messaging::bus::registry::{HandlerRegistration, MessageRegistration, Phase, Registry};
+use crate::messaging::bus::scoped::{scoped_types, SCOPED};
 use crate::messaging::bus::table::{Route, Table};
 use crate::messaging::bus::versions::check_upcasters;
 use crate::messaging::message::MessageKind;
@@ -138,9 +139,25 @@ fn place_handlers(
             r.handler == registration.name && r.message == (registration.message.type_id)()
         });
         let mut slots = Vec::with_capacity(registration.dependencies.len());
+        let mut lent = None;
         if replacement.is_none() {
             for dependency in registration.dependencies {
-                match provided.get(&(dependency.type_id)()) {
+                let type_id = (dependency.type_id)();
+                if let Some(&scoped) = scoped_types().get(&type_id) {
+                    if !lends(registration) {
+                        problems.push(Problem::NotLent {
+                            handler: registration.name,
+                            param: dependency.param,
+                            rust_type: scoped.rust_type(),
+                            lent_by: scoped.lent_by,
+                            location: registration.location,
+                        });
+                    }
+                    lent = Some(scoped);
+                    slots.push(SCOPED);
+                    continue;
+                }
+                match provided.get(&type_id) {
                     Some(&index) => slots.push(index),
                     None => problems.push(Problem::MissingDependency {
                         handler: registration.name,
@@ -166,11 +183,21 @@ fn place_handlers(
                 name: registration.name,
                 takes_context: registration.takes_context && replacement.is_none(),
                 slots: slots.into_boxed_slice(),
+                scoped: lent,
                 callee,
             },
         });
     }
     placed
+}
+
+/// Whether a handler may be lent a value: an event handler run inside a transaction, that is
+/// `before_commit` (a unit of work's) or `immediate` (an inbox delivery's). `after_commit`
+/// and `after_rollback` handlers run when the transaction has ended, and commands and queries
+/// are sent, not delivered.
+fn lends(registration: &HandlerRegistration) -> bool {
+    registration.message.kind == MessageKind::Event
+        && matches!(registration.phase, Phase::Immediate | Phase::BeforeCommit)
 }
 
 /// Types every route's handlers for its message.

@@ -4,6 +4,7 @@
 use crate::messaging::bus::invocation::Invocation;
 use crate::messaging::bus::provided::Provided;
 use crate::messaging::bus::run::Run;
+use crate::messaging::bus::scoped::ScopedType;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Envelope;
 use crate::messaging::erased::{ErasedCommand, ErasedEvent};
@@ -82,8 +83,11 @@ pub(super) enum Callee {
 pub(super) struct Spec {
     pub(super) name: &'static str,
     pub(super) takes_context: bool,
-    /// For each dependency parameter, its index among the provided values.
+    /// For each dependency parameter, its index among the provided values (`SCOPED` for the
+    /// value a dispatch lends).
     pub(super) slots: Box<[usize]>,
+    /// The type of the value the handler must be lent, if it takes one.
+    pub(super) scoped: Option<&'static ScopedType>,
     pub(super) callee: Callee,
 }
 
@@ -120,6 +124,8 @@ pub(super) struct Handler<C> {
     pub(super) name: &'static str,
     pub(super) takes_context: bool,
     pub(super) slots: Box<[usize]>,
+    /// The type of the value the handler must be lent, if it takes one.
+    pub(super) scoped: Option<&'static ScopedType>,
 }
 
 pub(super) enum EventCall<E> {
@@ -137,8 +143,8 @@ pub(super) enum RequestCall<R: Request> {
 /// The handlers of one event type in one phase.
 pub(super) struct EventHandlers<E> {
     pub(super) handlers: Box<[Handler<EventCall<E>>]>,
-    /// Every handler is sync and takes no `Context`: the phase runs as a plain loop, and
-    /// nothing can be published from it.
+    /// Every handler is sync and takes no `Context` and no lent value: the phase runs as a
+    /// plain loop, and nothing can be published from it.
     pub(super) simple: bool,
 }
 
@@ -195,12 +201,13 @@ pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> OrMismatch<Box<
                 name: spec.name,
                 takes_context: spec.takes_context,
                 slots: spec.slots.clone(),
+                scoped: spec.scoped,
             })
         })
         .collect::<Result<Box<[_]>, _>>()?;
     let simple = handlers
         .iter()
-        .all(|h| !h.takes_context && !matches!(h.call, EventCall::Async(_)));
+        .all(|h| !h.takes_context && h.scoped.is_none() && !matches!(h.call, EventCall::Async(_)));
     Ok(Box::new(EventHandlers { handlers, simple }))
 }
 
@@ -222,6 +229,7 @@ pub(super) fn request_handler<R: Request>(spec: &Spec) -> OrMismatch<Box<dyn Typ
         name: spec.name,
         takes_context: spec.takes_context,
         slots: spec.slots.clone(),
+        scoped: spec.scoped,
     }))
 }
 
@@ -249,6 +257,7 @@ impl<E: DomainEvent> EventHandlers<E> {
                         provided,
                         slots: &handler.slots,
                         context: None,
+                        scope: None,
                     };
                     let result = match &handler.call {
                         EventCall::Sync(f) => f(envelope, &invocation),

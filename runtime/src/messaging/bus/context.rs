@@ -75,11 +75,6 @@ impl Context {
         self.meta.get()
     }
 
-    /// The bus the message is being handled on.
-    pub fn bus(&self) -> &Bus {
-        &self.bus
-    }
-
     /// Publishes `event` once the current handler has returned (breadth first). Its failures
     /// are reported to whoever published or sent the current message.
     pub fn publish<E: DomainEvent>(&self, event: E) {

@@ -20,6 +20,7 @@ pub(crate) mod reference;
 pub(crate) mod registry;
 pub(crate) mod routes;
 mod run;
+pub(crate) mod scoped;
 mod table;
 pub(crate) mod upcast;
 mod versions;

@@ -52,6 +52,20 @@ pub enum Problem {
         /// Where the handler is declared.
         location: Location,
     },
+    /// A handler takes a transaction in a phase that is never lent one: an `after_commit` or
+    /// `after_rollback` handler (the transaction has ended), or a command or query handler.
+    NotLent {
+        /// The handler's name.
+        handler: &'static str,
+        /// The parameter's name.
+        param: &'static str,
+        /// The parameter's type (without the `&`).
+        rust_type: &'static str,
+        /// Who lends it.
+        lent_by: &'static str,
+        /// Where the handler is declared.
+        location: Location,
+    },
     /// The same type was provided twice.
     ProvidedTwice {
         /// The provided type.
@@ -192,6 +206,14 @@ impl std::fmt::Display for Problem {
                     write!(f, "add `.provide(..)` with a `{rust_type}` to the builder")
                 }
             }
+            Problem::NotLent { handler, param, rust_type, lent_by, location } => write!(
+                f,
+                "{location}: handler `{handler}` takes `{param}: &{rust_type}`, which only \
+                 {lent_by} lends, to `before_commit` handlers and to handlers of the events it \
+                 delivers: an `after_commit` or `after_rollback` handler runs once the \
+                 transaction has ended (open one of your own, or make it `phase = \
+                 before_commit`), and a command or query handler is never lent one"
+            ),
             Problem::ProvidedTwice { rust_type, locations } => {
                 let at: Vec<String> = locations.iter().map(Location::to_string).collect();
                 write!(

@@ -148,6 +148,14 @@ impl EventStore for PostgresStore {
     }
 }
 
+/// sqlx's errors, as the store reports them: `?` on a sqlx call in code that returns a
+/// [`StoreError`].
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        backend(error)
+    }
+}
+
 fn backend(error: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
 }

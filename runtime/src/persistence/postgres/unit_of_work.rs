@@ -3,10 +3,11 @@
 
 use super::append::call;
 use super::{backend, PostgresStore, PostgresTransaction};
+use crate::messaging::bus::dispatch::phase::Phases;
 use crate::persistence::event::NewEvent;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
-    finish_async, Committed, Transaction, UnitOfWork, UnitOfWorkError,
+    settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
 use crate::Bus;
 
@@ -27,6 +28,10 @@ impl Transaction for PostgresTransaction {
     async fn rollback(&self) -> Result<(), StoreError> {
         PostgresTransaction::rollback(self).await
     }
+
+    fn recorded(&self) -> &Recorded {
+        PostgresTransaction::recorded(self)
+    }
 }
 
 impl PostgresStore {
@@ -36,7 +41,7 @@ impl PostgresStore {
     /// through the relay once committed, never before.
     ///
     /// `work` writes through [`UnitOfWork::transaction`], and the `before_commit` handlers
-    /// (async ones too) through the same [`PostgresTransaction`], from their context. The
+    /// (async ones too) through the same [`PostgresTransaction`], lent as a parameter. The
     /// events are appended last, just before the commit, so the store's append lock is held
     /// only for the append and the commit. If `work` panics, the transaction is dropped, and
     /// sqlx rolls it back.
@@ -58,8 +63,7 @@ impl PostgresStore {
     ///         sqlx::query("INSERT INTO orders (id) VALUES ($1)")
     ///             .bind(7_i64)
     ///             .execute(&mut *unit.transaction().lock()?)
-    ///             .await
-    ///             .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    ///             .await?;
     ///         let mut pending = Pending::new();
     ///         pending.record(OrderPlaced { order: 7 });
     ///         unit.record("order-7", ExpectedVersion::NoStream, &mut pending);
@@ -81,6 +85,9 @@ impl PostgresStore {
             .map_err(|e| UnitOfWorkError::store(backend(e)))?;
         let mut unit = UnitOfWork::new(PostgresTransaction::new(tx));
         let outcome = work(&mut unit).await;
-        finish_async(bus, unit, outcome).await
+        settle(bus, unit, outcome, Phases::Async)
+            .await
+            .announce(bus, Phases::Async)
+            .await
     }
 }

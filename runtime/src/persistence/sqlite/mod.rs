@@ -138,23 +138,41 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the store's connection, for your own statements and transactions (with
-    /// [`append`] inside them). Inside a [unit of work](SqliteStore::unit_of_work), use its
-    /// transaction instead: this returns an error there.
-    pub fn with_connection<T>(
+    /// [`append`] inside them). Its error type is yours, as long as a [`StoreError`] converts
+    /// into it (`StoreError` itself, with `?` on rusqlite's errors, or your application's
+    /// error). Inside a [unit of work](SqliteStore::unit_of_work), use its transaction instead:
+    /// on that thread this fails with [`StoreError::InsideUnitOfWork`].
+    ///
+    /// ```
+    /// # use tidings::persistence::{sqlite::SqliteStore, StoreError};
+    /// let store = SqliteStore::open_in_memory()?;
+    /// store.with_connection(|conn| {
+    ///     conn.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY)")?;
+    ///     Ok::<_, StoreError>(())
+    /// })?;
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    pub fn with_connection<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&mut Connection) -> T,
-    ) -> Result<T, StoreError> {
-        Ok(f(&mut *self.connection()?))
+        f: impl FnOnce(&mut Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        f(&mut *self.connection()?)
+    }
+
+    /// Runs `sql` (one or more statements, no parameters) on the store's connection: a schema
+    /// of your own, say.
+    pub fn execute_batch(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.connection()?.execute_batch(sql)?)
     }
 
     /// Gives the connection back.
     pub fn into_connection(self) -> Connection {
-        match Arc::try_unwrap(self.conn) {
-            Ok(conn) => conn.into_inner().unwrap_or_else(PoisonError::into_inner),
-            Err(_) => unreachable!(
-                "a unit of work's transaction handle never outlives its borrow of the store"
-            ),
-        }
+        // Only a unit of work shares the connection, with its transaction, which it drops
+        // before it returns: nothing outside it can keep the transaction (handlers are lent it
+        // by reference), and it borrows the store, which `self` here is not.
+        let conn = Arc::into_inner(self.conn)
+            .expect("a unit of work's transaction never outlives the unit of work");
+        conn.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn connection(&self) -> Result<Connected<'_>, StoreError> {
@@ -168,9 +186,7 @@ impl SqliteStore {
     /// Takes the gate, refusing the thread that already holds it in a unit of work.
     fn enter(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
         if *lock(&self.working) == Some(std::thread::current().id()) {
-            return Err(StoreError::Backend(
-                "the store is inside a unit of work on this thread: write through the unit of work's transaction".into(),
-            ));
+            return Err(StoreError::InsideUnitOfWork);
         }
         Ok(lock(&self.gate))
     }
@@ -259,6 +275,14 @@ fn backend(error: rusqlite::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
 
+/// SQLite's own errors, as the store reports them: `?` on a rusqlite call in code that
+/// returns a [`StoreError`].
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        backend(error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,10 +325,11 @@ mod tests {
         store
             .with_connection(|conn| {
                 for sql in statements {
-                    let statement = conn.prepare_cached(sql).unwrap();
+                    let statement = conn.prepare_cached(sql)?;
                     assert!(statement.get_status(StatementStatus::Run) >= 20, "{sql}");
                     assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
                 }
+                Ok::<_, StoreError>(())
             })
             .unwrap();
     }

@@ -2,56 +2,71 @@
 //! connection, shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::append_in;
-use super::{backend, lock, SqliteStore};
+use super::{lock, SqliteStore};
+use crate::messaging::bus::dispatch::phase::Phases;
+use crate::messaging::bus::scoped::ScopedType;
 use crate::persistence::event::NewEvent;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
-    finish_sync, Committed, Transaction, UnitOfWork, UnitOfWorkError,
+    settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
-use crate::{Bus, ContextValue};
+use crate::{Bus, DomainEvent, Envelope, Metadata};
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The transaction of a SQLite unit of work: the user's code writes through it
-/// ([`UnitOfWork::transaction`]), and `before_commit` handlers get it from their context:
+/// The transaction of a SQLite unit of work or inbox delivery. The user's code writes through
+/// it ([`UnitOfWork::transaction`]); a `before_commit` handler, or a handler of an event an
+/// inbox delivers, takes it as a parameter:
 ///
 /// ```
-/// # use tidings::{handler, Context, DomainEvent};
+/// # use tidings::{handler, DomainEvent};
 /// # use tidings::persistence::StoreError;
 /// use tidings::persistence::sqlite::SqliteTransaction;
 /// # #[derive(DomainEvent, Debug)] #[event(name = "docs.stock_reserved")] struct StockReserved { sku: String }
 ///
 /// #[handler(phase = before_commit)]
-/// fn log_reservation(event: &StockReserved, ctx: &Context) -> Result<(), StoreError> {
-///     let tx = ctx.get::<SqliteTransaction>().expect("run by a SQLite unit of work");
+/// fn log_reservation(event: &StockReserved, tx: &SqliteTransaction) -> Result<(), StoreError> {
 ///     tx.execute("INSERT INTO reservations (sku) VALUES (?1)", [&event.sku])?;
 ///     Ok(())
 /// }
 /// ```
 ///
-/// Once the unit of work has committed or rolled back, the handle refuses to run statements.
-#[derive(Clone)]
+/// It is lent for the call only: it cannot be cloned, and no handler can keep it. `build()`
+/// refuses an `after_commit` or `after_rollback` handler that asks for it (the transaction has
+/// ended by then: those handlers use the store). Events a handler
+/// [records](SqliteTransaction::record) on it are appended in the same transaction.
 pub struct SqliteTransaction {
     conn: Arc<Mutex<Connection>>,
-    open: Arc<AtomicBool>,
+    open: AtomicBool,
+    recorded: Recorded,
 }
 
-impl ContextValue for SqliteTransaction {}
+inventory::submit! {
+    ScopedType::of::<SqliteTransaction>(
+        "tidings::persistence::sqlite::SqliteTransaction",
+        "a SQLite unit of work or inbox delivery")
+}
 
 impl SqliteTransaction {
+    /// A transaction that `BEGIN` already opened on `conn`.
+    pub(crate) fn begun(conn: Arc<Mutex<Connection>>) -> SqliteTransaction {
+        SqliteTransaction {
+            conn,
+            open: AtomicBool::new(true),
+            recorded: Recorded::default(),
+        }
+    }
+
     /// Runs `f` on the connection, inside the transaction.
     pub fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         if !self.open.load(Ordering::Acquire) {
-            return Err(StoreError::Backend(
-                "the unit of work of this transaction has ended: it committed or rolled back"
-                    .into(),
-            ));
+            return Err(StoreError::TransactionEnded);
         }
-        f(&lock(&self.conn)).map_err(backend)
+        Ok(f(&lock(&self.conn))?)
     }
 
     /// Runs one statement inside the transaction; the number of rows it changed.
@@ -59,9 +74,24 @@ impl SqliteTransaction {
         self.with(|conn| conn.execute(sql, params))
     }
 
-    fn end(&self, statement: &str) -> Result<(), StoreError> {
+    /// Records `event` for `stream`: it is appended when the unit of work commits, in this
+    /// transaction (so an integration event reaches the relay with the writes that caused it),
+    /// and its `before_commit` and `after_commit` handlers run as the unit of work's own do.
+    /// Returns its metadata.
+    pub fn record<E: DomainEvent>(&self, stream: &str, event: E) -> Metadata {
+        self.recorded.record(stream, Envelope::new(event))
+    }
+
+    /// [`record`](SqliteTransaction::record) for an event already in its envelope (one
+    /// caused by the handler's message: `Envelope::caused_by(event, ctx.metadata())`).
+    pub fn record_envelope<E: DomainEvent>(&self, stream: &str, envelope: Envelope<E>) -> Metadata {
+        self.recorded.record(stream, envelope)
+    }
+
+    /// Ends the transaction with `statement`, once.
+    pub(crate) fn end(&self, statement: &str) -> Result<(), StoreError> {
         if self.open.swap(false, Ordering::AcqRel) {
-            lock(&self.conn).execute_batch(statement).map_err(backend)?;
+            lock(&self.conn).execute_batch(statement)?;
         }
         Ok(())
     }
@@ -83,7 +113,7 @@ impl Transaction for SqliteTransaction {
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
         if !self.open.load(Ordering::Acquire) {
-            return Err(StoreError::Backend("the unit of work has ended".into()));
+            return Err(StoreError::TransactionEnded);
         }
         append_in(&lock(&self.conn), stream, expected, events)
     }
@@ -95,13 +125,17 @@ impl Transaction for SqliteTransaction {
     async fn rollback(&self) -> Result<(), StoreError> {
         self.end("ROLLBACK")
     }
+
+    fn recorded(&self) -> &Recorded {
+        &self.recorded
+    }
 }
 
 /// Rolls back a transaction its unit of work left open (the work panicked), and lets the
 /// thread use the store again.
 struct Guard<'s> {
     store: &'s SqliteStore,
-    tx: SqliteTransaction,
+    tx: Arc<SqliteTransaction>,
 }
 
 impl Drop for Guard<'_> {
@@ -114,8 +148,9 @@ impl Drop for Guard<'_> {
 impl SqliteStore {
     /// Runs `work` in a transaction of its own and commits what it wrote together with the
     /// events it recorded, running the phases' handlers of `bus` around the commit (see
-    /// [`UnitOfWork`]). Other users of the store wait until
-    /// it ends; on this thread, write through its transaction.
+    /// [`UnitOfWork`]). Other users of the store wait until the transaction ends; on this
+    /// thread, read and write through the unit of work until then. The `after_commit` and
+    /// `after_rollback` handlers run once it has ended, and may use the store.
     ///
     /// ```
     /// use tidings::persistence::sqlite::SqliteStore;
@@ -127,7 +162,7 @@ impl SqliteStore {
     /// struct OrderPlaced { order: u64 }
     ///
     /// let store = SqliteStore::open_in_memory()?;
-    /// store.with_connection(|c| c.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY)"))??;
+    /// store.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY)")?;
     /// let bus = Bus::builder().build()?;
     ///
     /// let committed = store.unit_of_work(&bus, |unit| {
@@ -146,21 +181,20 @@ impl SqliteStore {
         bus: &Bus,
         work: impl FnOnce(&mut UnitOfWork<SqliteTransaction>) -> Result<T, E>,
     ) -> Result<Committed<T>, UnitOfWorkError<E>> {
-        let _gate = self.enter().map_err(UnitOfWorkError::store)?;
-        lock(&self.conn)
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| UnitOfWorkError::store(backend(e)))?;
-        *lock(&self.working) = Some(std::thread::current().id());
-        let tx = SqliteTransaction {
-            conn: self.conn.clone(),
-            open: Arc::new(AtomicBool::new(true)),
+        let settled = {
+            let _gate = self.enter().map_err(UnitOfWorkError::store)?;
+            lock(&self.conn)
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| UnitOfWorkError::store(e.into()))?;
+            *lock(&self.working) = Some(std::thread::current().id());
+            let mut unit = UnitOfWork::new(SqliteTransaction::begun(self.conn.clone()));
+            let _guard = Guard {
+                store: self,
+                tx: unit.shared(),
+            };
+            let outcome = work(&mut unit);
+            Phases::drive_sync(settle(bus, unit, outcome, Phases::Sync))
         };
-        let _guard = Guard {
-            store: self,
-            tx: tx.clone(),
-        };
-        let mut unit = UnitOfWork::new(tx);
-        let outcome = work(&mut unit);
-        finish_sync(bus, unit, outcome)
+        Phases::drive_sync(settled.announce(bus, Phases::Sync))
     }
 }

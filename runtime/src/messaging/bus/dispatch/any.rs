@@ -7,6 +7,7 @@ use crate::messaging::bus::call::Mode;
 use crate::messaging::bus::ports::BreadthFirst;
 use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
+use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
 use crate::messaging::error::PublishError;
 use crate::messaging::lineage::Lineage;
@@ -36,16 +37,35 @@ impl Bus {
     /// live subscribers, observers and follow-ups as [`Bus::publish_envelope`] with its
     /// concrete type.
     pub async fn publish_any(&self, envelope: AnyEnvelope) -> Result<(), PublishAnyError> {
-        self.dispatch_any(envelope, Mode::Async).await
+        self.dispatch_any(envelope, None, Mode::Async).await
     }
 
     /// The synchronous form of [`Bus::publish_any`]; an async handler reached this way fails
     /// with [`FailureReason::AsyncInSyncCall`](crate::FailureReason::AsyncInSyncCall).
     pub fn publish_any_sync(&self, envelope: AnyEnvelope) -> Result<(), PublishAnyError> {
-        run_sync(self.dispatch_any(envelope, Mode::Sync))
+        run_sync(self.dispatch_any(envelope, None, Mode::Sync))
     }
 
-    async fn dispatch_any(&self, envelope: AnyEnvelope, mode: Mode) -> Result<(), PublishAnyError> {
+    /// [`Bus::publish_any`] with `scope` lent to every handler it runs: an inbox's delivery
+    /// lends its transaction.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the inboxes of the backends")
+    )]
+    pub(crate) async fn publish_any_lending(
+        &self,
+        envelope: AnyEnvelope,
+        scope: Scope<'_>,
+    ) -> Result<(), PublishAnyError> {
+        self.dispatch_any(envelope, Some(scope), Mode::Async).await
+    }
+
+    async fn dispatch_any(
+        &self,
+        envelope: AnyEnvelope,
+        scope: Option<Scope<'_>>,
+        mode: Mode,
+    ) -> Result<(), PublishAnyError> {
         let event = envelope
             .into_event()
             .map_err(|other| PublishAnyError::NotAnEvent {
@@ -58,7 +78,7 @@ impl Bus {
             return Ok(());
         };
         let mut sink = BreadthFirst::default();
-        let mut run = Run::new(&mut sink);
+        let mut run = Run::lending(&mut sink, scope);
         let span = publish_span(None, event.name(), event.meta());
         let lineage = Lineage::default();
         if let Some(handlers) = route.events[Phase::Immediate as usize].as_deref() {

@@ -12,6 +12,7 @@ use crate::messaging::bus::call::Mode;
 use crate::messaging::bus::ports::{BreadthFirst, Held, Sink};
 use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
+use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
 use crate::messaging::erased::ErasedEvent;
 use crate::messaging::error::PublishError;
@@ -75,13 +76,15 @@ impl Bus {
     /// Runs the `phase` handlers of each event, in order. What they publish or queue goes to
     /// `held` when given (dispatched by [`Bus::release`] after the commit, or dropped),
     /// and is dispatched at once, breadth first, otherwise. Observers see the events of the
-    /// `after_commit` phase: that is when they are published.
+    /// `after_commit` phase: that is when they are published. The handlers (and those of
+    /// what they publish) are lent `scope`, the transaction, when given.
     pub(crate) async fn run_phase(
         &self,
         events: &[PhaseEvent],
         phase: Phase,
         phases: Phases,
         held: Option<&mut Held>,
+        scope: Option<Scope<'_>>,
     ) -> Result<(), PublishError> {
         let mode = phases.mode();
         let mut now = BreadthFirst::default();
@@ -89,7 +92,7 @@ impl Bus {
             Some(held) => held,
             None => &mut now,
         };
-        let mut run = Run::new(sink);
+        let mut run = Run::lending(sink, scope);
         let root = Lineage::default();
         for PhaseEvent(event) in events {
             if phase == Phase::AfterCommit {

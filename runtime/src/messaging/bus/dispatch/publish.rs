@@ -13,7 +13,7 @@ use crate::messaging::bus::run::Run;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Envelope;
 use crate::messaging::erased::ErasedEvent;
-use crate::messaging::error::PublishError;
+use crate::messaging::error::{FailureReason, PublishError};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::DomainEvent;
 use std::any::Any;
@@ -90,6 +90,7 @@ impl Bus {
                     provided: &self.inner.provided,
                     slots: &handler.slots,
                     context: None,
+                    scope: None,
                 };
                 let _span =
                     tracing::debug_span!("tidings.handler", handler = handler.name).entered();
@@ -148,8 +149,20 @@ impl Bus {
         mode: Mode,
         run: &mut Run<'_>,
     ) {
+        let scope = run.scope;
         async {
             for handler in handlers.handlers.iter() {
+                if let Some(scoped) = handler.scoped {
+                    if !scope.is_some_and(|scope| scope.lends(scoped)) {
+                        let reason = FailureReason::NotLent {
+                            rust_type: scoped.rust_type(),
+                            lent_by: scoped.lent_by,
+                        };
+                        let failure = self.failed(handler.name, E::NAME, envelope.id(), reason);
+                        run.failures.push(failure);
+                        continue;
+                    }
+                }
                 let context = handler
                     .takes_context
                     .then(|| Context::new(self, &envelope.meta, E::NAME, handler.name, lineage));
@@ -157,6 +170,7 @@ impl Bus {
                     provided: &self.inner.provided,
                     slots: &handler.slots,
                     context: context.as_ref(),
+                    scope,
                 };
                 let span = tracing::debug_span!("tidings.handler", handler = handler.name);
                 match handler

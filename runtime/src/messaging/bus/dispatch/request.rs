@@ -169,6 +169,7 @@ impl Bus {
             provided: &self.inner.provided,
             slots: &handler.slots,
             context,
+            scope: None,
         }
     }
 
