@@ -69,7 +69,8 @@ impl PostgresInbox {
         envelope: &AnyEnvelope,
     ) -> Result<Option<PostgresTransaction>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        if postgres::receive(&mut *tx, consumer, envelope.id()).await? {
+        let meta = envelope.metadata();
+        if postgres::receive(&mut *tx, consumer, meta.source(), &meta.wire_id()).await? {
             Ok(Some(PostgresTransaction::new(tx)))
         } else {
             tx.rollback().await.map_err(backend)?;
@@ -85,8 +86,11 @@ impl Inbox for PostgresInbox {
         envelope: AnyEnvelope,
         bus: &Bus,
     ) -> Result<Delivered, InboxError> {
-        let id = envelope.id();
-        let store = |source| InboxError::Store { id, source };
+        let id = envelope.wire_id().into_owned();
+        let store = |source| InboxError::Store {
+            id: id.clone(),
+            source,
+        };
         let Some(tx) = self.begin(consumer, &envelope).await.map_err(store)? else {
             return Ok(Delivered::AlreadyHandled);
         };
