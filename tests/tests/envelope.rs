@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use cloudevents::event::ExtensionValue;
 use cloudevents::{AttributesReader, Data, EventBuilder, EventBuilderV10};
 use serde_json::json;
-use tidings::{AnyEnvelope, Command, DecodeError, DomainEvent, Envelope, MessageKind};
+use tidings::{AnyEnvelope, Command, DecodeError, DomainEvent, Envelope, MessageKind, Metadata};
 
 #[derive(DomainEvent, Debug, Clone, PartialEq)]
 #[event(name = "ordering.order_started", version = 2)]
@@ -190,19 +190,19 @@ fn bad_input_gets_a_typed_error_that_names_the_problem() {
     );
 
     let mut missing = document();
-    missing.as_object_mut().unwrap().remove("time");
+    missing.as_object_mut().unwrap().remove("source");
     assert!(matches!(
         decode(missing),
-        DecodeError::MissingAttribute("time")
+        DecodeError::MissingAttribute("source")
     ));
 
     let mut spec = document();
     spec["specversion"] = json!("0.3");
     assert!(matches!(decode(spec), DecodeError::SpecVersion(v) if v == "0.3"));
 
-    let mut not_uuid = document();
-    not_uuid["id"] = json!("order-17");
-    let error = decode(not_uuid);
+    let mut empty_id = document();
+    empty_id["id"] = json!("");
+    let error = decode(empty_id);
     assert!(
         matches!(
             &error,
@@ -213,6 +213,27 @@ fn bad_input_gets_a_typed_error_that_names_the_problem() {
         ),
         "{error}"
     );
+
+    let mut bad_time = document();
+    bad_time["time"] = json!("yesterday");
+    assert!(matches!(
+        decode(bad_time),
+        DecodeError::InvalidAttribute {
+            attribute: "time",
+            ..
+        }
+    ));
+
+    let mut not_base64 = document();
+    let data = not_base64.as_object_mut().unwrap().remove("data").unwrap();
+    not_base64["data_base64"] = json!(format!("{data}!"));
+    assert!(matches!(
+        decode(not_base64),
+        DecodeError::InvalidAttribute {
+            attribute: "data_base64",
+            ..
+        }
+    ));
 
     let mut xml = document();
     xml["datacontenttype"] = json!("application/xml");
@@ -238,4 +259,141 @@ fn bad_input_gets_a_typed_error_that_names_the_problem() {
     assert!(
         matches!(&error, DecodeError::WrongType { expected: "ordering.order_paid", found } if found == "ordering.order_started")
     );
+}
+
+#[test]
+fn an_id_is_any_non_empty_text_kept_as_the_producer_sent_it() {
+    let mut foreign = document();
+    foreign["id"] = json!("order-17");
+    foreign["source"] = json!("/storefront");
+    foreign.as_object_mut().unwrap().remove("correlationid");
+    let any = AnyEnvelope::from_value(foreign.clone()).unwrap();
+    assert_eq!(any.wire_id(), "order-17");
+    assert_eq!(any.id(), Metadata::uuid_for("/storefront", "order-17"));
+    assert_eq!(
+        AnyEnvelope::from_value(foreign.clone()).unwrap().id(),
+        any.id(),
+        "the same event is given the same UUID each time it is read"
+    );
+    assert_eq!(
+        any.correlation_id(),
+        any.id(),
+        "no correlation id: it starts its own"
+    );
+    assert_eq!(
+        any.to_json().unwrap()["id"],
+        "order-17",
+        "written back as sent"
+    );
+
+    let mut elsewhere = foreign.clone();
+    elsewhere["source"] = json!("/warehouse");
+    assert_ne!(
+        AnyEnvelope::from_value(elsewhere).unwrap().id(),
+        any.id(),
+        "ids are unique per source: the same id from another source is another event"
+    );
+
+    let mut upper = foreign;
+    let uuid = uuid::Uuid::now_v7();
+    upper["id"] = json!(uuid.to_string().to_uppercase());
+    let any = AnyEnvelope::from_value(upper).unwrap();
+    assert_eq!(any.id(), uuid, "a UUID id is that UUID");
+    assert_eq!(any.wire_id(), uuid.to_string().to_uppercase());
+
+    let own = Envelope::new(started());
+    assert_eq!(own.wire_id(), own.id().to_string());
+    assert_eq!(
+        own.id().get_version_num(),
+        7,
+        "tidings' own ids stay UUID v7"
+    );
+}
+
+#[test]
+fn time_is_rfc_3339_text_or_milliseconds_and_the_reading_time_when_absent() {
+    let time = Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap();
+    for form in [
+        json!("2024-05-06T07:08:09Z"),
+        json!("2024-05-06T09:08:09+02:00"),
+        json!(time.timestamp_millis()),
+    ] {
+        let mut doc = document();
+        doc["time"] = form.clone();
+        assert_eq!(
+            AnyEnvelope::from_value(doc).unwrap().occurred_on(),
+            time,
+            "{form}"
+        );
+    }
+    let mut untimed = document();
+    untimed.as_object_mut().unwrap().remove("time");
+    let before = Utc::now();
+    let read = AnyEnvelope::from_value(untimed).unwrap().occurred_on();
+    assert!(
+        before <= read && read <= Utc::now(),
+        "{read} is the time of reading"
+    );
+}
+
+#[test]
+fn data_is_read_from_data_base64_and_any_json_media_type() {
+    let mut encoded = document();
+    encoded.as_object_mut().unwrap().remove("data");
+    // {"order_id":3,"buyer":"bo"}
+    encoded["data_base64"] = json!("eyJvcmRlcl9pZCI6MywiYnV5ZXIiOiJibyJ9");
+    let any = AnyEnvelope::from_value(encoded).unwrap();
+    assert_eq!(
+        any.downcast_ref::<OrderStarted>(),
+        Some(&OrderStarted {
+            order_id: 3,
+            buyer: "bo".into()
+        })
+    );
+    for media_type in [
+        "application/json; charset=utf-8",
+        "TEXT/JSON",
+        "application/vnd.shop+json",
+    ] {
+        let mut doc = document();
+        doc["datacontenttype"] = json!(media_type);
+        AnyEnvelope::from_value(doc).unwrap_or_else(|e| panic!("{media_type}: {e}"));
+    }
+    let mut untyped = document();
+    untyped.as_object_mut().unwrap().remove("datacontenttype");
+    untyped.as_object_mut().unwrap().remove("typeversion");
+    untyped["type"] = json!("ordering.order_paid");
+    untyped["data"] = json!({"order_id": 4});
+    let any = AnyEnvelope::from_value(untyped).unwrap();
+    assert_eq!(any.version(), 1, "no typeversion: version 1");
+}
+
+#[test]
+fn the_sdk_s_events_with_text_ids_no_time_and_typed_extensions_are_read() {
+    let event = EventBuilderV10::new()
+        .id("shop-42")
+        .ty("ordering.order_started")
+        .source("https://shop.example/orders")
+        .extension("typeversion", "2")
+        .extension("priority", true)
+        .extension("attempt", 3i64)
+        .extension("region", "eu")
+        .data(
+            "application/json",
+            Data::Binary(br#"{"order_id":9,"buyer":"lin"}"#.to_vec()),
+        )
+        .build()
+        .unwrap();
+    let text = serde_json::to_string(&event).unwrap();
+    assert!(text.contains("data_base64"), "{text}");
+    let any = AnyEnvelope::from_json(&text).unwrap();
+    assert_eq!(any.wire_id(), "shop-42");
+    assert_eq!(any.version(), 2);
+    let json = any.to_json().unwrap();
+    assert_eq!(json["priority"], "true");
+    assert_eq!(json["attempt"], "3");
+    assert_eq!(json["region"], "eu");
+    let back: cloudevents::Event = serde_json::from_value(json).unwrap();
+    assert_eq!(back.id(), "shop-42");
+    assert_eq!(back.source(), "https://shop.example/orders");
 }

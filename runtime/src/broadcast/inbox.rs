@@ -6,13 +6,14 @@ use crate::messaging::bus::Bus;
 use crate::persistence::unit_of_work::Transaction;
 use crate::persistence::{ExpectedVersion, NewEvent, StoreError};
 use std::future::Future;
-use uuid::Uuid;
 
-/// Dispatches received events to a bus's handlers at most once per consumer and event id,
+/// Dispatches received events to a bus's handlers at most once per consumer and event (its
+/// CloudEvents `source` and `id`, as the producer sent them: ids are unique per source),
 /// recording the id in the same transaction as the handlers' effects: a message delivered
 /// again (the broker redelivers whatever was not acknowledged) has its effect once.
 pub trait Inbox: Send + Sync {
-    /// Publishes `envelope` on `bus` unless `consumer` already received its id; the record
+    /// Publishes `envelope` on `bus` unless `consumer` already received it (the same source
+    /// and id); the record
     /// and the handlers' writes commit together, or neither does when a handler fails.
     fn deliver(
         &self,
@@ -36,19 +37,19 @@ pub enum Delivered {
 #[non_exhaustive]
 pub enum InboxError {
     /// The inbox's database failed.
-    #[error("the inbox could not record event {id}: {source}")]
+    #[error("the inbox could not record event `{id}`: {source}")]
     Store {
-        /// The event's id.
-        id: Uuid,
+        /// The event's id, as its producer sent it.
+        id: String,
         /// What the database reported.
         #[source]
         source: StoreError,
     },
     /// A handler failed: its effects and the record were rolled back.
-    #[error("the handlers of event {id} failed, so it was not recorded: {source}")]
+    #[error("the handlers of event `{id}` failed, so it was not recorded: {source}")]
     Handlers {
-        /// The event's id.
-        id: Uuid,
+        /// The event's id, as its producer sent it.
+        id: String,
         /// What failed.
         #[source]
         source: PublishAnyError,

@@ -33,6 +33,15 @@ pub struct AnyEnvelope {
 impl AnyEnvelope {
     /// Decodes CloudEvents 1.0 structured JSON into whichever registered type its `type` and
     /// `typeversion` name.
+    ///
+    /// Any producer's events are read: the `id` is any non-empty text (kept as
+    /// [`wire_id`](AnyEnvelope::wire_id)); `time` is RFC 3339 text or an integer of
+    /// milliseconds since 1970, and when absent the time of reading; the data is `data`, or
+    /// JSON text in `data_base64`; `datacontenttype` is any JSON media type (`application/json`,
+    /// `text/json`, `…+json`) or absent; `typeversion` (1 when absent), `correlationid` and
+    /// `causationid` are tidings' extensions (a correlation or causation id that is not a
+    /// UUID stands for the UUID [`Metadata::uuid_for`] gives it); every other extension is
+    /// kept as text.
     pub fn from_json(json: &str) -> Result<AnyEnvelope, DecodeError> {
         let value = serde_json::from_str(json).map_err(DecodeError::Malformed)?;
         AnyEnvelope::from_value(value)
@@ -87,9 +96,15 @@ impl AnyEnvelope {
         self.payload.kind()
     }
 
-    /// The message id.
+    /// The message id as a UUID (see [`Metadata::id`]).
     pub fn id(&self) -> Uuid {
         self.meta.id
+    }
+
+    /// The message id as its producer sent it: the CloudEvents `id`, any non-empty text
+    /// (see [`Metadata::wire_id`]).
+    pub fn wire_id(&self) -> std::borrow::Cow<'_, str> {
+        self.meta.wire_id()
     }
 
     /// When the message occurred.

@@ -3,12 +3,14 @@
 //! tidings' own metadata travels as extension attributes: `typeversion` (the schema version),
 //! `correlationid` and `causationid`; so do the context values whose type names an attribute.
 
+use crate::messaging::base64;
 use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::error::BoxError;
 use crate::messaging::message::Message;
 use crate::messaging::values::Values;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use uuid::Uuid;
 
@@ -23,6 +25,18 @@ pub enum DecodeError {
     /// The text is not JSON, or not a JSON object of the CloudEvents shape.
     #[error("malformed envelope JSON: {0}")]
     Malformed(#[source] serde_json::Error),
+    /// A structured-mode message in an event format other than JSON.
+    #[error("a structured event in `{0}`: tidings reads the JSON event format, `application/cloudevents+json`")]
+    UnsupportedFormat(String),
+    /// An attribute arrived in a form CloudEvents' type system has no place for (a table or
+    /// a list in a transport's header, text that is not UTF-8).
+    #[error("the `{name}` attribute cannot be read: {reason}")]
+    UnreadableAttribute {
+        /// The attribute's name, as it arrived.
+        name: String,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// A CloudEvents attribute tidings needs is absent.
     #[error("the envelope has no `{0}` attribute")]
     MissingAttribute(&'static str),
@@ -114,7 +128,7 @@ pub enum DecodeError {
 #[derive(Serialize)]
 struct Outgoing<'a, D> {
     specversion: &'static str,
-    id: Uuid,
+    id: WireId<'a>,
     source: &'a str,
     #[serde(rename = "type")]
     ty: &'a str,
@@ -127,6 +141,18 @@ struct Outgoing<'a, D> {
     #[serde(flatten)]
     extensions: Extensions<'a>,
     data: &'a D,
+}
+
+/// The id as the producer sent it: the UUID's text for tidings' own messages.
+struct WireId<'a>(&'a Metadata);
+
+impl Serialize for WireId<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0.wire_id {
+            Some(text) => serializer.serialize_str(text),
+            None => self.0.id.serialize(serializer),
+        }
+    }
 }
 
 /// The context values that travel, as extension attributes.
@@ -146,7 +172,7 @@ fn outgoing<'a, D>(
 ) -> Outgoing<'a, D> {
     Outgoing {
         specversion: SPEC_VERSION,
-        id: meta.id,
+        id: WireId(meta),
         source: &meta.source,
         ty: name,
         time: meta.occurred_on,
@@ -168,105 +194,130 @@ pub(crate) fn to_value<D: Serialize>(
     serde_json::to_value(outgoing(meta, name, version, data))
 }
 
+/// Whether a media type is JSON as CloudEvents reads it: `application/json`, `text/json`,
+/// or any `+json` suffix (`application/cloudevents+json`), parameters and case aside.
+pub(crate) fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == JSON || essence == "text/json" || essence.ends_with("+json")
+}
+
 /// The attributes read from a CloudEvents document, before the data is decoded.
 pub(crate) struct Incoming {
     pub(crate) meta: Metadata,
     pub(crate) name: String,
     pub(crate) version: u32,
-    pub(crate) data: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct Raw {
-    specversion: Option<String>,
-    id: Option<String>,
-    source: Option<String>,
-    #[serde(rename = "type")]
-    ty: Option<String>,
-    time: Option<String>,
-    datacontenttype: Option<String>,
-    typeversion: Option<serde_json::Value>,
-    correlationid: Option<String>,
-    causationid: Option<String>,
-    /// `null` is data (a unit struct's); only an absent attribute is `None`.
-    #[serde(default, deserialize_with = "present")]
-    data: Option<serde_json::Value>,
-    data_base64: Option<String>,
-    /// Every other attribute: extensions, some of which carry context values.
-    #[serde(flatten)]
-    extensions: serde_json::Map<String, serde_json::Value>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<serde_json::Value>, D::Error> {
-    serde_json::Value::deserialize(deserializer).map(Some)
+    pub(crate) data: Value,
 }
 
 impl Incoming {
-    pub(crate) fn parse(value: serde_json::Value) -> Result<Incoming, DecodeError> {
-        let raw: Raw = serde_json::from_value(value).map_err(DecodeError::Malformed)?;
-        let specversion = raw
-            .specversion
+    /// A structured event: the JSON event format, the data in `data` (or, as JSON text, in
+    /// `data_base64`).
+    pub(crate) fn parse(value: Value) -> Result<Incoming, DecodeError> {
+        let Value::Object(mut attributes) = value else {
+            return Err(DecodeError::Malformed(serde::de::Error::custom(format!(
+                "a CloudEvent is a JSON object, not {}",
+                json_kind(&value)
+            ))));
+        };
+        let data = match (attributes.remove("data"), attributes.remove("data_base64")) {
+            (Some(data), _) => Some(data),
+            (None, None | Some(Value::Null)) => None,
+            (None, Some(Value::String(encoded))) => {
+                let bytes = base64::decode(&encoded).map_err(|e| invalid("data_base64", e))?;
+                check_content_type(&attributes, "data_base64")?;
+                Some(serde_json::from_slice(&bytes).map_err(DecodeError::Malformed)?)
+            }
+            (None, Some(other)) => {
+                return Err(invalid(
+                    "data_base64",
+                    format!("{} is not base64 text", json_kind(&other)),
+                ))
+            }
+        };
+        Incoming::read(attributes, data)
+    }
+
+    /// A binary-mode event: the attributes from a transport's headers (each a JSON value,
+    /// the transport's types mapped to JSON's), the content type and the body, the data.
+    #[cfg_attr(
+        not(feature = "amqp"),
+        allow(dead_code, reason = "used by the AMQP binding")
+    )]
+    pub(crate) fn binary(
+        mut attributes: Map<String, Value>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Incoming, DecodeError> {
+        if let Some(content_type) = content_type {
+            attributes.insert("datacontenttype".into(), Value::from(content_type));
+        }
+        check_content_type(&attributes, "datacontenttype")?;
+        let data = if body.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_slice(body).map_err(DecodeError::Malformed)?)
+        };
+        Incoming::read(attributes, data)
+    }
+
+    /// The attributes every form has, whatever carried them.
+    fn read(
+        mut attributes: Map<String, Value>,
+        data: Option<Value>,
+    ) -> Result<Incoming, DecodeError> {
+        // CloudEvents reads a null attribute as an absent one.
+        attributes.retain(|_, value| !value.is_null());
+        let specversion = text(&mut attributes, "specversion")?
             .ok_or(DecodeError::MissingAttribute("specversion"))?;
         if specversion != SPEC_VERSION {
             return Err(DecodeError::SpecVersion(specversion));
         }
-        let id = uuid_attribute("id", raw.id.ok_or(DecodeError::MissingAttribute("id"))?)?;
-        let source = raw.source.ok_or(DecodeError::MissingAttribute("source"))?;
-        let name = raw.ty.ok_or(DecodeError::MissingAttribute("type"))?;
-        let time = raw.time.ok_or(DecodeError::MissingAttribute("time"))?;
-        let occurred_on = DateTime::parse_from_rfc3339(&time)
-            .map_err(|e| invalid("time", e.to_string()))?
-            .with_timezone(&Utc);
-        if let Some(content_type) = &raw.datacontenttype {
-            let essence = content_type.split(';').next().unwrap_or_default().trim();
-            if essence != JSON && !essence.ends_with("+json") {
-                return Err(invalid(
-                    "datacontenttype",
-                    format!("`{content_type}` is not JSON"),
-                ));
-            }
-        }
-        if raw.data_base64.is_some() {
-            return Err(invalid(
-                "data_base64",
-                "binary data is not a tidings message; send JSON `data`".into(),
-            ));
-        }
-        let version = match raw.typeversion {
+        let wire_id = required(&mut attributes, "id")?;
+        let source = required(&mut attributes, "source")?;
+        let name = required(&mut attributes, "type")?;
+        let occurred_on = match attributes.remove("time") {
+            None => Utc::now(),
+            Some(value) => time_attribute(&value)?,
+        };
+        check_content_type(&attributes, "datacontenttype")?;
+        attributes.remove("datacontenttype");
+        let version = match attributes.remove("typeversion") {
             None => 1,
             Some(value) => version_attribute(&value)?,
         };
-        let correlation_id = match raw.correlationid {
-            Some(text) => uuid_attribute("correlationid", text)?,
+        let id = Metadata::uuid_for(&source, &wire_id);
+        let correlation_id = match text(&mut attributes, "correlationid")? {
+            Some(text) => Metadata::uuid_for(&source, &text),
             None => id,
         };
-        let causation_id = raw
-            .causationid
-            .map(|text| uuid_attribute("causationid", text))
-            .transpose()?;
-        let data = raw.data.ok_or(DecodeError::MissingAttribute("data"))?;
-        let extensions = raw
-            .extensions
+        let causation_id =
+            text(&mut attributes, "causationid")?.map(|text| Metadata::uuid_for(&source, &text));
+        let data = data.ok_or(DecodeError::MissingAttribute("data"))?;
+        let extensions = attributes
             .into_iter()
             .filter_map(|(name, value)| match value {
-                serde_json::Value::String(text) => Some((name, text)),
-                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
-                    Some((name, value.to_string()))
-                }
+                Value::String(text) => Some((name, text)),
+                Value::Number(_) | Value::Bool(_) => Some((name, value.to_string())),
                 _ => None,
             })
             .collect();
+        let meta = Metadata {
+            id,
+            wire_id: None,
+            occurred_on,
+            correlation_id,
+            causation_id,
+            source: Cow::Owned(source),
+            values: Values::from_wire(extensions),
+        }
+        .with_wire_id(&wire_id);
         Ok(Incoming {
-            meta: Metadata {
-                id,
-                occurred_on,
-                correlation_id,
-                causation_id,
-                source: Cow::Owned(source),
-                values: Values::from_wire(extensions),
-            },
+            meta,
             name,
             version,
             data,
@@ -278,16 +329,97 @@ fn invalid(attribute: &'static str, reason: String) -> DecodeError {
     DecodeError::InvalidAttribute { attribute, reason }
 }
 
-fn uuid_attribute(attribute: &'static str, text: String) -> Result<Uuid, DecodeError> {
-    Uuid::parse_str(&text).map_err(|e| invalid(attribute, format!("`{text}` is not a UUID ({e})")))
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A string attribute, or `None` when absent. An integer is taken as its decimal text
+/// (CloudEvents' canonical string form), as some transports type what they can.
+fn text(
+    attributes: &mut Map<String, Value>,
+    attribute: &'static str,
+) -> Result<Option<String>, DecodeError> {
+    match attributes.remove(attribute) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
+        Some(other) => Err(invalid(
+            attribute,
+            format!("{} is not a string", json_kind(&other)),
+        )),
+    }
+}
+
+/// A string attribute CloudEvents requires, not empty.
+fn required(
+    attributes: &mut Map<String, Value>,
+    attribute: &'static str,
+) -> Result<String, DecodeError> {
+    match text(attributes, attribute)? {
+        None => Err(DecodeError::MissingAttribute(attribute)),
+        Some(text) if text.is_empty() => Err(invalid(attribute, "it is empty".into())),
+        Some(text) => Ok(text),
+    }
+}
+
+/// The data's media type, when given, must be JSON: tidings' messages are JSON.
+fn check_content_type(
+    attributes: &Map<String, Value>,
+    carrier: &'static str,
+) -> Result<(), DecodeError> {
+    match attributes.get("datacontenttype") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(content_type)) if is_json(content_type) => Ok(()),
+        Some(Value::String(content_type)) => Err(invalid(
+            "datacontenttype",
+            format!("`{content_type}` is not JSON, so the {carrier} is not a tidings message"),
+        )),
+        Some(other) => Err(invalid(
+            "datacontenttype",
+            format!("{} is not a media type", json_kind(other)),
+        )),
+    }
+}
+
+/// `time`: RFC 3339 text (CloudEvents' canonical form), or an integer count of milliseconds
+/// since 1970-01-01 UTC (an AMQP timestamp, as the AMQP binding sends it).
+fn time_attribute(value: &Value) -> Result<DateTime<Utc>, DecodeError> {
+    match value {
+        Value::String(text) => DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .map_err(|e| invalid("time", format!("`{text}` is not an RFC 3339 time ({e})"))),
+        Value::Number(n) => n
+            .as_i64()
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or_else(|| {
+                invalid(
+                    "time",
+                    format!("{n} is not a count of milliseconds since 1970 that a time can hold"),
+                )
+            }),
+        other => Err(invalid(
+            "time",
+            format!(
+                "{} is neither RFC 3339 text nor milliseconds",
+                json_kind(other)
+            ),
+        )),
+    }
 }
 
 /// CloudEvents integers are JSON numbers; a string of digits is accepted too, since some
 /// transports carry every extension as a string.
-fn version_attribute(value: &serde_json::Value) -> Result<u32, DecodeError> {
+fn version_attribute(value: &Value) -> Result<u32, DecodeError> {
     let parsed = match value {
-        serde_json::Value::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()),
-        serde_json::Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()),
+        Value::String(s) => s.parse().ok(),
         _ => None,
     };
     match parsed {

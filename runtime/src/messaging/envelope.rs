@@ -5,12 +5,26 @@ use crate::messaging::stamp;
 use crate::messaging::values::{ContextValue, Values};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
+use std::sync::Arc;
 use uuid::Uuid;
 
+/// The namespace of the UUIDs (version 5) that stand for ids that are not UUIDs.
+const FOREIGN_IDS: Uuid = Uuid::from_u128(0x6f1c_9a52_3d0e_4b7f_9a41_2c8e_5d6b_7f30);
+
 /// The metadata every envelope carries beside its payload.
+///
+/// Ids: a CloudEvents `id` is any non-empty string, unique per `source`. tidings' own
+/// messages use UUID v7 ids. An event from another producer keeps the id it was sent with
+/// ([`wire_id`](Metadata::wire_id)), and is also given a UUID ([`id`](Metadata::id)) for
+/// what works with UUIDs (causation, the event store's key): the id itself when it is a
+/// UUID, otherwise a UUID v5 of its source and id ([`Metadata::uuid_for`]), the same each
+/// time the event is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
     pub(crate) id: Uuid,
+    /// The id as the producer sent it, when that is not `id`'s own text (a thin pointer,
+    /// so that the metadata of tidings' own messages stays small).
+    pub(crate) wire_id: Option<Arc<String>>,
     pub(crate) occurred_on: DateTime<Utc>,
     pub(crate) correlation_id: Uuid,
     pub(crate) causation_id: Option<Uuid>,
@@ -32,6 +46,7 @@ impl Metadata {
         let (id, occurred_on) = stamp::now();
         Metadata {
             id,
+            wire_id: None,
             occurred_on,
             correlation_id: id,
             causation_id: None,
@@ -45,6 +60,7 @@ impl Metadata {
         let (id, occurred_on) = stamp::now();
         Metadata {
             id,
+            wire_id: None,
             occurred_on,
             correlation_id: cause.correlation_id,
             causation_id: Some(cause.id),
@@ -63,6 +79,7 @@ impl Metadata {
     ) -> Metadata {
         Metadata {
             id,
+            wire_id: None,
             occurred_on,
             correlation_id,
             causation_id,
@@ -71,9 +88,43 @@ impl Metadata {
         }
     }
 
-    /// The message id: a UUID v7, so ids sort by creation time.
+    /// The same metadata with the id as its producer sent it (a stored or received event's
+    /// CloudEvents `id`); [`id`](Metadata::id) is left as it is. Text equal to the UUID's
+    /// own (hyphenated, lower case) is not kept twice.
+    pub fn with_wire_id(mut self, wire_id: &str) -> Metadata {
+        let mut buffer = Uuid::encode_buffer();
+        let own = self.id.hyphenated().encode_lower(&mut buffer);
+        self.wire_id = (wire_id != own).then(|| Arc::new(wire_id.to_owned()));
+        self
+    }
+
+    /// The UUID that stands for the CloudEvents id `wire_id` of an event from `source`: the
+    /// id itself when it is a UUID (so tidings' own ids stay as they are), otherwise the
+    /// UUID v5 of the source and the id, the same each time.
+    pub fn uuid_for(source: &str, wire_id: &str) -> Uuid {
+        if let Ok(uuid) = Uuid::try_parse(wire_id) {
+            return uuid;
+        }
+        let mut name = Vec::with_capacity(source.len() + 1 + wire_id.len());
+        name.extend_from_slice(source.as_bytes());
+        name.push(0);
+        name.extend_from_slice(wire_id.as_bytes());
+        Uuid::new_v5(&FOREIGN_IDS, &name)
+    }
+
+    /// The message id as a UUID: a UUID v7 for tidings' own messages, so ids sort by
+    /// creation time; for an event from another producer, see [`Metadata::uuid_for`].
     pub fn id(&self) -> Uuid {
         self.id
+    }
+
+    /// The message id as its producer sent it (the CloudEvents `id`): for tidings' own
+    /// messages, the text of their UUID.
+    pub fn wire_id(&self) -> Cow<'_, str> {
+        match &self.wire_id {
+            Some(text) => Cow::Borrowed(text.as_str()),
+            None => Cow::Owned(self.id.to_string()),
+        }
     }
 
     /// When the message occurred.
@@ -156,9 +207,14 @@ impl<E: Message> Envelope<E> {
 }
 
 impl<E> Envelope<E> {
-    /// The message id (UUID v7).
+    /// The message id (UUID v7 for tidings' own; see [`Metadata::id`]).
     pub fn id(&self) -> Uuid {
         self.meta.id
+    }
+
+    /// The message id as its producer sent it (see [`Metadata::wire_id`]).
+    pub fn wire_id(&self) -> Cow<'_, str> {
+        self.meta.wire_id()
     }
 
     /// When the message occurred.

@@ -5,6 +5,7 @@
 //! handlers publish.
 
 pub(crate) mod any;
+pub(crate) mod base64;
 pub(crate) mod bus;
 pub(crate) mod cloudevents;
 pub(crate) mod envelope;

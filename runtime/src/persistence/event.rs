@@ -58,6 +58,11 @@ impl NewEvent {
         self.meta.id()
     }
 
+    /// The event's id as its producer sent it (see [`Metadata::wire_id`]).
+    pub fn wire_id(&self) -> Cow<'_, str> {
+        self.meta.wire_id()
+    }
+
     /// The wire name of the event's type.
     pub fn name(&self) -> &str {
         &self.name
@@ -130,9 +135,14 @@ impl StoredEvent {
         self.stream_version
     }
 
-    /// The event's id.
+    /// The event's id as a UUID (see [`Metadata::id`]).
     pub fn id(&self) -> Uuid {
         self.meta.id()
+    }
+
+    /// The event's id as its producer sent it (see [`Metadata::wire_id`]).
+    pub fn wire_id(&self) -> Cow<'_, str> {
+        self.meta.wire_id()
     }
 
     /// The wire name of the event's type.

@@ -103,7 +103,10 @@ impl<Tx> UnitOfWork<Tx> {
     /// The transaction, for the backend's guard of it.
     #[cfg_attr(
         not(feature = "sqlite"),
-        allow(dead_code, reason = "only SQLite's unit of work guards its transaction")
+        allow(
+            dead_code,
+            reason = "only SQLite's unit of work guards its transaction"
+        )
     )]
     pub(crate) fn shared(&self) -> Arc<Tx> {
         self.tx.clone()

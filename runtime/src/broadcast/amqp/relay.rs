@@ -1,7 +1,7 @@
 //! The relay: a catch-up processor that publishes integration events to RabbitMQ.
 
 use super::backoff::Backoff;
-use super::binding;
+use super::binding::{self, AttributePrefix};
 use super::bounded::{self, within, Unanswered};
 use super::topology::declare_exchange;
 use crate::broadcast::catch_up::{CatchUp, Checkpoints};
@@ -26,6 +26,7 @@ pub struct Relay<S> {
     idle: Duration,
     confirm_timeout: Duration,
     max_backoff: Duration,
+    prefix: AttributePrefix,
 }
 
 /// What stopped a relay's attempt; [`Relay::run_until`] logs it, waits and tries again.
@@ -84,7 +85,18 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
             idle: Duration::from_millis(20),
             confirm_timeout: Duration::from_secs(30),
             max_backoff: Duration::from_secs(5),
+            prefix: AttributePrefix::default(),
         }
+    }
+
+    /// The prefix of the headers that carry each event's CloudEvents attributes (see
+    /// [`AttributePrefix`]): `cloudEvents:` by default, the AMQP binding's; `cloudEvents_`
+    /// for JMS 2.0 clients; `ce-` for consumers built on the RabbitMQ binding (Knative
+    /// eventing, the CloudEvents Python SDK's `rabbitmq` module). tidings' consumer reads
+    /// all three.
+    pub fn attribute_prefix(mut self, prefix: AttributePrefix) -> Relay<S> {
+        self.prefix = prefix;
+        self
     }
 
     /// At most `events` events read per batch (500 by default).
@@ -254,9 +266,11 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
                     return Ok(false);
                 }
                 let properties =
-                    binding::properties(event).map_err(|source| RelayError::Encode {
-                        position: event.position(),
-                        source,
+                    binding::properties_with(event, self.prefix).map_err(|source| {
+                        RelayError::Encode {
+                            position: event.position(),
+                            source,
+                        }
                     })?;
                 let confirm = channel
                     .basic_publish(

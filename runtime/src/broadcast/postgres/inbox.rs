@@ -71,7 +71,8 @@ impl PostgresInbox {
         envelope: &AnyEnvelope,
     ) -> Result<Option<PostgresTransaction>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        if postgres::receive(&mut *tx, consumer, envelope.id()).await? {
+        let meta = envelope.metadata();
+        if postgres::receive(&mut *tx, consumer, meta.source(), &meta.wire_id()).await? {
             Ok(Some(PostgresTransaction::new(tx)))
         } else {
             tx.rollback().await.map_err(backend)?;
@@ -87,8 +88,11 @@ impl Inbox for PostgresInbox {
         envelope: AnyEnvelope,
         bus: &Bus,
     ) -> Result<Delivered, InboxError> {
-        let id = envelope.id();
-        let store = |source| InboxError::Store { id, source };
+        let id = envelope.wire_id().into_owned();
+        let store = |source| InboxError::Store {
+            id: id.clone(),
+            source,
+        };
         let Some(tx) = self.begin(consumer, &envelope).await.map_err(store)? else {
             return Ok(Delivered::AlreadyHandled);
         };
@@ -96,7 +100,10 @@ impl Inbox for PostgresInbox {
         let handled = bus.publish_any_lending(envelope, Scope::new(&tx)).await;
         let outcome = match handled {
             Ok(()) => append_recorded(&*tx).await.map_err(store),
-            Err(source) => Err(InboxError::Handlers { id, source }),
+            Err(source) => Err(InboxError::Handlers {
+                id: id.clone(),
+                source,
+            }),
         };
         match outcome {
             Ok(()) => {

@@ -92,7 +92,8 @@ impl SqliteInbox {
             conn.execute_batch("ROLLBACK").map_err(backend)?;
         }
         conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-        match sqlite::receive(&conn, consumer, envelope.id()) {
+        let meta = envelope.metadata();
+        match sqlite::receive(&conn, consumer, meta.source(), &meta.wire_id()) {
             Ok(true) => Ok(true),
             outcome => {
                 conn.execute_batch("ROLLBACK").map_err(backend)?;
@@ -109,8 +110,11 @@ impl Inbox for SqliteInbox {
         envelope: AnyEnvelope,
         bus: &Bus,
     ) -> Result<Delivered, InboxError> {
-        let id = envelope.id();
-        let store = |source| InboxError::Store { id, source };
+        let id = envelope.wire_id().into_owned();
+        let store = |source| InboxError::Store {
+            id: id.clone(),
+            source,
+        };
         // Until this delivery commits or rolls back, no other one may begin on the
         // connection (which would find this transaction open and roll it back).
         let _turn = self.turn.lock().await;
@@ -121,7 +125,10 @@ impl Inbox for SqliteInbox {
         let handled = bus.publish_any_lending(envelope, Scope::new(&tx)).await;
         let outcome = match handled {
             Ok(()) => append_recorded(&*tx).await.map_err(store),
-            Err(source) => Err(InboxError::Handlers { id, source }),
+            Err(source) => Err(InboxError::Handlers {
+                id: id.clone(),
+                source,
+            }),
         };
         match outcome {
             Ok(()) => {

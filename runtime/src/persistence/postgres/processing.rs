@@ -7,7 +7,6 @@
 //! still agree on when a lease runs out.
 
 use super::backend;
-use super::types::PgUuid;
 use crate::persistence::store::StoreError;
 use sqlx::{Executor, PgConnection, Postgres};
 use std::time::Duration;
@@ -24,7 +23,11 @@ const ADVANCE_CHECKPOINT: &str = "INSERT INTO tidings_checkpoints (name, positio
     VALUES ($1, $2)
     ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_on = now()
     WHERE tidings_checkpoints.position < excluded.position";
-const RECEIVE: &str = "INSERT INTO tidings_inbox (consumer, event_id) VALUES ($1, $2)
+// A record from before sources were kept has the empty source and a UUID's text (`$4`, NULL
+// for an id that is not a UUID).
+const RECEIVE: &str = "INSERT INTO tidings_inbox (consumer, source, event_id)
+    SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM tidings_inbox
+        WHERE consumer = $1 AND source = '' AND event_id = $4)
     ON CONFLICT DO NOTHING";
 // One statement, so taking a lease is atomic: a free lease, an expired one, or one this
 // holder already has is (re)written; a lease another holder keeps is left alone. Two
@@ -111,18 +114,27 @@ where
     Ok(())
 }
 
-/// Records that `consumer` received the event `id`: `true` the first time, `false` when it
-/// is already recorded (a redelivery, whose effect already happened). Call it in the
+/// Records that `consumer` received the event `id` from `source` (its CloudEvents `source`
+/// and `id`, as the producer sent them: ids are unique per source): `true` the first time,
+/// `false` when it is already recorded (a redelivery, whose effect already happened). Call it in the
 /// transaction of the handlers' effects, so that both commit or neither does. A second
 /// delivery of the same id running at the same time waits here until the first one's
 /// transaction ends, then finds the record (or, if that one rolled back, makes it).
-pub async fn receive<'c, E>(executor: E, consumer: &str, id: Uuid) -> Result<bool, StoreError>
+pub async fn receive<'c, E>(
+    executor: E,
+    consumer: &str,
+    source: &str,
+    id: &str,
+) -> Result<bool, StoreError>
 where
     E: Executor<'c, Database = Postgres>,
 {
+    let legacy = Uuid::try_parse(id).ok().map(|uuid| uuid.to_string());
     let done = sqlx::query(RECEIVE)
         .bind(consumer)
-        .bind(PgUuid(id))
+        .bind(source)
+        .bind(id)
+        .bind(legacy)
         .execute(executor)
         .await
         .map_err(backend)?;

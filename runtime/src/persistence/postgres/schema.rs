@@ -151,6 +151,17 @@ CREATE TABLE tidings_inbox (
     PRIMARY KEY (consumer, event_id)
 );
 "#,
+    // 3: the inbox keyed by each event's source and id as its producer sent them, since
+    // CloudEvents ids are unique per source only. The records made before (all UUIDs) keep
+    // their id as text under the empty source, which no event has (`receive` looks a UUID
+    // up there too).
+    r#"
+ALTER TABLE tidings_inbox ADD COLUMN source text NOT NULL DEFAULT '';
+ALTER TABLE tidings_inbox ALTER COLUMN source DROP DEFAULT;
+ALTER TABLE tidings_inbox ALTER COLUMN event_id TYPE text USING event_id::text;
+ALTER TABLE tidings_inbox DROP CONSTRAINT tidings_inbox_pkey;
+ALTER TABLE tidings_inbox ADD PRIMARY KEY (consumer, source, event_id);
+"#,
 ];
 
 /// The schema version this program writes and reads.

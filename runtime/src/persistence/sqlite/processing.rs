@@ -19,8 +19,12 @@ const ADVANCE_CHECKPOINT: &str = "INSERT INTO tidings_checkpoints (name, positio
     VALUES (?1, ?2, ?3)
     ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_on = excluded.updated_on
     WHERE excluded.position > tidings_checkpoints.position";
-const RECEIVE: &str = "INSERT INTO tidings_inbox (consumer, event_id, received_on)
-    VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+// A record from before sources were kept has the empty source and a UUID's text (`?5`, NULL
+// for an id that is not a UUID).
+const RECEIVE: &str = "INSERT INTO tidings_inbox (consumer, source, event_id, received_on)
+    SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM tidings_inbox
+        WHERE consumer = ?1 AND source = '' AND event_id = ?5)
+    ON CONFLICT DO NOTHING";
 // One statement, so taking a lease is atomic: a free lease, an expired one, or one this
 // holder already has is (re)written; a lease another holder keeps is left alone.
 const ACQUIRE: &str = "INSERT INTO tidings_leases (name, holder, expires_on) VALUES (?1, ?2, ?3)
@@ -63,13 +67,20 @@ fn write_checkpoint(
     Ok(())
 }
 
-/// Records that `consumer` received the event `id`: `true` the first time, `false` when it
-/// is already recorded (a redelivery, whose effect already happened). Call it in the
-/// transaction of the handler's effects, so that both commit or neither does.
-pub fn receive(conn: &Connection, consumer: &str, id: Uuid) -> Result<bool, StoreError> {
+/// Records that `consumer` received the event `id` from `source` (its CloudEvents `source`
+/// and `id`, as the producer sent them: ids are unique per source): `true` the first time,
+/// `false` when it is already recorded (a redelivery, whose effect already happened). Call
+/// it in the transaction of the handler's effects, so that both commit or neither does.
+pub fn receive(
+    conn: &Connection,
+    consumer: &str,
+    source: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let legacy = Uuid::try_parse(id).ok().map(|uuid| uuid.to_string());
     let inserted = conn
         .prepare_cached(RECEIVE)
-        .and_then(|mut s| s.execute(params![consumer, id.as_bytes(), now_millis()]))
+        .and_then(|mut s| s.execute(params![consumer, source, id, now_millis(), legacy]))
         .map_err(backend)?;
     Ok(inserted == 1)
 }

@@ -42,6 +42,24 @@ const MIGRATIONS: &[&str] = &[
         received_on INTEGER NOT NULL, -- milliseconds since 1970-01-01 UTC
         PRIMARY KEY (consumer, event_id)
     ) WITHOUT ROWID;",
+    // 3: the inbox keyed by each event's source and id as its producer sent them, since
+    // CloudEvents ids are unique per source only. The records made before (all UUIDs) keep
+    // their id as text under the empty source, which no event has (`receive` looks a UUID
+    // up there too).
+    "CREATE TABLE tidings_inbox_by_source (
+        consumer    TEXT    NOT NULL,
+        source      TEXT    NOT NULL,
+        event_id    TEXT    NOT NULL,
+        received_on INTEGER NOT NULL, -- milliseconds since 1970-01-01 UTC
+        PRIMARY KEY (consumer, source, event_id)
+    ) WITHOUT ROWID;
+    INSERT INTO tidings_inbox_by_source (consumer, source, event_id, received_on)
+        SELECT consumer, '', lower(substr(hex(event_id), 1, 8) || '-' || substr(hex(event_id), 9, 4)
+            || '-' || substr(hex(event_id), 13, 4) || '-' || substr(hex(event_id), 17, 4)
+            || '-' || substr(hex(event_id), 21, 12)), received_on
+        FROM tidings_inbox;
+    DROP TABLE tidings_inbox;
+    ALTER TABLE tidings_inbox_by_source RENAME TO tidings_inbox;",
 ];
 
 /// The schema version this program writes and reads.
