@@ -66,14 +66,18 @@ fn check<'a>(
         syn::Data::Struct(data) => {
             errors.at(
                 data.struct_token,
-                format!("`AggregateEvent` is derived on an enum of the aggregate's events: {SHAPE}"),
+                format!(
+                    "`AggregateEvent` is derived on an enum of the aggregate's events: {SHAPE}"
+                ),
             );
             return Vec::new();
         }
         syn::Data::Union(data) => {
             errors.at(
                 data.union_token,
-                format!("`AggregateEvent` is derived on an enum of the aggregate's events: {SHAPE}"),
+                format!(
+                    "`AggregateEvent` is derived on an enum of the aggregate's events: {SHAPE}"
+                ),
             );
             return Vec::new();
         }
@@ -85,18 +89,27 @@ fn check<'a>(
         );
     }
     if data.variants.is_empty() {
-        errors.at(&input.ident, format!("an aggregate has at least one event: {SHAPE}"));
+        errors.at(
+            &input.ident,
+            format!("an aggregate has at least one event: {SHAPE}"),
+        );
     }
     let mut variants: Vec<(&syn::Ident, &syn::Type)> = Vec::new();
     for variant in &data.variants {
         let ty = match &variant.fields {
             syn::Fields::Unnamed(fields) if fields.unnamed.len() == 1 => &fields.unnamed[0].ty,
             syn::Fields::Unnamed(fields) => {
-                errors.at(fields, format!("a variant wraps exactly one event type: {SHAPE}"));
+                errors.at(
+                    fields,
+                    format!("a variant wraps exactly one event type: {SHAPE}"),
+                );
                 continue;
             }
             syn::Fields::Named(fields) => {
-                errors.at(fields, format!("a variant wraps its event type, with no field names: {SHAPE}"));
+                errors.at(
+                    fields,
+                    format!("a variant wraps its event type, with no field names: {SHAPE}"),
+                );
                 continue;
             }
             syn::Fields::Unit => {
@@ -108,10 +121,16 @@ fn check<'a>(
             }
         };
         if let Some((_, discriminant)) = &variant.discriminant {
-            errors.at(discriminant, "remove the discriminant: a variant is told by its event");
+            errors.at(
+                discriminant,
+                "remove the discriminant: a variant is told by its event",
+            );
         }
         let text = quote!(#ty).to_string();
-        if let Some((other, _)) = variants.iter().find(|(_, t)| quote!(#t).to_string() == text) {
+        if let Some((other, _)) = variants
+            .iter()
+            .find(|(_, t)| quote!(#t).to_string() == text)
+        {
             errors.at(
                 ty,
                 format!("`{text}` is already the event of variant `{other}`: each event type appears once"),
@@ -130,15 +149,17 @@ fn expand(
 ) -> TokenStream {
     let p = krate.private();
     let ident = &input.ident;
-    let names = variants.iter().map(|(_, ty)| {
-        quote_spanned!(ty.span()=> <#ty as #p::DomainEvent>::NAME)
-    });
-    let name_arms = variants.iter().map(|(v, ty)| {
-        quote_spanned!(ty.span()=> Self::#v(_) => <#ty as #p::DomainEvent>::NAME)
-    });
-    let into_arms = variants
+    let names = variants
         .iter()
-        .map(|(v, _)| quote!(Self::#v(event) => #p::aggregate_envelope(event, cause)));
+        .map(|(_, ty)| quote_spanned!(ty.span()=> <#ty as #p::Message>::NAME));
+    let name_arms = variants
+        .iter()
+        .map(|(v, ty)| quote_spanned!(ty.span()=> Self::#v(_) => <#ty as #p::Message>::NAME));
+    // Spanned at the event type: a variant wrapping what is not an event is reported there.
+    let into_arms = variants.iter().map(|(v, ty)| {
+        let call = quote_spanned!(ty.span()=> #p::aggregate_envelope::<#ty>);
+        quote!(Self::#v(event) => #call(event, cause))
+    });
     let from_steps = variants.iter().map(|(v, ty)| {
         quote! {
             let event = match #p::downcast_payload::<#ty>(event) {

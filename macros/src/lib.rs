@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod aggregate;
 mod attr;
 mod errors;
 mod handler;
@@ -34,6 +35,12 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Query, attributes(query, serde))]
 pub fn derive_query(input: TokenStream) -> TokenStream {
     message::derive(input.into(), message::Kind::Query).into()
+}
+
+/// Derives `tidings::AggregateEvent`; documented on the re-export in `tidings`.
+#[proc_macro_derive(AggregateEvent, attributes(aggregate_event))]
+pub fn derive_aggregate_event(input: TokenStream) -> TokenStream {
+    aggregate::derive(input.into()).into()
 }
 
 /// Registers a handler function; documented on the re-export in `tidings`.

@@ -76,6 +76,7 @@ pub mod testing;
 #[doc = include_str!("../../README.md")]
 mod readme {}
 
+pub use messaging::aggregate::{Aggregate, AggregateEvent, Snapshots};
 pub use messaging::any::AnyEnvelope;
 pub use messaging::bus::builder::{BusBuilder, LinkedCrate};
 pub use messaging::bus::context::Context;
@@ -95,6 +96,38 @@ pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
 pub use messaging::values::ContextValue;
 pub use persistence::pending::Pending;
+
+/// Derives [`AggregateEvent`](trait@AggregateEvent) on an enum of an aggregate's events, one
+/// variant per event type: decoding a stored event into the enum, the envelope of each, and
+/// a `From` per event type.
+///
+/// ```
+/// use tidings::{AggregateEvent, DomainEvent};
+///
+/// #[derive(DomainEvent, Debug, Clone)]
+/// #[event(name = "docs.derive_book_lent")]
+/// pub struct BookLent { pub reader: String }
+///
+/// #[derive(DomainEvent, Debug, Clone)]
+/// #[event(name = "docs.derive_book_returned")]
+/// pub struct BookReturned;
+///
+/// #[derive(AggregateEvent, Debug, Clone)]
+/// pub enum LoanEvent {
+///     Lent(BookLent),
+///     Returned(BookReturned),
+/// }
+/// ```
+///
+/// - `#[aggregate_event(crate = path)]`: where to find `tidings` if the dependency is renamed.
+///
+/// A variant that wraps no event, or several, is rejected:
+///
+/// ```compile_fail
+/// #[derive(tidings::AggregateEvent)]
+/// enum LoanEvent { Lent, Returned }
+/// ```
+pub use tidings_macros::AggregateEvent;
 
 /// Derives [`DomainEvent`](trait@DomainEvent): a wire name and version, `Serialize` and
 /// `Deserialize`, and the registration that lets JSON decode into the type by name.
@@ -291,7 +324,21 @@ pub mod __private {
     pub use crate::diagnostics::{
         request_error, request_reply, HandlerReply, MirrorFallback, RequestError,
     };
+    pub use crate::{AggregateEvent, AnyEnvelope, Metadata};
     pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request};
+
+    /// An aggregate's event in its envelope, stamped now, caused by `cause` when given.
+    pub fn aggregate_envelope<E: DomainEvent>(event: E, cause: Option<&Metadata>) -> AnyEnvelope {
+        match cause {
+            Some(cause) => AnyEnvelope::from(Envelope::caused_by(event, cause)),
+            None => AnyEnvelope::from(Envelope::new(event)),
+        }
+    }
+
+    /// The payload of `event` if it is an `E`, or `event` back.
+    pub fn downcast_payload<E: Message>(event: AnyEnvelope) -> Result<E, AnyEnvelope> {
+        event.downcast::<E>().map(Envelope::into_payload)
+    }
 
     use chrono::{DateTime, Utc};
     use std::future::Future;

@@ -1,5 +1,6 @@
-//! Test support: record what was published, assert on it, leave out or replace handlers, and
-//! keep a [`SchemaSnapshot`] of the events' fields.
+//! Test support: record what was published, assert on it, leave out or replace handlers, keep
+//! a [`SchemaSnapshot`] of the events' fields, and test aggregates given/when/then
+//! ([`given`]).
 //!
 //! ```
 //! use tidings::testing::Recorder;
@@ -16,8 +17,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod given;
 mod schemas;
 
+pub use given::{given, Given, Then};
 pub use schemas::{SchemaChange, SchemaDrift, SchemaSnapshot, OVERWRITE_VAR};
 
 use crate::messaging::bus::build::Replacement;

@@ -1,20 +1,23 @@
-//! Event-sourced aggregates: loaded by applying their stream, saved with the loaded version
-//! as the expected version; a concurrent save is a typed conflict the caller retries.
+//! Event-sourced aggregates: typed events, loaded by applying their stream (from a snapshot
+//! when they keep them), saved with the loaded version as the expected version; the everyday
+//! command in one call (`execute`), its refusals, vetoes and retries; the given/when/then
+//! fixture.
 
-use tidings::persistence::sqlite::SqliteStore;
+use tidings::persistence::sqlite::{SqliteStore, SqliteTransaction};
 use tidings::persistence::{
-    EventSourced, EventStore, ExpectedVersion, InMemoryStore, LoadError, Loaded, NewEvent,
+    CommandError, Embedded, Execute, ExpectedVersion, InMemoryStore, LoadError, Loaded, NewEvent,
     StoreError,
 };
-use tidings::{AnyEnvelope, BoxError, DomainEvent, Envelope};
+use tidings::testing::given;
+use tidings::{handler, Aggregate, AggregateEvent, Bus, DomainEvent, Envelope, Snapshots};
 
-#[derive(DomainEvent, Debug)]
+#[derive(DomainEvent, Debug, Clone, PartialEq)]
 #[event(name = "aggregates.cart_opened")]
 struct CartOpened {
     owner: String,
 }
 
-#[derive(DomainEvent, Debug)]
+#[derive(DomainEvent, Debug, Clone, PartialEq)]
 #[event(name = "aggregates.item_added")]
 struct ItemAdded {
     sku: String,
@@ -24,55 +27,124 @@ struct ItemAdded {
 #[event(name = "aggregates.unrelated")]
 struct Unrelated;
 
-#[derive(Default, Debug)]
+#[derive(AggregateEvent, Debug, Clone, PartialEq)]
+enum CartEvent {
+    Opened(CartOpened),
+    Added(ItemAdded),
+}
+
+#[derive(Default, Debug, serde::Serialize, serde::Deserialize)]
 struct Cart {
-    owner: String,
+    owner: Option<String>,
     items: Vec<String>,
 }
 
-impl EventSourced for Cart {
-    fn apply(&mut self, event: &AnyEnvelope) -> Result<(), BoxError> {
-        if let Some(opened) = event.downcast_ref::<CartOpened>() {
-            self.owner = opened.owner.clone();
-        } else if let Some(added) = event.downcast_ref::<ItemAdded>() {
-            if self.owner.is_empty() {
-                return Err("an item was added to a cart that is not open".into());
-            }
-            self.items.push(added.sku.clone());
-        } else {
-            return Err(format!("a cart has no `{}` event", event.name()).into());
+impl Aggregate for Cart {
+    type Event = CartEvent;
+
+    fn apply(&mut self, event: &CartEvent) {
+        match event {
+            CartEvent::Opened(opened) => self.owner = Some(opened.owner.clone()),
+            CartEvent::Added(added) => self.items.push(added.sku.clone()),
         }
-        Ok(())
+    }
+
+    fn snapshots() -> Snapshots<Cart> {
+        Snapshots::every(10).revision(2)
     }
 }
 
-fn round_trip<S: EventStore>(store: &S) {
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum CartError {
+    #[error("the cart is not open")]
+    NotOpen,
+    #[error("the cart is open already")]
+    AlreadyOpen,
+    #[error("`{0}` is in the cart already")]
+    Duplicate(String),
+}
+
+impl Cart {
+    fn open(&self, owner: &str) -> Result<Vec<CartEvent>, CartError> {
+        if self.owner.is_some() {
+            return Err(CartError::AlreadyOpen);
+        }
+        Ok(vec![CartOpened {
+            owner: owner.into(),
+        }
+        .into()])
+    }
+
+    fn add(&self, sku: &str) -> Result<Vec<CartEvent>, CartError> {
+        if self.owner.is_none() {
+            return Err(CartError::NotOpen);
+        }
+        if self.items.iter().any(|item| item == sku) {
+            return Err(CartError::Duplicate(sku.into()));
+        }
+        Ok(vec![ItemAdded { sku: sku.into() }.into()])
+    }
+}
+
+/// A rule that runs inside every unit of work that commits an `ItemAdded`: it vetoes
+/// "contraband", and writes a line for every other item through the transaction it is lent.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("`{0}` may not be sold")]
+struct Forbidden(String);
+
+#[derive(Debug, thiserror::Error)]
+enum RuleError {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[handler(phase = before_commit)]
+fn check_item(event: &ItemAdded, tx: &SqliteTransaction) -> Result<(), RuleError> {
+    if event.sku == "contraband" {
+        return Err(Forbidden(event.sku.clone()).into());
+    }
+    tx.execute("INSERT INTO sold (sku) VALUES (?1)", [&event.sku])?;
+    Ok(())
+}
+
+fn sqlite() -> SqliteStore {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.execute_batch("CREATE TABLE sold (sku TEXT)").unwrap();
+    store
+}
+
+fn round_trip<S: Embedded>(store: &S) {
     let mut cart = Loaded::<Cart>::load_sync(store, "cart-1").unwrap();
     assert_eq!(
         cart.version(),
         0,
         "a stream that does not exist loads as new"
     );
-    cart.record(CartOpened {
-        owner: "ada".into(),
-    })
-    .unwrap();
-    cart.record(ItemAdded { sku: "tea".into() }).unwrap();
+    cart.decide(|cart| cart.open("ada")).unwrap();
+    cart.record(ItemAdded { sku: "tea".into() });
     assert_eq!(cart.state().items, ["tea"], "recording applies at once");
-    assert_eq!(cart.pending().len(), 2);
+    assert_eq!(cart.recorded().len(), 2);
     let appended = cart.save_sync(store).unwrap();
     assert_eq!(appended.stream_version, 2);
     assert!(
-        cart.pending().is_empty(),
+        cart.recorded().is_empty(),
         "saved events are not saved again"
     );
     assert_eq!(cart.version(), 2);
 
     let mut again = Loaded::<Cart>::load_sync(store, "cart-1").unwrap();
-    assert_eq!(again.state().owner, "ada");
+    assert_eq!(again.state().owner.as_deref(), Some("ada"));
     assert_eq!(again.state().items, ["tea"]);
     assert_eq!(again.version(), 2);
-    again.record(ItemAdded { sku: "milk".into() }).unwrap();
+    assert_eq!(
+        again.decide(|cart| cart.add("tea")),
+        Err(CartError::Duplicate("tea".into())),
+        "a refused decision records nothing"
+    );
+    assert!(again.recorded().is_empty());
+    again.decide(|cart| cart.add("milk")).unwrap();
     again.save_sync(store).unwrap();
     let last = Loaded::<Cart>::load_sync(store, "cart-1").unwrap();
     assert_eq!(last.state().items, ["tea", "milk"]);
@@ -82,53 +154,40 @@ fn round_trip<S: EventStore>(store: &S) {
 #[test]
 fn an_aggregate_round_trips_through_memory_and_sqlite() {
     round_trip(&InMemoryStore::new());
-    round_trip(&SqliteStore::open_in_memory().unwrap());
+    round_trip(&sqlite());
 }
 
 #[test]
 fn a_save_after_someone_else_s_is_a_conflict_to_retry() {
-    let store = SqliteStore::open_in_memory().unwrap();
-    let mut first = Loaded::<Cart>::load_sync(&store, "cart-2").unwrap();
-    first.record(CartOpened { owner: "bo".into() }).unwrap();
+    let store = sqlite();
+    let mut first = Loaded::<Cart>::new("cart-2");
+    first.record(CartOpened { owner: "bo".into() });
     first.save_sync(&store).unwrap();
 
     let mut mine = Loaded::<Cart>::load_sync(&store, "cart-2").unwrap();
     let mut theirs = Loaded::<Cart>::load_sync(&store, "cart-2").unwrap();
-    theirs.record(ItemAdded { sku: "rice".into() }).unwrap();
+    theirs.record(ItemAdded { sku: "rice".into() });
     theirs.save_sync(&store).unwrap();
 
-    mine.record(ItemAdded { sku: "salt".into() }).unwrap();
+    mine.record(ItemAdded { sku: "salt".into() });
     let error = mine.save_sync(&store).unwrap_err();
-    match &error {
-        StoreError::Conflict {
-            stream,
-            expected,
-            actual,
-        } => {
-            assert_eq!(
-                (stream.as_str(), *expected, *actual),
-                ("cart-2", ExpectedVersion::Exact(1), 2)
-            );
-        }
-        other => panic!("expected a conflict, got {other}"),
-    }
-    assert!(error.is_conflict());
+    let StoreError::Conflict {
+        stream,
+        expected,
+        actual,
+    } = &error
+    else {
+        panic!("expected a conflict, got {error}")
+    };
     assert_eq!(
-        mine.pending().len(),
-        1,
-        "a refused save keeps the events to retry"
+        (stream.as_str(), *expected, *actual),
+        ("cart-2", ExpectedVersion::Exact(1), 2)
     );
-
-    // The retry: load again, decide again, save.
-    let mut retry = Loaded::<Cart>::load_sync(&store, "cart-2").unwrap();
-    retry.record(ItemAdded { sku: "salt".into() }).unwrap();
-    retry.save_sync(&store).unwrap();
-    let cart = Loaded::<Cart>::load_sync(&store, "cart-2").unwrap();
-    assert_eq!(cart.state().items, ["rice", "salt"]);
+    assert_eq!(mine.recorded().len(), 1, "a refused save keeps the events");
 }
 
 #[test]
-fn an_event_the_aggregate_refuses_is_a_typed_error_naming_where() {
+fn an_event_of_another_aggregate_is_a_typed_error_naming_where() {
     let store = InMemoryStore::new();
     let opened =
         NewEvent::from_envelope(&Envelope::new(CartOpened { owner: "cy".into() })).unwrap();
@@ -137,39 +196,36 @@ fn an_event_the_aggregate_refuses_is_a_typed_error_naming_where() {
         .append_sync("cart-3", ExpectedVersion::NoStream, &[opened, stray])
         .unwrap();
     let error = Loaded::<Cart>::load_sync(&store, "cart-3").unwrap_err();
-    let LoadError::Apply {
+    let LoadError::Foreign {
         stream,
         version,
         name,
-        source,
+        ..
     } = &error
     else {
-        panic!("expected an apply error, got {error}")
+        panic!("expected a foreign event, got {error}")
     };
     assert_eq!(
         (stream.as_str(), *version, *name),
         ("cart-3", 2, "aggregates.unrelated")
     );
-    assert_eq!(
-        source.to_string(),
-        "a cart has no `aggregates.unrelated` event"
-    );
+    let text = error.to_string();
     assert!(
-        error.to_string().contains("stream `cart-3` at version 2"),
-        "{error}"
+        text.contains("stream `cart-3` at version 2")
+            && text.contains("aggregates.cart_opened, aggregates.item_added"),
+        "{text}"
     );
 }
 
 #[test]
 fn a_long_stream_loads_in_pages() {
-    let store = SqliteStore::open_in_memory().unwrap();
+    let store = sqlite();
     let mut cart = Loaded::<Cart>::new("cart-4");
-    cart.record(CartOpened { owner: "di".into() }).unwrap();
+    cart.record(CartOpened { owner: "di".into() });
     for n in 0..2_500 {
         cart.record(ItemAdded {
             sku: format!("sku-{n}"),
-        })
-        .unwrap();
+        });
     }
     cart.save_sync(&store).unwrap();
     let loaded = Loaded::<Cart>::load_sync(&store, "cart-4").unwrap();
@@ -182,8 +238,255 @@ fn a_long_stream_loads_in_pages() {
 async fn async_load_and_save_work_the_same() {
     let store = InMemoryStore::new();
     let mut cart = Loaded::<Cart>::load(&store, "cart-5").await.unwrap();
-    cart.record(CartOpened { owner: "ed".into() }).unwrap();
+    cart.record(CartOpened { owner: "ed".into() });
     cart.save(&store).await.unwrap();
     let cart = Loaded::<Cart>::load(&store, "cart-5").await.unwrap();
-    assert_eq!(cart.state().owner, "ed");
+    assert_eq!(cart.state().owner.as_deref(), Some("ed"));
+}
+
+#[test]
+fn execute_creates_changes_refuses_and_reports_a_veto() {
+    let store = sqlite();
+    let bus = Bus::builder().build().unwrap();
+    let opened = store
+        .execute(&bus, "cart-6", |cart: &Cart| cart.open("fa"))
+        .expect("a new aggregate: its stream did not exist");
+    assert_eq!(opened.value().version(), 1);
+    assert_eq!(opened.appended()[0].stream_version, 1);
+
+    let added = store
+        .execute(&bus, "cart-6", |cart: &Cart| cart.add("bread"))
+        .unwrap();
+    assert_eq!(added.value().state().items, ["bread"]);
+    assert_eq!(added.value().version(), 2);
+
+    let refused = store
+        .execute(&bus, "cart-6", |cart: &Cart| cart.add("bread"))
+        .unwrap_err();
+    assert_eq!(
+        refused.rejected(),
+        Some(&CartError::Duplicate("bread".into()))
+    );
+    assert!(
+        refused.to_string().contains("in the cart already"),
+        "{refused}"
+    );
+
+    let vetoed = store
+        .execute(&bus, "cart-6", |cart: &Cart| cart.add("contraband"))
+        .unwrap_err();
+    assert_eq!(
+        vetoed.vetoed_by::<RuleError>().map(ToString::to_string),
+        Some("`contraband` may not be sold".to_owned())
+    );
+    assert!(vetoed.rejected().is_none());
+
+    let stored = store.read_stream_sync("cart-6", 0, 10).unwrap();
+    assert_eq!(
+        stored.len(),
+        2,
+        "the refused and vetoed commands wrote nothing"
+    );
+    let sold: i64 = store
+        .with_connection(|c| {
+            Ok::<_, StoreError>(c.query_row("SELECT count(*) FROM sold", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    assert_eq!(sold, 1, "the rule's write committed once, with the bread");
+}
+
+#[test]
+fn execute_records_events_caused_by_the_command() {
+    let store = sqlite();
+    let bus = Bus::builder().build().unwrap();
+    let command = Envelope::new(CartOpened { owner: "x".into() });
+    let options = Execute::default().caused_by(command.metadata());
+    let done = store
+        .execute_with(&bus, "cart-7", &options, |cart: &Cart| cart.open("gu"))
+        .unwrap();
+    assert_eq!(done.value().version(), 1);
+    let stored = &store.read_stream_sync("cart-7", 0, 10).unwrap()[0];
+    let event = stored.decode().unwrap();
+    assert_eq!(event.causation_id(), Some(command.id()));
+    assert_eq!(event.correlation_id(), command.correlation_id());
+}
+
+#[test]
+fn several_aggregates_change_in_one_unit_of_work() {
+    let store = sqlite();
+    let bus = Bus::builder().build().unwrap();
+    store
+        .unit_of_work(&bus, |unit| {
+            for (stream, owner) in [("cart-8", "ha"), ("cart-9", "io")] {
+                let mut cart = unit.load::<Cart>(stream)?;
+                cart.decide(|cart| cart.open(owner))
+                    .map_err(CommandError::Rejected)?;
+                cart.decide(|cart| cart.add("jam"))
+                    .map_err(CommandError::Rejected)?;
+                unit.save(&mut cart);
+            }
+            Ok::<_, CommandError<CartError>>(())
+        })
+        .unwrap();
+    for stream in ["cart-8", "cart-9"] {
+        let cart = Loaded::<Cart>::load_sync(&store, stream).unwrap();
+        assert_eq!(
+            (cart.version(), cart.state().items.len()),
+            (2, 1),
+            "{stream}"
+        );
+    }
+}
+
+/// The snapshot row of `stream`: `(version, revision, data)`.
+fn snapshot(store: &SqliteStore, stream: &str) -> Option<(i64, i64, String)> {
+    store
+        .with_connection(|c| {
+            use tidings::persistence::sqlite::rusqlite::OptionalExtension;
+            Ok::<_, StoreError>(
+                c.query_row(
+                    "SELECT version, revision, data FROM tidings_snapshots WHERE stream = ?1",
+                    [stream],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?,
+            )
+        })
+        .unwrap()
+}
+
+fn set_snapshot(store: &SqliteStore, stream: &str, revision: i64, data: &str) {
+    store
+        .with_connection(|c| {
+            c.execute(
+                "UPDATE tidings_snapshots SET revision = ?2, data = ?3 WHERE stream = ?1",
+                (stream, revision, data),
+            )?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_snapshot_is_written_every_n_events_and_loading_starts_from_it() {
+    let store = sqlite();
+    let bus = Bus::builder().build().unwrap();
+    store
+        .execute(&bus, "cart-10", |cart: &Cart| cart.open("ka"))
+        .unwrap();
+    for n in 0..8 {
+        store
+            .execute(&bus, "cart-10", |cart: &Cart| {
+                cart.add(&format!("item-{n}"))
+            })
+            .unwrap();
+    }
+    assert_eq!(snapshot(&store, "cart-10"), None, "9 events: none due yet");
+    store
+        .execute(&bus, "cart-10", |cart: &Cart| cart.add("item-8"))
+        .unwrap();
+    let (version, revision, _) = snapshot(&store, "cart-10").expect("due at version 10");
+    assert_eq!((version, revision), (10, 2));
+
+    // Loading starts from the snapshot: a state written into it is what loads, plus the
+    // events after it.
+    set_snapshot(
+        &store,
+        "cart-10",
+        2,
+        r#"{"owner":"ka","items":["from-the-snapshot"]}"#,
+    );
+    let cart = store
+        .execute(&bus, "cart-10", |cart: &Cart| cart.add("item-9"))
+        .unwrap();
+    assert_eq!(
+        cart.value().state().items,
+        ["from-the-snapshot", "item-9"],
+        "the snapshot, then the one event after it"
+    );
+    assert_eq!(cart.value().version(), 11);
+}
+
+#[test]
+fn a_snapshot_that_no_longer_decodes_or_is_of_another_revision_is_ignored() {
+    let store = sqlite();
+    let bus = Bus::builder().build().unwrap();
+    store
+        .execute(&bus, "cart-11", |cart: &Cart| cart.open("la"))
+        .unwrap();
+    for n in 0..9 {
+        store
+            .execute(&bus, "cart-11", |cart: &Cart| {
+                cart.add(&format!("item-{n}"))
+            })
+            .unwrap();
+    }
+    assert!(snapshot(&store, "cart-11").is_some());
+    let load = || {
+        store
+            .unit_of_work(&bus, |unit| unit.load::<Cart>("cart-11"))
+            .unwrap()
+            .into_value()
+    };
+    set_snapshot(&store, "cart-11", 2, "not json at all");
+    let cart = load();
+    assert_eq!(
+        (cart.version(), cart.state().items.len()),
+        (10, 9),
+        "replayed from the first event"
+    );
+    set_snapshot(&store, "cart-11", 1, r#"{"owner":"la","items":[]}"#);
+    let cart = load();
+    assert_eq!(
+        cart.state().items.len(),
+        9,
+        "a snapshot of revision 1 is not read by revision 2"
+    );
+}
+
+#[test]
+fn the_fixture_checks_events_and_errors() {
+    given::<Cart>([])
+        .when(|cart| cart.open("ma"))
+        .then(vec![CartOpened { owner: "ma".into() }.into()]);
+    let cart = given::<Cart>([CartOpened { owner: "na".into() }.into()])
+        .when(|cart| cart.add("oil"))
+        .then(vec![ItemAdded { sku: "oil".into() }.into()]);
+    assert_eq!(cart.items, ["oil"], "the state with the new events applied");
+    given::<Cart>([])
+        .when(|cart| cart.add("oil"))
+        .then_error(CartError::NotOpen);
+    given::<Cart>([
+        CartOpened { owner: "oz".into() }.into(),
+        ItemAdded { sku: "oil".into() }.into(),
+    ])
+    .when(|cart| cart.add("oil"))
+    .then_error_matches(|e| matches!(e, CartError::Duplicate(sku) if sku == "oil"));
+}
+
+#[test]
+#[should_panic(expected = "the decision led to other events")]
+fn the_fixture_prints_both_sides_when_the_events_differ() {
+    given::<Cart>([])
+        .when(|cart| cart.open("pa"))
+        .then(vec![CartOpened {
+            owner: "someone else".into(),
+        }
+        .into()]);
+}
+
+#[test]
+#[should_panic(expected = "was refused instead of leading to events")]
+fn the_fixture_says_when_a_decision_was_refused_instead() {
+    given::<Cart>([])
+        .when(|cart| cart.add("rye"))
+        .then(vec![ItemAdded { sku: "rye".into() }.into()]);
+}
+
+#[test]
+#[should_panic(expected = "led to events instead of being refused")]
+fn the_fixture_says_when_a_decision_was_not_refused() {
+    given::<Cart>([])
+        .when(|cart| cart.open("qa"))
+        .then_error(CartError::NotOpen);
 }

@@ -4,6 +4,7 @@
 //! ports (`bus::ports`): an observer of every dispatched envelope, and a sink for what
 //! handlers publish.
 
+pub(crate) mod aggregate;
 pub(crate) mod any;
 pub(crate) mod base64;
 pub(crate) mod bus;

@@ -49,9 +49,12 @@
 //! - [`NewEvent`] is an event serialized for appending; [`StoredEvent`] is one read back,
 //!   decoded through the registry with [`StoredEvent::decode`] or
 //!   [`StoredEvent::decode_as`].
-//! - [`EventSourced`] aggregates rebuild their state from their stream: [`Loaded::load`] applies
-//!   the stream's events, [`Loaded::record`] applies and keeps new ones, [`Loaded::save`]
-//!   appends them expecting the version that was loaded (a conflict is a typed error to retry).
+//! - [`Aggregate`](crate::Aggregate)s rebuild their state from their stream. The everyday
+//!   command is one call, `store.execute(&bus, stream, decide)`: load the aggregate inside a
+//!   unit of work (from its snapshot and the events after it), decide, append with the loaded
+//!   version as the expected one, commit with the phases' handlers, and on a conflict load
+//!   again and retry. [`UnitOfWork`]'s `load` and [`UnitOfWork::save`] do the same for
+//!   several aggregates in one transaction; [`Loaded`] outside any.
 //! - `conformance` (feature `conformance`): the tests every backend passes, for your own.
 //!
 //! # Why three ways to append
@@ -66,21 +69,24 @@
 //!   `rusqlite::Transaction` as an argument: the transaction is always passed explicitly,
 //!   never found in thread-local state.
 
-mod aggregate;
+pub(crate) mod aggregate;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod event;
+mod execute;
 mod memory;
 pub(crate) mod pending;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub(crate) mod snapshot;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
 pub(crate) mod unit_of_work;
 
-pub use aggregate::{EventSourced, LoadError, Loaded};
+pub use aggregate::{Embedded, LoadError, Loaded};
 pub use event::{NewEvent, StoredDecodeError, StoredEvent};
+pub use execute::{CommandError, Execute, DEFAULT_ATTEMPTS};
 pub use memory::InMemoryStore;
 pub use store::{Appended, EventStore, ExpectedVersion, StoreError};
 pub use unit_of_work::{Committed, UnitOfWork, UnitOfWorkError};

@@ -76,11 +76,6 @@ impl Pending {
             .expect("an event was just pushed")
     }
 
-    /// Records an event already stamped and erased, as an event-sourced aggregate applies it.
-    pub(crate) fn record_any(&mut self, envelope: AnyEnvelope) {
-        self.events.push(envelope);
-    }
-
     /// How many events are waiting.
     pub fn len(&self) -> usize {
         self.events.len()

@@ -26,11 +26,14 @@
     allow(dead_code, reason = "used only by the backends that run units of work")
 )]
 
+use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
 use crate::messaging::bus::scoped::Scope;
-use crate::persistence::event::NewEvent;
+use crate::persistence::aggregate::{LoadError, Loaded};
+use crate::persistence::event::{NewEvent, StoredEvent};
 use crate::persistence::pending::Pending;
+use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::{AnyEnvelope, Bus, DomainEvent, Envelope, Metadata, Phase, PublishError};
 use std::future::Future;
@@ -45,6 +48,21 @@ pub(crate) trait Transaction: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+    fn read_stream(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+    /// The snapshot of `stream`: `(version, revision, data)`.
+    fn read_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<(u64, u32, String)>, StoreError>> + Send;
+    fn write_snapshot(
+        &self,
+        row: &SnapshotRow,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn commit(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn rollback(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The events its handlers recorded, to append before the commit.
@@ -85,6 +103,8 @@ struct Collected {
     stream: String,
     expected: ExpectedVersion,
     events: Vec<AnyEnvelope>,
+    /// The aggregate's snapshot at the version these events take the stream to.
+    snapshot: Option<SnapshotRow>,
 }
 
 impl<Tx> UnitOfWork<Tx> {
@@ -120,20 +140,31 @@ impl<Tx> UnitOfWork<Tx> {
         expected: ExpectedVersion,
         pending: &mut Pending,
     ) {
-        self.collect(stream.into(), expected, pending.take());
+        self.collect(stream.into(), expected, pending.take(), None);
     }
 
-    pub(crate) fn collect(
+    /// Takes the events `aggregate` recorded, to append them to its stream (expecting the
+    /// version it was loaded at) when the unit of work commits, with its snapshot when one is
+    /// due. Its version moves to the one its stream has once they commit, so it can record
+    /// and be saved again in the same unit of work.
+    pub fn save<A: Aggregate>(&mut self, aggregate: &mut Loaded<A>) {
+        let (expected, events, snapshot) = aggregate.take_for_save();
+        self.collect(aggregate.stream().to_owned(), expected, events, snapshot);
+    }
+
+    fn collect(
         &mut self,
         stream: String,
         expected: ExpectedVersion,
         events: Vec<AnyEnvelope>,
+        snapshot: Option<SnapshotRow>,
     ) {
         if !events.is_empty() {
             self.collected.push(Collected {
                 stream,
                 expected,
                 events,
+                snapshot,
             });
         }
     }
@@ -146,6 +177,31 @@ impl<Tx> UnitOfWork<Tx> {
     /// Whether no event is collected.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// How many events one read of a stream asks for while loading.
+const PAGE: usize = 1_000;
+
+/// Loads an aggregate inside the transaction `tx`: from its latest snapshot (when it keeps
+/// them and the snapshot still decodes) and the events after it.
+pub(crate) async fn load_in<A: Aggregate, Tx: Transaction>(
+    tx: &Tx,
+    stream: &str,
+) -> Result<Loaded<A>, LoadError> {
+    let mut loaded = None;
+    if A::snapshots().enabled() {
+        if let Some(row) = tx.read_snapshot(stream).await? {
+            loaded = Loaded::from_snapshot(stream, row);
+        }
+    }
+    let mut loaded = loaded.unwrap_or_else(|| Loaded::new(stream));
+    loop {
+        let page = tx.read_stream(stream, loaded.version(), PAGE).await?;
+        loaded.apply_stored(&page)?;
+        if page.len() < PAGE {
+            return Ok(loaded);
+        }
     }
 }
 
@@ -436,6 +492,10 @@ async fn commit<T, E, Tx: Transaction>(
     phases: Phases,
     events: &mut Vec<PhaseEvent>,
 ) -> Result<(T, Vec<Appended>, Held), UnitOfWorkError<E>> {
+    let snapshots: Vec<SnapshotRow> = collected
+        .iter()
+        .filter_map(|c| c.snapshot.clone())
+        .collect();
     let (streams, first) = rows(
         collected
             .into_iter()
@@ -488,6 +548,11 @@ async fn commit<T, E, Tx: Transaction>(
                 .await
                 .map_err(UnitOfWorkError::store)?,
         );
+    }
+    for snapshot in &snapshots {
+        tx.write_snapshot(snapshot)
+            .await
+            .map_err(UnitOfWorkError::store)?;
     }
     tx.commit().await.map_err(UnitOfWorkError::store)?;
     Ok((value, appended, held))

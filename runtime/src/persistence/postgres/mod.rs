@@ -79,6 +79,7 @@ mod append;
 mod processing;
 mod read;
 mod schema;
+mod snapshot;
 mod transaction;
 mod types;
 mod unit_of_work;

@@ -162,6 +162,18 @@ ALTER TABLE tidings_inbox ALTER COLUMN event_id TYPE text USING event_id::text;
 ALTER TABLE tidings_inbox DROP CONSTRAINT tidings_inbox_pkey;
 ALTER TABLE tidings_inbox ADD PRIMARY KEY (consumer, source, event_id);
 "#,
+    // 4: aggregates' snapshots, one per stream: the state as of `version`, written in the
+    // transaction that appended that version. A cache: dropping the table loses nothing.
+    r#"
+CREATE TABLE tidings_snapshots (
+    stream    text        PRIMARY KEY,
+    version   bigint      NOT NULL,
+    revision  integer     NOT NULL,
+    aggregate text        NOT NULL,
+    data      text        NOT NULL,
+    taken_on  timestamptz NOT NULL DEFAULT now()
+);
+"#,
 ];
 
 /// The schema version this program writes and reads.

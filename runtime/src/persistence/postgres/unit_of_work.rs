@@ -2,12 +2,17 @@
 //! shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::call;
-use super::{backend, PostgresStore, PostgresTransaction};
+use super::read::read_stream;
+use super::{backend, snapshot, PostgresStore, PostgresTransaction};
+use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
-use crate::persistence::event::NewEvent;
+use crate::persistence::aggregate::{LoadError, Loaded};
+use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::execute::{CommandError, Execute};
+use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
-    settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
+    load_in, settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
 use crate::Bus;
 
@@ -19,6 +24,23 @@ impl Transaction for PostgresTransaction {
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
         call(&mut *self.lock()?, stream, expected, events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        read_stream(&mut *self.lock()?, stream, after, limit).await
+    }
+
+    async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {
+        snapshot::read(&mut *self.lock()?, stream).await
+    }
+
+    async fn write_snapshot(&self, row: &SnapshotRow) -> Result<(), StoreError> {
+        snapshot::write(&mut *self.lock()?, row).await
     }
 
     async fn commit(&self) -> Result<(), StoreError> {
@@ -89,5 +111,84 @@ impl PostgresStore {
             .await
             .announce(bus, Phases::Async)
             .await
+    }
+}
+
+impl UnitOfWork<PostgresTransaction> {
+    /// Loads an aggregate inside the unit of work's transaction: from its latest snapshot
+    /// (when it keeps them) and the events after it; a stream that does not exist loads as a
+    /// new aggregate. Record on it, then [`save`](UnitOfWork::save) it.
+    pub async fn load<A: Aggregate>(&self, stream: &str) -> Result<Loaded<A>, LoadError> {
+        load_in(self.transaction(), stream).await
+    }
+}
+
+impl PostgresStore {
+    /// The everyday command in one call: loads the aggregate of `stream` inside a unit of work
+    /// (a new one if the stream does not exist), lets `decide` return its events (or refuse,
+    /// with its own error), records them, and commits with the loaded version as the expected
+    /// one, running the phases' handlers of `bus` around the commit. On a conflict with
+    /// another writer (another process appended to the stream between the load and the
+    /// commit) it loads again and decides again, up to [`Execute`]'s attempts (3 here; see
+    /// [`execute_with`](PostgresStore::execute_with)).
+    ///
+    /// ```no_run
+    /// # use tidings::{Aggregate, AggregateEvent, Bus, DomainEvent};
+    /// use tidings::persistence::postgres::PostgresStore;
+    /// # #[derive(DomainEvent, Debug, Clone)] #[event(name = "docs.pg_exec_deposited")] pub struct Deposited { pub cents: u64 }
+    /// # #[derive(AggregateEvent, Debug, Clone)] pub enum AccountEvent { Deposited(Deposited) }
+    /// # #[derive(Default)] pub struct Account { balance: u64 }
+    /// # impl Aggregate for Account {
+    /// #     type Event = AccountEvent;
+    /// #     fn apply(&mut self, event: &AccountEvent) {
+    /// #         let AccountEvent::Deposited(d) = event;
+    /// #         self.balance += d.cents;
+    /// #     }
+    /// # }
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = PostgresStore::connect("postgres://app@db/bank").await?;
+    /// let bus = Bus::builder().build()?;
+    /// let done = store
+    ///     .execute(&bus, "account-7", |_: &Account| {
+    ///         Ok::<_, std::convert::Infallible>(vec![Deposited { cents: 500 }.into()])
+    ///     })
+    ///     .await?;
+    /// println!("balance {}", done.value().state().balance);
+    /// # Ok(()) }
+    /// ```
+    pub async fn execute<A: Aggregate, E>(
+        &self,
+        bus: &Bus,
+        stream: &str,
+        decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
+    ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
+        self.execute_with(bus, stream, &Execute::default(), decide)
+            .await
+    }
+
+    /// [`execute`](PostgresStore::execute) with its options: the attempts, and the message
+    /// that caused the command.
+    pub async fn execute_with<A: Aggregate, E>(
+        &self,
+        bus: &Bus,
+        stream: &str,
+        options: &Execute,
+        mut decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
+    ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
+        let mut attempt = 1;
+        loop {
+            let outcome = self
+                .unit_of_work(bus, async |unit| {
+                    let mut loaded = unit.load::<A>(stream).await?;
+                    options.decide(&mut loaded, &mut decide)?;
+                    unit.save(&mut loaded);
+                    Ok(loaded)
+                })
+                .await;
+            if !options.retry(attempt, &outcome) {
+                return outcome;
+            }
+            attempt += 1;
+        }
     }
 }

@@ -63,6 +63,7 @@ mod append;
 mod processing;
 mod read;
 mod schema;
+mod snapshot;
 mod unit_of_work;
 
 pub use append::append;
@@ -274,6 +275,9 @@ pub(crate) fn open_file(path: impl AsRef<Path>) -> Result<Connection, StoreError
 fn backend(error: rusqlite::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
+
+impl crate::persistence::aggregate::sealed::Sealed for SqliteStore {}
+impl crate::persistence::Embedded for SqliteStore {}
 
 /// SQLite's own errors, as the store reports them: `?` on a rusqlite call in code that
 /// returns a [`StoreError`].

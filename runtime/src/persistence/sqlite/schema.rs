@@ -60,6 +60,16 @@ const MIGRATIONS: &[&str] = &[
         FROM tidings_inbox;
     DROP TABLE tidings_inbox;
     ALTER TABLE tidings_inbox_by_source RENAME TO tidings_inbox;",
+    // 4: aggregates' snapshots, one per stream: the state as of `version`, written in the
+    // transaction that appended that version. A cache: dropping the table loses nothing.
+    "CREATE TABLE tidings_snapshots (
+        stream    TEXT    PRIMARY KEY,
+        version   INTEGER NOT NULL,
+        revision  INTEGER NOT NULL, -- the aggregate's `Snapshots::revision`
+        aggregate TEXT    NOT NULL, -- its Rust type, for whoever reads the table
+        data      TEXT    NOT NULL, -- the state's JSON
+        taken_on  INTEGER NOT NULL  -- milliseconds since 1970-01-01 UTC
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this program writes and reads.

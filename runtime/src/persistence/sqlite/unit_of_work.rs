@@ -2,13 +2,18 @@
 //! connection, shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::append_in;
-use super::{lock, SqliteStore};
+use super::read::read_stream;
+use super::{lock, snapshot, SqliteStore};
+use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
 use crate::messaging::bus::scoped::ScopedType;
-use crate::persistence::event::NewEvent;
+use crate::persistence::aggregate::{now, LoadError, Loaded};
+use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::execute::{CommandError, Execute};
+use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
-    settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
+    load_in, settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
 use crate::{Bus, DomainEvent, Envelope, Metadata};
 use rusqlite::Connection;
@@ -88,6 +93,17 @@ impl SqliteTransaction {
         self.recorded.record(stream, envelope)
     }
 
+    /// Runs `f` on the connection while the transaction is open.
+    fn with_open<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if !self.open.load(Ordering::Acquire) {
+            return Err(StoreError::TransactionEnded);
+        }
+        f(&lock(&self.conn))
+    }
+
     /// Ends the transaction with `statement`, once.
     pub(crate) fn end(&self, statement: &str) -> Result<(), StoreError> {
         if self.open.swap(false, Ordering::AcqRel) {
@@ -112,10 +128,24 @@ impl Transaction for SqliteTransaction {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        if !self.open.load(Ordering::Acquire) {
-            return Err(StoreError::TransactionEnded);
-        }
-        append_in(&lock(&self.conn), stream, expected, events)
+        self.with_open(|conn| append_in(conn, stream, expected, events))
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.with_open(|conn| read_stream(conn, stream, after, limit))
+    }
+
+    async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {
+        self.with_open(|conn| snapshot::read(conn, stream))
+    }
+
+    async fn write_snapshot(&self, row: &SnapshotRow) -> Result<(), StoreError> {
+        self.with_open(|conn| snapshot::write(conn, row))
     }
 
     async fn commit(&self) -> Result<(), StoreError> {
@@ -196,5 +226,92 @@ impl SqliteStore {
             Phases::drive_sync(settle(bus, unit, outcome, Phases::Sync))
         };
         Phases::drive_sync(settled.announce(bus, Phases::Sync))
+    }
+}
+
+impl UnitOfWork<SqliteTransaction> {
+    /// Loads an aggregate inside the unit of work's transaction: from its latest snapshot
+    /// (when it keeps them) and the events after it; a stream that does not exist loads as a
+    /// new aggregate. Record on it, then [`save`](UnitOfWork::save) it.
+    pub fn load<A: Aggregate>(&self, stream: &str) -> Result<Loaded<A>, LoadError> {
+        now(load_in(self.transaction(), stream))
+            .unwrap_or(Err(LoadError::Store(StoreError::NeedsRuntime)))
+    }
+}
+
+impl SqliteStore {
+    /// The everyday command in one call: loads the aggregate of `stream` inside a unit of work
+    /// (a new one if the stream does not exist), lets `decide` return its events (or refuse,
+    /// with its own error), records them, and commits with the loaded version as the expected
+    /// one, running the phases' handlers of `bus` around the commit. On a conflict with
+    /// another writer it loads again and decides again, up to [`Execute`]'s attempts (3 here;
+    /// see [`execute_with`](SqliteStore::execute_with)).
+    ///
+    /// ```
+    /// # use tidings::{Aggregate, AggregateEvent, Bus, DomainEvent};
+    /// use tidings::persistence::sqlite::SqliteStore;
+    /// # #[derive(DomainEvent, Debug, Clone)] #[event(name = "docs.exec_deposited")] pub struct Deposited { pub cents: u64 }
+    /// # #[derive(AggregateEvent, Debug, Clone)] pub enum AccountEvent { Deposited(Deposited) }
+    /// # #[derive(Default)] pub struct Account { balance: u64 }
+    /// # impl Aggregate for Account {
+    /// #     type Event = AccountEvent;
+    /// #     fn apply(&mut self, event: &AccountEvent) {
+    /// #         let AccountEvent::Deposited(d) = event;
+    /// #         self.balance += d.cents;
+    /// #     }
+    /// # }
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("a deposit is at most 10,000 cents")]
+    /// pub struct TooLarge;
+    ///
+    /// impl Account {
+    ///     pub fn deposit(&self, cents: u64) -> Result<Vec<AccountEvent>, TooLarge> {
+    ///         if cents > 10_000 {
+    ///             return Err(TooLarge);
+    ///         }
+    ///         Ok(vec![Deposited { cents }.into()])
+    ///     }
+    /// }
+    ///
+    /// let store = SqliteStore::open_in_memory()?;
+    /// let bus = Bus::builder().build()?;
+    /// let done = store.execute(&bus, "account-7", |account: &Account| account.deposit(500))?;
+    /// assert_eq!((done.value().state().balance, done.value().version()), (500, 1));
+    ///
+    /// let refused = store.execute(&bus, "account-7", |account: &Account| account.deposit(50_000));
+    /// assert!(refused.unwrap_err().rejected().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute<A: Aggregate, E>(
+        &self,
+        bus: &Bus,
+        stream: &str,
+        decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
+    ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
+        self.execute_with(bus, stream, &Execute::default(), decide)
+    }
+
+    /// [`execute`](SqliteStore::execute) with its options: the attempts, and the message that
+    /// caused the command.
+    pub fn execute_with<A: Aggregate, E>(
+        &self,
+        bus: &Bus,
+        stream: &str,
+        options: &Execute,
+        mut decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
+    ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
+        let mut attempt = 1;
+        loop {
+            let outcome = self.unit_of_work(bus, |unit| {
+                let mut loaded = unit.load::<A>(stream)?;
+                options.decide(&mut loaded, &mut decide)?;
+                unit.save(&mut loaded);
+                Ok(loaded)
+            });
+            if !options.retry(attempt, &outcome) {
+                return outcome;
+            }
+            attempt += 1;
+        }
     }
 }

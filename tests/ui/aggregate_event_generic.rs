@@ -1,0 +1,8 @@
+use tidings::AggregateEvent;
+
+#[derive(AggregateEvent)]
+enum LoanEvent<E> {
+    Lent(E),
+}
+
+fn main() {}
