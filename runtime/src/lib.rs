@@ -85,6 +85,7 @@ pub use messaging::bus::dispatch::subscribe::IntoHandlerResult;
 pub use messaging::bus::dispatch::values::WithValues;
 pub use messaging::bus::live::Subscription;
 pub use messaging::bus::location::Location;
+pub use messaging::bus::origin::Origin;
 pub use messaging::bus::ports::{EnvelopeRef, Observer};
 pub use messaging::bus::problems::{BuildError, Problem, UpcastEnd};
 pub use messaging::bus::registry::Phase;

@@ -6,10 +6,10 @@
 use tidings::persistence::sqlite::{SqliteStore, SqliteTransaction};
 use tidings::persistence::{
     CommandError, Embedded, Execute, ExpectedVersion, InMemoryStore, LoadError, Loaded, NewEvent,
-    StoreError,
+    StoreError, UnitOfWorkError,
 };
 use tidings::testing::given;
-use tidings::{handler, Aggregate, AggregateEvent, Bus, DomainEvent, Envelope, Snapshots};
+use tidings::{handler, Aggregate, AggregateEvent, Bus, Context, DomainEvent, Envelope, Snapshots};
 
 #[derive(DomainEvent, Debug, Clone, PartialEq)]
 #[event(name = "aggregates.cart_opened")]
@@ -107,6 +107,15 @@ fn check_item(event: &ItemAdded, tx: &SqliteTransaction) -> Result<(), RuleError
     }
     tx.execute("INSERT INTO sold (sku) VALUES (?1)", [&event.sku])?;
     Ok(())
+}
+
+/// A bus for the tests that never reach the handlers needing the store (`shared_bus` gives
+/// them the store under test): those get a store of their own.
+fn bus() -> Bus {
+    Bus::builder()
+        .provide(SqliteStore::open_in_memory().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn sqlite() -> SqliteStore {
@@ -247,7 +256,7 @@ async fn async_load_and_save_work_the_same() {
 #[test]
 fn execute_creates_changes_refuses_and_reports_a_veto() {
     let store = sqlite();
-    let bus = Bus::builder().build().unwrap();
+    let bus = bus();
     let opened = store
         .execute(&bus, "cart-6", |cart: &Cart| cart.open("fa"))
         .expect("a new aggregate: its stream did not exist");
@@ -298,7 +307,7 @@ fn execute_creates_changes_refuses_and_reports_a_veto() {
 #[test]
 fn execute_records_events_caused_by_the_command() {
     let store = sqlite();
-    let bus = Bus::builder().build().unwrap();
+    let bus = bus();
     let command = Envelope::new(CartOpened { owner: "x".into() });
     let options = Execute::default().caused_by(command.metadata());
     let done = store
@@ -314,7 +323,7 @@ fn execute_records_events_caused_by_the_command() {
 #[test]
 fn several_aggregates_change_in_one_unit_of_work() {
     let store = sqlite();
-    let bus = Bus::builder().build().unwrap();
+    let bus = bus();
     store
         .unit_of_work(&bus, |unit| {
             for (stream, owner) in [("cart-8", "ha"), ("cart-9", "io")] {
@@ -370,7 +379,7 @@ fn set_snapshot(store: &SqliteStore, stream: &str, revision: i64, data: &str) {
 #[test]
 fn a_snapshot_is_written_every_n_events_and_loading_starts_from_it() {
     let store = sqlite();
-    let bus = Bus::builder().build().unwrap();
+    let bus = bus();
     store
         .execute(&bus, "cart-10", |cart: &Cart| cart.open("ka"))
         .unwrap();
@@ -410,7 +419,7 @@ fn a_snapshot_is_written_every_n_events_and_loading_starts_from_it() {
 #[test]
 fn a_snapshot_that_no_longer_decodes_or_is_of_another_revision_is_ignored() {
     let store = sqlite();
-    let bus = Bus::builder().build().unwrap();
+    let bus = bus();
     store
         .execute(&bus, "cart-11", |cart: &Cart| cart.open("la"))
         .unwrap();
@@ -489,4 +498,166 @@ fn the_fixture_says_when_a_decision_was_not_refused() {
     given::<Cart>([])
         .when(|cart| cart.open("qa"))
         .then_error(CartError::NotOpen);
+}
+
+/// A command whose handler runs the everyday command with its context.
+#[derive(tidings::Command, Debug)]
+#[command(name = "aggregates.add_item", output = u64, error = AddError)]
+struct AddItem {
+    cart: String,
+    sku: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct AddError(#[from] UnitOfWorkError<CommandError<CartError>>);
+
+#[handler]
+fn add_item(cmd: AddItem, store: &SqliteStore, ctx: &Context) -> Result<u64, AddError> {
+    let done = store.execute(ctx, &cmd.cart, |cart: &Cart| cart.add(&cmd.sku))?;
+    Ok(done.value().version())
+}
+
+/// An event whose `before_commit` handler runs another unit of work on the same stream with
+/// its context: a loop the depth limit ends.
+#[derive(DomainEvent, Debug, Clone)]
+#[event(name = "aggregates.echoed")]
+struct Echoed;
+
+#[derive(AggregateEvent, Debug, Clone)]
+enum EchoEvent {
+    Echoed(Echoed),
+}
+
+#[derive(Default)]
+struct Echo;
+
+impl Aggregate for Echo {
+    type Event = EchoEvent;
+    fn apply(&mut self, _: &EchoEvent) {}
+}
+
+#[handler(phase = before_commit)]
+fn echo_again(
+    _: &Echoed,
+    store: &SqliteStore,
+    ctx: &Context,
+) -> Result<(), UnitOfWorkError<CommandError<std::convert::Infallible>>> {
+    // Another stream of the same file would wait for this transaction: the store refuses
+    // the thread instead, so this loop ends at once with a typed error rather than deadlock.
+    store
+        .execute(ctx, "echo", |_: &Echo| Ok(vec![Echoed.into()]))
+        .map(drop)
+}
+
+fn shared_bus(store: &std::sync::Arc<SqliteStore>) -> Bus {
+    Bus::builder().provide_arc(store.clone()).build().unwrap()
+}
+
+#[test]
+fn a_command_handler_executes_with_its_context_and_its_events_are_caused_by_the_command() {
+    let store = std::sync::Arc::new(sqlite());
+    let bus = shared_bus(&store);
+    store
+        .execute(&bus, "cart-20", |cart: &Cart| cart.open("ta"))
+        .unwrap();
+    let version = bus
+        .send_sync(AddItem {
+            cart: "cart-20".into(),
+            sku: "figs".into(),
+        })
+        .unwrap();
+    assert_eq!(version, 2);
+    let stored = store.read_stream_sync("cart-20", 1, 10).unwrap();
+    let added = stored[0].decode().unwrap();
+    assert!(
+        added.causation_id().is_some(),
+        "caused by the command the handler handled"
+    );
+    let refused = bus
+        .send_sync(AddItem {
+            cart: "cart-20".into(),
+            sku: "figs".into(),
+        })
+        .unwrap_err();
+    let error = refused.handler_error().expect("the handler's own error");
+    assert_eq!(
+        error.0.rejected(),
+        Some(&CartError::Duplicate("figs".into()))
+    );
+}
+
+#[test]
+fn a_unit_of_work_started_by_a_before_commit_handler_is_refused_not_deadlocked() {
+    let store = std::sync::Arc::new(sqlite());
+    let bus = shared_bus(&store);
+    let error = store
+        .execute(&bus, "echo", |_: &Echo| {
+            Ok::<_, std::convert::Infallible>(vec![Echoed.into()])
+        })
+        .unwrap_err();
+    let failures = error.before_commit().expect("the handler failed");
+    assert!(
+        failures
+            .to_string()
+            .contains("inside a unit of work on this thread"),
+        "{failures}"
+    );
+    assert!(store.read_all_sync(0, 10).unwrap().is_empty());
+}
+
+/// An event whose `after_commit` handler commits the same event again with its context: the
+/// store is free by then, so only the depth limit ends the loop.
+#[derive(DomainEvent, Debug, Clone)]
+#[event(name = "aggregates.rang")]
+struct Rang;
+
+#[derive(AggregateEvent, Debug, Clone)]
+enum BellEvent {
+    Rang(Rang),
+}
+
+#[derive(Default)]
+struct Bell;
+
+impl Aggregate for Bell {
+    type Event = BellEvent;
+    fn apply(&mut self, _: &BellEvent) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RingError {
+    #[error(transparent)]
+    Unit(#[from] UnitOfWorkError<CommandError<std::convert::Infallible>>),
+    #[error("the next ring failed: {0}")]
+    Next(String),
+}
+
+#[handler(phase = after_commit)]
+fn ring_again(_: &Rang, store: &SqliteStore, ctx: &Context) -> Result<(), RingError> {
+    let done = store.execute(ctx, "bell", |_: &Bell| Ok(vec![Rang.into()]))?;
+    done.after_commit()
+        .map_err(|failures| RingError::Next(failures.to_string()))
+}
+
+#[test]
+fn a_unit_of_work_a_handler_starts_counts_toward_the_depth_limit() {
+    let store = std::sync::Arc::new(sqlite());
+    let bus = Bus::builder()
+        .provide_arc(store.clone())
+        .max_depth(4)
+        .build()
+        .unwrap();
+    let committed = store
+        .execute(&bus, "bell", |_: &Bell| {
+            Ok::<_, std::convert::Infallible>(vec![Rang.into()])
+        })
+        .expect("the first ring commits");
+    let failures = committed.after_commit().expect_err("the loop is cut");
+    assert!(
+        failures.to_string().contains("past the depth limit of 4"),
+        "{failures}"
+    );
+    let rung = store.read_stream_sync("bell", 0, 100).unwrap().len();
+    assert_eq!(rung, 5, "the root and one ring per level the limit allows");
 }

@@ -6,7 +6,7 @@
 use crate::messaging::aggregate::Aggregate;
 use crate::persistence::aggregate::{LoadError, Loaded};
 use crate::persistence::unit_of_work::UnitOfWorkError;
-use crate::Metadata;
+use crate::{Metadata, Origin};
 
 /// How a store's `execute_with` runs a command: how many attempts a conflict may take, and
 /// which message caused it.
@@ -46,8 +46,8 @@ impl Execute {
         self
     }
 
-    /// The recorded events are caused by `cause`, the command being handled (a handler's
-    /// `ctx.metadata()`): they inherit its correlation id and name it as their causation.
+    /// The recorded events are caused by `cause`: they inherit its correlation id and name it
+    /// as their causation. Inside a handler, passing its `ctx` to `execute` does this already.
     pub fn caused_by(mut self, cause: &Metadata) -> Execute {
         self.cause = Some(cause.clone());
         self
@@ -67,13 +67,15 @@ impl Execute {
         attempt < self.attempts && outcome.as_ref().is_err_and(UnitOfWorkError::is_conflict)
     }
 
-    /// Decides on `loaded` and records what the decision returned.
+    /// Decides on `loaded` and records what the decision returned, caused by the options'
+    /// cause, or else by the handler the command runs in.
     pub(crate) fn decide<A: Aggregate, E>(
         &self,
         loaded: &mut Loaded<A>,
+        origin: Origin<'_>,
         decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
     ) -> Result<(), CommandError<E>> {
-        if let Some(cause) = &self.cause {
+        if let Some(cause) = self.cause.as_ref().or(origin.cause()) {
             loaded.caused_by(cause);
         }
         loaded.decide(decide).map_err(CommandError::Rejected)

@@ -35,7 +35,7 @@ use crate::persistence::event::{NewEvent, StoredEvent};
 use crate::persistence::pending::Pending;
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
-use crate::{AnyEnvelope, Bus, DomainEvent, Envelope, Metadata, Phase, PublishError};
+use crate::{AnyEnvelope, DomainEvent, Envelope, Metadata, Origin, Phase, PublishError};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -274,6 +274,16 @@ pub enum UnitOfWorkError<E> {
         /// `after_rollback` handlers that failed.
         after_rollback: Option<PublishError>,
     },
+    /// The handler that started the unit of work is nested past the bus's depth limit: its
+    /// messages form a loop, or a chain too long to be intended.
+    DepthExceeded {
+        /// The limit set with `max_depth`.
+        limit: usize,
+        /// Each message of the chain and the handler that handled it.
+        chain: Vec<(&'static str, &'static str)>,
+        /// `after_rollback` handlers that failed.
+        after_rollback: Option<PublishError>,
+    },
 }
 
 impl<E> UnitOfWorkError<E> {
@@ -327,7 +337,8 @@ impl<E> UnitOfWorkError<E> {
             UnitOfWorkError::Work { after_rollback, .. }
             | UnitOfWorkError::BeforeCommit { after_rollback, .. }
             | UnitOfWorkError::Store { after_rollback, .. }
-            | UnitOfWorkError::RecordLoop { after_rollback, .. } => after_rollback.as_ref(),
+            | UnitOfWorkError::RecordLoop { after_rollback, .. }
+            | UnitOfWorkError::DepthExceeded { after_rollback, .. } => after_rollback.as_ref(),
         }
     }
 
@@ -362,6 +373,15 @@ impl<E> UnitOfWorkError<E> {
                 rounds,
                 after_rollback,
             },
+            UnitOfWorkError::DepthExceeded {
+                limit,
+                chain,
+                after_rollback,
+            } => UnitOfWorkError::DepthExceeded {
+                limit,
+                chain,
+                after_rollback,
+            },
         }
     }
 
@@ -370,7 +390,8 @@ impl<E> UnitOfWorkError<E> {
             UnitOfWorkError::Work { after_rollback, .. }
             | UnitOfWorkError::BeforeCommit { after_rollback, .. }
             | UnitOfWorkError::Store { after_rollback, .. }
-            | UnitOfWorkError::RecordLoop { after_rollback, .. } => *after_rollback = failures,
+            | UnitOfWorkError::RecordLoop { after_rollback, .. }
+            | UnitOfWorkError::DepthExceeded { after_rollback, .. } => *after_rollback = failures,
         }
         self
     }
@@ -397,6 +418,13 @@ impl<E: std::fmt::Display> std::fmt::Display for UnitOfWorkError<E> {
                 "before-commit handlers were still recording events after {rounds} rounds: the \
                  events they record have before-commit handlers that record more, in a loop"
             )?,
+            UnitOfWorkError::DepthExceeded { limit, chain, .. } => {
+                write!(f, "it was started past the depth limit of {limit}: ")?;
+                for (message, handler) in chain {
+                    write!(f, "{message} -[{handler}]-> ")?;
+                }
+                f.write_str("…")?
+            }
         }
         if let Some(failures) = self.after_rollback() {
             write!(f, "; and after-rollback handlers failed: {failures}")?;
@@ -411,7 +439,7 @@ impl<E: std::error::Error + 'static> std::error::Error for UnitOfWorkError<E> {
             UnitOfWorkError::Work { error, .. } => Some(error),
             UnitOfWorkError::BeforeCommit { failures, .. } => Some(failures),
             UnitOfWorkError::Store { error, .. } => Some(error),
-            UnitOfWorkError::RecordLoop { .. } => None,
+            UnitOfWorkError::RecordLoop { .. } | UnitOfWorkError::DepthExceeded { .. } => None,
         }
     }
 }
@@ -431,14 +459,14 @@ pub(crate) struct Settled<T, E> {
 /// Ends the transaction of a unit of work whose work returned `outcome`: `before_commit`
 /// handlers, the appends and the commit, or the rollback.
 pub(crate) async fn settle<T, E, Tx: Transaction>(
-    bus: &Bus,
+    origin: Origin<'_>,
     unit: UnitOfWork<Tx>,
     outcome: Result<T, E>,
     phases: Phases,
 ) -> Settled<T, E> {
     let UnitOfWork { tx, collected } = unit;
     let mut events = Vec::new();
-    let outcome = commit(bus, &tx, collected, outcome, phases, &mut events).await;
+    let outcome = commit(origin, &tx, collected, outcome, phases, &mut events).await;
     let outcome = match outcome {
         Ok(done) => Ok(done),
         Err(error) => {
@@ -456,14 +484,15 @@ impl<T, E> Settled<T, E> {
     /// handlers published, or the `after_rollback` handlers.
     pub(crate) async fn announce(
         self,
-        bus: &Bus,
+        origin: Origin<'_>,
         phases: Phases,
     ) -> Result<Committed<T>, UnitOfWorkError<E>> {
         let Settled { events, outcome } = self;
+        let (bus, root) = (origin.bus(), origin.lineage());
         match outcome {
             Ok((value, appended, held)) => {
                 let after = bus
-                    .run_phase(&events, Phase::AfterCommit, phases, None, None)
+                    .run_phase(&events, Phase::AfterCommit, phases, None, None, &root)
                     .await;
                 let released = bus.release(held, phases).await;
                 Ok(Committed {
@@ -474,7 +503,7 @@ impl<T, E> Settled<T, E> {
             }
             Err(error) => {
                 let failures = bus
-                    .run_phase(&events, Phase::AfterRollback, phases, None, None)
+                    .run_phase(&events, Phase::AfterRollback, phases, None, None, &root)
                     .await;
                 Err(error.with_after_rollback(failures.err()))
             }
@@ -485,7 +514,7 @@ impl<T, E> Settled<T, E> {
 /// The steps up to the commit; an error means the transaction must roll back. `events`
 /// receives every event the unit of work handled, for the phases after the end.
 async fn commit<T, E, Tx: Transaction>(
-    bus: &Bus,
+    origin: Origin<'_>,
     tx: &Arc<Tx>,
     collected: Vec<Collected>,
     outcome: Result<T, E>,
@@ -506,6 +535,14 @@ async fn commit<T, E, Tx: Transaction>(
         error,
         after_rollback: None,
     })?;
+    if let Some((limit, chain)) = origin.past_limit() {
+        return Err(UnitOfWorkError::DepthExceeded {
+            limit,
+            chain,
+            after_rollback: None,
+        });
+    }
+    let (bus, root) = (origin.bus(), origin.lineage());
     let mut streams = streams.map_err(UnitOfWorkError::store)?;
     let mut held = Held::default();
     let mut round = 0..events.len();
@@ -516,6 +553,7 @@ async fn commit<T, E, Tx: Transaction>(
             phases,
             Some(&mut held),
             Some(Scope::new(tx)),
+            &root,
         )
         .await
         .map_err(|failures| UnitOfWorkError::BeforeCommit {

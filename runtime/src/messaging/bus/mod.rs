@@ -13,6 +13,7 @@ pub(crate) mod dispatch;
 pub(crate) mod invocation;
 pub(crate) mod live;
 pub(crate) mod location;
+pub(crate) mod origin;
 pub(crate) mod ports;
 pub(crate) mod problems;
 mod provided;
@@ -40,6 +41,13 @@ struct Inner {
     provided: Vec<provided::Provided>,
     observers: Box<[Arc<dyn ports::Observer>]>,
     max_depth: usize,
+}
+
+impl Bus {
+    /// How deep follow-up messages may nest on this bus.
+    pub(crate) fn max_depth(&self) -> usize {
+        self.inner.max_depth
+    }
 }
 
 /// How deep follow-up messages may nest before the chain is reported as a loop.

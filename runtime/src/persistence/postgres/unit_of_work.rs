@@ -14,7 +14,7 @@ use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
     load_in, settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
-use crate::Bus;
+use crate::Origin;
 
 impl Transaction for PostgresTransaction {
     async fn append(
@@ -95,11 +95,12 @@ impl PostgresStore {
     /// assert_eq!(*committed.value(), 7);
     /// # Ok(()) }
     /// ```
-    pub async fn unit_of_work<T, E>(
+    pub async fn unit_of_work<'o, T, E>(
         &self,
-        bus: &Bus,
+        on: impl Into<Origin<'o>>,
         work: impl AsyncFnOnce(&mut UnitOfWork<PostgresTransaction>) -> Result<T, E>,
     ) -> Result<Committed<T>, UnitOfWorkError<E>> {
+        let origin = on.into();
         let tx = self
             .pool()
             .begin()
@@ -107,9 +108,9 @@ impl PostgresStore {
             .map_err(|e| UnitOfWorkError::store(backend(e)))?;
         let mut unit = UnitOfWork::new(PostgresTransaction::new(tx));
         let outcome = work(&mut unit).await;
-        settle(bus, unit, outcome, Phases::Async)
+        settle(origin, unit, outcome, Phases::Async)
             .await
-            .announce(bus, Phases::Async)
+            .announce(origin, Phases::Async)
             .await
     }
 }
@@ -156,31 +157,32 @@ impl PostgresStore {
     /// println!("balance {}", done.value().state().balance);
     /// # Ok(()) }
     /// ```
-    pub async fn execute<A: Aggregate, E>(
+    pub async fn execute<'o, A: Aggregate, E>(
         &self,
-        bus: &Bus,
+        on: impl Into<Origin<'o>>,
         stream: &str,
         decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
     ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
-        self.execute_with(bus, stream, &Execute::default(), decide)
+        self.execute_with(on, stream, &Execute::default(), decide)
             .await
     }
 
     /// [`execute`](PostgresStore::execute) with its options: the attempts, and the message
     /// that caused the command.
-    pub async fn execute_with<A: Aggregate, E>(
+    pub async fn execute_with<'o, A: Aggregate, E>(
         &self,
-        bus: &Bus,
+        on: impl Into<Origin<'o>>,
         stream: &str,
         options: &Execute,
         mut decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
     ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
+        let origin = on.into();
         let mut attempt = 1;
         loop {
             let outcome = self
-                .unit_of_work(bus, async |unit| {
+                .unit_of_work(origin, async |unit| {
                     let mut loaded = unit.load::<A>(stream).await?;
-                    options.decide(&mut loaded, &mut decide)?;
+                    options.decide(&mut loaded, origin, &mut decide)?;
                     unit.save(&mut loaded);
                     Ok(loaded)
                 })

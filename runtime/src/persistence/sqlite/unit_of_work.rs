@@ -15,7 +15,7 @@ use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
     load_in, settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
-use crate::{Bus, DomainEvent, Envelope, Metadata};
+use crate::{DomainEvent, Envelope, Metadata, Origin};
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -206,11 +206,12 @@ impl SqliteStore {
     /// assert_eq!(store.read_all_sync(0, 10)?.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn unit_of_work<T, E>(
+    pub fn unit_of_work<'o, T, E>(
         &self,
-        bus: &Bus,
+        on: impl Into<Origin<'o>>,
         work: impl FnOnce(&mut UnitOfWork<SqliteTransaction>) -> Result<T, E>,
     ) -> Result<Committed<T>, UnitOfWorkError<E>> {
+        let origin = on.into();
         let settled = {
             let _gate = self.enter().map_err(UnitOfWorkError::store)?;
             lock(&self.conn)
@@ -223,9 +224,9 @@ impl SqliteStore {
                 tx: unit.shared(),
             };
             let outcome = work(&mut unit);
-            Phases::drive_sync(settle(bus, unit, outcome, Phases::Sync))
+            Phases::drive_sync(settle(origin, unit, outcome, Phases::Sync))
         };
-        Phases::drive_sync(settled.announce(bus, Phases::Sync))
+        Phases::drive_sync(settled.announce(origin, Phases::Sync))
     }
 }
 
@@ -282,29 +283,30 @@ impl SqliteStore {
     /// assert!(refused.unwrap_err().rejected().is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn execute<A: Aggregate, E>(
+    pub fn execute<'o, A: Aggregate, E>(
         &self,
-        bus: &Bus,
+        on: impl Into<Origin<'o>>,
         stream: &str,
         decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
     ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
-        self.execute_with(bus, stream, &Execute::default(), decide)
+        self.execute_with(on, stream, &Execute::default(), decide)
     }
 
     /// [`execute`](SqliteStore::execute) with its options: the attempts, and the message that
     /// caused the command.
-    pub fn execute_with<A: Aggregate, E>(
+    pub fn execute_with<'o, A: Aggregate, E>(
         &self,
-        bus: &Bus,
+        on: impl Into<Origin<'o>>,
         stream: &str,
         options: &Execute,
         mut decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
     ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
+        let origin = on.into();
         let mut attempt = 1;
         loop {
-            let outcome = self.unit_of_work(bus, |unit| {
+            let outcome = self.unit_of_work(origin, |unit| {
                 let mut loaded = unit.load::<A>(stream)?;
-                options.decide(&mut loaded, &mut decide)?;
+                options.decide(&mut loaded, origin, &mut decide)?;
                 unit.save(&mut loaded);
                 Ok(loaded)
             });

@@ -77,7 +77,8 @@ impl Bus {
     /// `held` when given (dispatched by [`Bus::release`] after the commit, or dropped),
     /// and is dispatched at once, breadth first, otherwise. Observers see the events of the
     /// `after_commit` phase: that is when they are published. The handlers (and those of
-    /// what they publish) are lent `scope`, the transaction, when given.
+    /// what they publish) are lent `scope`, the transaction, when given; `root` is the chain
+    /// they continue (a handler's, when a handler started the unit of work).
     pub(crate) async fn run_phase(
         &self,
         events: &[PhaseEvent],
@@ -85,6 +86,7 @@ impl Bus {
         phases: Phases,
         held: Option<&mut Held>,
         scope: Option<Scope<'_>>,
+        root: &Lineage,
     ) -> Result<(), PublishError> {
         let mode = phases.mode();
         let mut now = BreadthFirst::default();
@@ -93,7 +95,6 @@ impl Bus {
             None => &mut now,
         };
         let mut run = Run::lending(sink, scope);
-        let root = Lineage::default();
         for PhaseEvent(event) in events {
             if phase == Phase::AfterCommit {
                 self.observe(&**event);
@@ -104,7 +105,7 @@ impl Bus {
             if let Some(handlers) = route.events[phase as usize].as_deref() {
                 let span = publish_span(None, event.name(), event.meta());
                 handlers
-                    .run_erased(&**event, self, &root, span, mode, &mut run)
+                    .run_erased(&**event, self, root, span, mode, &mut run)
                     .await;
             }
         }
