@@ -1,18 +1,19 @@
 //! The main example: orders committed through a unit of work into a SQLite file.
 //!
-//! Each run places two orders and tries a third that the stock check refuses. An order's row
-//! (the shop's own table), its stock reservation and its `OrderPlaced` event commit in one
-//! transaction; the confirmation mail is sent after the commit. Then the store is opened
+//! Each run places two orders and tries a third that the stock check refuses, each with one
+//! call (`store.execute`): the `Order` aggregate decides, and its `OrderPlaced` event, the
+//! order's row (the shop's own table) and its stock reservation commit in one transaction;
+//! the confirmation mail is sent after the commit. Then the store is opened
 //! again and everything it holds is replayed, so a second run shows the first run's events.
 //!
 //! Run: `cargo run -p tidings-examples --bin checkout [path/to/shop.db]`
 
 mod shop;
 
-use shop::{Order, OrderLine};
+use shop::{Order, OrderLine, ReserveError};
 use std::process::ExitCode;
 use tidings::persistence::sqlite::SqliteStore;
-use tidings::persistence::{ExpectedVersion, StoreError};
+use tidings::persistence::StoreError;
 use tidings::Bus;
 
 fn main() -> ExitCode {
@@ -34,6 +35,7 @@ fn run(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let store = SqliteStore::open(path)?;
     store.execute_batch(shop::SCHEMA)?;
     let bus = Bus::builder()
+        .require_handler("shop.record_order")
         .require_handler("shop.reserve_stock")
         .require_handler("shop.send_confirmation")
         .require_handler("shop.release_hold")
@@ -55,28 +57,26 @@ fn run(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let mut placed = 0;
     for (offset, lines) in baskets.into_iter().enumerate() {
         let id = (next_id + offset as i64) as u64;
-        let outcome = store.unit_of_work(&bus, |unit| {
-            let mut order = Order::place(id, "ada", lines);
-            unit.transaction().execute(
-                "INSERT INTO orders (id, buyer, total_cents) VALUES (?1, ?2, ?3)",
-                (id as i64, order.buyer(), order.total_cents() as i64),
-            )?;
-            unit.record(
-                format!("order-{id}"),
-                ExpectedVersion::NoStream,
-                order.pending(),
-            );
-            Ok::<_, StoreError>(id)
+        // The everyday command: load the order (new: its stream does not exist), decide,
+        // commit its event with the shop's row and the stock check, then mail the buyer.
+        let outcome = store.execute(&bus, &format!("order-{id}"), |order: &Order| {
+            order.place(id, "ada", &lines)
         });
         match outcome {
             Ok(committed) => {
                 placed += 1;
-                println!("order {} committed", committed.value());
+                println!(
+                    "order {id} committed at version {}",
+                    committed.value().version()
+                );
                 if let Err(failures) = committed.after_commit() {
                     println!("  after the commit, some handlers failed: {failures}");
                 }
             }
-            Err(error) => println!("order {id} rolled back: {error}"),
+            Err(error) => match error.vetoed_by::<ReserveError>() {
+                Some(refusal) => println!("order {id} rolled back: {refusal}"),
+                None => return Err(error.into()),
+            },
         }
     }
     drop(store);

@@ -1,8 +1,9 @@
-//! The shop's orders: an aggregate that records `OrderPlaced`, and the handlers of its phases.
+//! The shop's orders: an event-sourced aggregate whose decision records `OrderPlaced`, and the
+//! handlers of its phases.
 
 use tidings::persistence::sqlite::SqliteTransaction;
 use tidings::persistence::StoreError;
-use tidings::{handler, DomainEvent, Pending};
+use tidings::{handler, Aggregate, AggregateEvent, DomainEvent};
 
 /// The shop's own tables, beside the event store's.
 pub(crate) const SCHEMA: &str = "
@@ -27,44 +28,76 @@ pub(crate) struct OrderPlaced {
     pub(crate) lines: Vec<OrderLine>,
 }
 
-/// The aggregate: it records what happened and dispatches nothing.
+/// The order's events: `apply` matches on them, and the compiler checks it misses none.
+#[derive(AggregateEvent, Debug, Clone)]
+pub(crate) enum OrderEvent {
+    Placed(OrderPlaced),
+}
+
+/// The aggregate: its state is what its events say; its decisions return new events.
+#[derive(Default)]
 pub(crate) struct Order {
-    buyer: String,
-    total_cents: u64,
-    pending: Pending,
+    placed: bool,
+}
+
+impl Aggregate for Order {
+    type Event = OrderEvent;
+
+    fn apply(&mut self, event: &OrderEvent) {
+        match event {
+            OrderEvent::Placed(_) => self.placed = true,
+        }
+    }
+}
+
+/// Why an order cannot be placed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PlaceError {
+    #[error("the order is placed already")]
+    AlreadyPlaced,
+    #[error("an order needs at least one line")]
+    Empty,
 }
 
 impl Order {
-    pub(crate) fn place(id: u64, buyer: &str, lines: Vec<OrderLine>) -> Order {
+    pub(crate) fn place(
+        &self,
+        id: u64,
+        buyer: &str,
+        lines: &[OrderLine],
+    ) -> Result<Vec<OrderEvent>, PlaceError> {
+        if self.placed {
+            return Err(PlaceError::AlreadyPlaced);
+        }
+        if lines.is_empty() {
+            return Err(PlaceError::Empty);
+        }
         let total_cents = lines
             .iter()
             .map(|l| u64::from(l.quantity) * l.unit_price_cents)
             .sum();
-        let mut pending = Pending::new();
-        pending.record(OrderPlaced {
+        Ok(vec![OrderPlaced {
             order_id: id,
             buyer: buyer.into(),
             total_cents,
-            lines,
-        });
-        Order {
-            buyer: buyer.into(),
-            total_cents,
-            pending,
+            lines: lines.to_vec(),
         }
+        .into()])
     }
+}
 
-    pub(crate) fn buyer(&self) -> &str {
-        &self.buyer
-    }
-
-    pub(crate) fn total_cents(&self) -> u64 {
-        self.total_cents
-    }
-
-    pub(crate) fn pending(&mut self) -> &mut Pending {
-        &mut self.pending
-    }
+/// Inside the transaction: the shop's own table of orders, written with the event.
+#[handler(name = "shop.record_order", phase = before_commit)]
+fn record_order(event: &OrderPlaced, tx: &SqliteTransaction) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO orders (id, buyer, total_cents) VALUES (?1, ?2, ?3)",
+        (
+            event.order_id as i64,
+            &event.buyer,
+            event.total_cents as i64,
+        ),
+    )?;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

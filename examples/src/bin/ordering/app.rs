@@ -4,13 +4,13 @@
 use crate::{buyers, orders, read_model};
 use std::sync::Arc;
 use tidings::persistence::sqlite::SqliteStore;
+use tidings::persistence::{LoadError, Loaded};
 use tidings::{BuildError, Bus, BusBuilder};
 
 pub(crate) struct App {
     pub(crate) bus: Bus,
-    pub(crate) orders: Arc<orders::Orders>,
-    pub(crate) buyers: Arc<buyers::Buyers>,
-    /// The event log and, in the same database, the read model's table and checkpoint.
+    /// The event log and, in the same database, the buyers' tables and the read model's
+    /// table and checkpoint.
     pub(crate) store: Arc<SqliteStore>,
 }
 
@@ -35,25 +35,24 @@ impl App {
     /// Builds the application on `builder` over `store`.
     pub(crate) fn on(builder: BusBuilder, store: SqliteStore) -> Result<App, StartError> {
         store.execute_batch(read_model::SCHEMA)?;
+        store.execute_batch(buyers::SCHEMA)?;
         let store = Arc::new(store);
-        let orders = Arc::new(orders::Orders::default());
-        let buyers = Arc::new(buyers::Buyers::default());
+        // Order ids go on from those the log holds.
+        let ids = orders::OrderIds::after(store.read_all_sync(0, usize::MAX)?.len() as u64);
         let bus = builder
-            .provide_arc(orders.clone())
-            .provide_arc(buyers.clone())
+            .provide(ids)
             .provide_arc(store.clone())
             .require_handler("ordering.create_order")
             .require_handler("buyers.validate_or_add_buyer")
-            .require_handler("event_log.order_started")
-            .require_handler("event_log.order_submitted")
             .require_handler("read_model.get_order")
             .build()?;
-        Ok(App {
-            bus,
-            orders,
-            buyers,
-            store,
-        })
+        Ok(App { bus, store })
+    }
+
+    /// How many lines order `id` has, loaded from its stream.
+    pub(crate) fn line_count(&self, id: orders::OrderId) -> Result<usize, LoadError> {
+        let order = Loaded::<orders::Order>::load_sync(&*self.store, &orders::stream(id))?;
+        Ok(order.state().line_count())
     }
 
     /// Brings the read model up to date with the event log: the position it reached.

@@ -1,6 +1,7 @@
-//! The eShop ordering flow: a `CreateOrder` command creates an `Order` aggregate, which records
-//! `OrderStarted`; the buyers context validates or creates the buyer and raises an integration
-//! event. Every event is kept in a SQLite event log, and a catch-up projection over that log
+//! The eShop ordering flow: a `CreateOrder` command creates an `Order` aggregate in one call
+//! (`store.execute`), which commits `OrderStarted`; inside the same transaction the buyers
+//! context validates or creates the buyer and records an integration event. Every event is
+//! kept in the SQLite event log, and a catch-up projection over that log
 //! (its checkpoint saved in the read model's own transaction) keeps the order summaries that
 //! answer the `GetOrder` query (CQRS). The read model is then rebuilt from scratch, by
 //! replaying the log from position 0, and must come out the same.
@@ -9,7 +10,6 @@
 
 mod app;
 mod buyers;
-mod event_log;
 mod orders;
 mod read_model;
 
@@ -52,12 +52,12 @@ async fn main() -> ExitCode {
     println!(
         "ordering:  created order {} with {:?} line(s)",
         id.0,
-        app.orders.line_count(id)
+        app.line_count(id)
     );
     println!(
-        "buyers:    {} buyer(s), b-1 is {:?}",
-        app.buyers.count(),
-        app.buyers.get("b-1")
+        "buyers:    {:?} buyer(s), b-1 is {:?}",
+        buyers::count(&app.store),
+        buyers::get(&app.store, "b-1")
     );
     let refused = app
         .bus

@@ -1,10 +1,10 @@
-//! The ordering context: the `Order` aggregate and the command that creates it.
+//! The ordering context: the `Order` aggregate (event-sourced, in the SQLite store) and the
+//! command that creates it.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use tidings::{handler, Command, Context, DomainEvent};
+use tidings::persistence::sqlite::SqliteStore;
+use tidings::{handler, Aggregate, AggregateEvent, Command, Context, DomainEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct OrderId(pub(crate) u64);
@@ -30,6 +30,10 @@ pub(crate) enum CreateOrderError {
     NoLines,
     #[error("the quantity of {0} must be positive")]
     ZeroQuantity(String),
+    #[error("order {0} exists already")]
+    Exists(u64),
+    #[error("the order was not committed: {0}")]
+    NotCommitted(String),
 }
 
 /// Recorded by the aggregate when an order is created.
@@ -40,18 +44,45 @@ pub(crate) struct OrderStarted {
     pub(crate) buyer_id: String,
     pub(crate) buyer_name: String,
     pub(crate) total_cents: u64,
+    #[serde(default)]
+    pub(crate) lines: Vec<OrderLine>,
 }
 
-/// The aggregate: it checks its invariants and records what happened; it dispatches nothing.
-#[derive(Debug)]
+/// The order's events: `apply` matches on them, and the compiler checks it misses none.
+#[derive(AggregateEvent, Debug, Clone)]
+pub(crate) enum OrderEvent {
+    Started(OrderStarted),
+}
+
+/// The aggregate: it checks its invariants and returns what happened; it dispatches nothing.
+#[derive(Debug, Default)]
 pub(crate) struct Order {
-    id: OrderId,
     lines: Vec<OrderLine>,
-    recorded: Vec<OrderStarted>,
+    started: bool,
+}
+
+impl Aggregate for Order {
+    type Event = OrderEvent;
+
+    fn apply(&mut self, event: &OrderEvent) {
+        match event {
+            OrderEvent::Started(started) => {
+                self.started = true;
+                self.lines = started.lines.clone();
+            }
+        }
+    }
 }
 
 impl Order {
-    pub(crate) fn create(id: OrderId, cmd: CreateOrder) -> Result<Order, CreateOrderError> {
+    pub(crate) fn create(
+        &self,
+        id: OrderId,
+        cmd: &CreateOrder,
+    ) -> Result<Vec<OrderEvent>, CreateOrderError> {
+        if self.started {
+            return Err(CreateOrderError::Exists(id.0));
+        }
         if cmd.lines.is_empty() {
             return Err(CreateOrderError::NoLines);
         }
@@ -63,21 +94,14 @@ impl Order {
             .iter()
             .map(|l| u64::from(l.quantity) * l.unit_price_cents)
             .sum();
-        let started = OrderStarted {
+        Ok(vec![OrderStarted {
             order_id: id,
-            buyer_id: cmd.buyer_id,
-            buyer_name: cmd.buyer_name,
+            buyer_id: cmd.buyer_id.clone(),
+            buyer_name: cmd.buyer_name.clone(),
             total_cents,
-        };
-        Ok(Order {
-            id,
-            lines: cmd.lines,
-            recorded: vec![started],
-        })
-    }
-
-    pub(crate) fn take_recorded(&mut self) -> Vec<OrderStarted> {
-        std::mem::take(&mut self.recorded)
+            lines: cmd.lines.clone(),
+        }
+        .into()])
     }
 
     pub(crate) fn line_count(&self) -> usize {
@@ -85,41 +109,44 @@ impl Order {
     }
 }
 
-/// The order repository.
+/// The stream an order's events are kept in.
+pub(crate) fn stream(order: OrderId) -> String {
+    format!("order-{}", order.0)
+}
+
+/// The next order id.
 #[derive(Default)]
-pub(crate) struct Orders {
-    next: AtomicU64,
-    saved: Mutex<HashMap<OrderId, Order>>,
-}
+pub(crate) struct OrderIds(AtomicU64);
 
-impl Orders {
-    fn next_id(&self) -> OrderId {
-        OrderId(self.next.fetch_add(1, Ordering::SeqCst) + 1)
+impl OrderIds {
+    /// Ids after `n`: the first is `n + 1`.
+    pub(crate) fn after(n: u64) -> OrderIds {
+        OrderIds(AtomicU64::new(n))
     }
 
-    async fn save(&self, order: Order) {
-        // Stands for the round trip to a database.
-        tokio::task::yield_now().await;
-        self.saved.lock().unwrap().insert(order.id, order);
-    }
-
-    pub(crate) fn line_count(&self, id: OrderId) -> Option<usize> {
-        self.saved.lock().unwrap().get(&id).map(Order::line_count)
+    fn next(&self) -> OrderId {
+        OrderId(self.0.fetch_add(1, Ordering::SeqCst) + 1)
     }
 }
 
+/// Creates the order: one call loads it (new), decides, and commits `OrderStarted` with what
+/// the `before_commit` handlers write (the buyer) and record (the integration event).
 #[handler(name = "ordering.create_order", emits(OrderStarted))]
-async fn create_order(
+fn create_order(
     cmd: CreateOrder,
-    orders: &Orders,
+    ids: &OrderIds,
+    store: &SqliteStore,
     ctx: &Context,
 ) -> Result<OrderId, CreateOrderError> {
-    let mut order = Order::create(orders.next_id(), cmd)?;
-    let id = order.id;
-    let recorded = order.take_recorded();
-    orders.save(order).await;
-    for event in recorded {
-        ctx.publish(event);
+    let id = ids.next();
+    let committed = store.execute(ctx, &stream(id), |order: &Order| order.create(id, &cmd));
+    match committed {
+        Ok(_) => Ok(id),
+        Err(error) => {
+            let text = error.to_string();
+            Err(error
+                .into_rejected()
+                .unwrap_or(CreateOrderError::NotCommitted(text)))
+        }
     }
-    Ok(id)
 }

@@ -7,6 +7,8 @@ use std::path::Path;
 use tidings::broadcast::amqp::{Consumer, Topology};
 use tidings::broadcast::sqlite::SqliteInbox;
 use tidings::persistence::sqlite::rusqlite::{self, OptionalExtension};
+use tidings::persistence::sqlite::SqliteTransaction;
+use tidings::persistence::StoreError;
 use tidings::{handler, Bus};
 
 /// The queue shipping reads, bound to ordering's exchange.
@@ -27,7 +29,7 @@ impl Shipping {
         inbox.with_connection(|conn| conn.execute_batch(SCHEMA))?;
         let bus = Bus::builder()
             .without("ordering.payment_committed")
-            .provide(inbox.clone())
+            .without("ordering.record_payment")
             .require_handler("shipping.record_shipment")
             .build()?;
         Ok(Shipping { inbox, bus })
@@ -58,14 +60,13 @@ impl Shipping {
     }
 }
 
+/// Lent the inbox's transaction: the shipment and the inbox's record commit together.
 #[handler(name = "shipping.record_shipment")]
-fn record_shipment(event: &OrderPaid, inbox: &SqliteInbox) -> rusqlite::Result<()> {
-    inbox.with_connection(|conn| {
-        conn.execute(
-            "INSERT INTO shipments (order_id, amount_cents) VALUES (?1, ?2)",
-            (&event.order, event.amount_cents as i64),
-        )
-    })?;
+fn record_shipment(event: &OrderPaid, tx: &SqliteTransaction) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO shipments (order_id, amount_cents) VALUES (?1, ?2)",
+        (&event.order, event.amount_cents as i64),
+    )?;
     println!("shipping: shipment recorded for order {}", event.order);
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The routing table as data, and its two renderings: a text table and a Mermaid graph.
 
 use crate::messaging::bus::location::Location;
-use crate::messaging::bus::registry::Phase;
+use crate::messaging::bus::registry::{Dependency, Phase};
+use crate::messaging::bus::scoped::scoped_types;
 use crate::messaging::bus::table::Table;
 use crate::messaging::bus::Bus;
 use crate::messaging::message::MessageKind;
@@ -92,7 +93,7 @@ impl Routes {
                             dependencies: r
                                 .dependencies
                                 .iter()
-                                .map(|d| (d.param, (d.rust_type)()))
+                                .map(|d| (d.param, dependency_type(d)))
                                 .collect(),
                             takes_context: r.takes_context,
                             takes_envelope: r.takes_envelope,
@@ -254,5 +255,13 @@ impl std::fmt::Display for Routes {
             writeln!(f, "{}", line.trim_end())?;
         }
         Ok(())
+    }
+}
+
+/// A dependency's type as routes show it: a lent type by its public path.
+fn dependency_type(dependency: &Dependency) -> &'static str {
+    match scoped_types().get(&(dependency.type_id)()) {
+        Some(scoped) => scoped.rust_type(),
+        None => (dependency.rust_type)(),
     }
 }
