@@ -211,6 +211,15 @@ impl Consumer {
                 acknowledge(delivery.acker.ack(BasicAckOptions::default())).await?;
                 Ok(())
             }
+            Err(error @ InboxError::NoHandler { .. }) => {
+                // Acknowledged as done, it would be lost: it waits in the dead-letter queue,
+                // with the reason, to be put back once the program has its handler.
+                tracing::warn!(queue = self.topology.queue(), error = %error, "event with no handler dead-lettered");
+                self.dead_letter(channel, &delivery, &error.to_string())
+                    .await?;
+                acknowledge(delivery.acker.ack(BasicAckOptions::default())).await?;
+                Ok(())
+            }
             Err(error @ InboxError::Handlers { .. }) => {
                 // Given back for another try; past the queue's delivery limit the broker
                 // dead-letters it.
