@@ -129,3 +129,14 @@ impl Drop for PgSchema {
         }
     }
 }
+
+/// A pool whose `search_path` names a schema that does not exist.
+pub async fn pool_without_schema() -> sqlx::PgPool {
+    let missing = format!("tidings_missing_{}", uuid::Uuid::now_v7().simple());
+    let options = server_options().options([("search_path", missing.as_str())]);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap()
+}

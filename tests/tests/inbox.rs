@@ -1,11 +1,12 @@
 //! The inbox records each event by its source and its id as the producer sent them
 //! (CloudEvents ids are unique per source), on SQLite and (feature `postgres`) PostgreSQL;
-//! an inbox written before sources were kept is upgraded on open, its records still holding.
+//! an inbox written before sources were kept is upgraded on open, its records still holding;
+//! an event no handler takes is refused and not recorded.
 
 use serde_json::json;
 use std::sync::Mutex;
 use tidings::broadcast::sqlite::SqliteInbox;
-use tidings::broadcast::{Delivered, Inbox};
+use tidings::broadcast::{Delivered, Inbox, InboxError};
 use tidings::persistence::sqlite::rusqlite::Connection;
 use tidings::{handler, AnyEnvelope, Bus, DomainEvent, Envelope};
 use tidings_tests::Scratch;
@@ -111,6 +112,49 @@ async fn records_made_before_the_upgrade_still_hold<I: Inbox>(inbox: &I, recorde
     assert_eq!(seen.0.lock().unwrap().len(), 2);
 }
 
+/// A program that lacks the handler (its crate not linked: here left out) is refused the
+/// event, and records nothing; the fixed program then has its effect.
+async fn an_event_no_handler_takes_is_refused_and_not_recorded<I: Inbox>(inbox: &I) {
+    let seen = std::sync::Arc::new(Seen::default());
+    let without = Bus::builder()
+        .provide_arc(seen.clone())
+        .without(HANDLER)
+        .build()
+        .unwrap();
+    let refused = inbox
+        .deliver("shipping", pinged("/shop", "9"), &without)
+        .await;
+    match refused {
+        Err(error @ InboxError::NoHandler { name, .. }) => {
+            assert_eq!(name, "tidings_tests.inbox_pinged");
+            let text = error.to_string();
+            assert!(
+                text.contains("no handler of this program takes event `9`"),
+                "{text}"
+            );
+            assert!(text.contains("linked!"), "the fix is named: {text}");
+        }
+        other => panic!("expected NoHandler, got {other:?}"),
+    }
+    let fixed = Bus::builder().provide_arc(seen.clone()).build().unwrap();
+    let delivered = inbox.deliver("shipping", pinged("/shop", "9"), &fixed);
+    assert_eq!(
+        delivered.await.unwrap(),
+        Delivered::Handled,
+        "nothing was recorded"
+    );
+    assert_eq!(seen.0.lock().unwrap().len(), 1);
+}
+
+const HANDLER: &str = "inbox::note";
+
+#[tokio::test]
+async fn the_sqlite_inbox_refuses_an_event_no_handler_takes() {
+    let dir = Scratch::new("inbox-unhandled");
+    let inbox = SqliteInbox::open(dir.join("inbox.db")).unwrap();
+    an_event_no_handler_takes_is_refused_and_not_recorded(&inbox).await;
+}
+
 #[tokio::test]
 async fn the_sqlite_inbox_deduplicates_by_source_and_id() {
     let dir = Scratch::new("inbox-sources");
@@ -183,6 +227,13 @@ mod postgres {
         let schema = PgSchema::new();
         let inbox = PostgresInbox::open(schema.pool(2).await).await.unwrap();
         the_same_id_from_another_source_is_another_event(&inbox).await;
+    }
+
+    #[tokio::test]
+    async fn the_postgres_inbox_refuses_an_event_no_handler_takes() {
+        let schema = PgSchema::new();
+        let inbox = PostgresInbox::open(schema.pool(2).await).await.unwrap();
+        an_event_no_handler_takes_is_refused_and_not_recorded(&inbox).await;
     }
 
     #[tokio::test]

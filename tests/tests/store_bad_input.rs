@@ -55,12 +55,12 @@ fn second(store: &SqliteStore) -> StoredEvent {
 }
 
 #[test]
-fn invalid_json_is_a_data_error_at_its_position() {
+fn invalid_json_is_a_malformed_error_at_its_position() {
     let (_dir, store) = event_row("shelf.book_shelved", 2, "{\"isbn\": ");
     let error = second(&store).decode().unwrap_err();
     assert_eq!(error.position, 2);
     assert!(
-        matches!(error.source, DecodeError::Data { version: 2, .. }),
+        matches!(error.source, DecodeError::Malformed(_)),
         "{error:?}"
     );
     assert!(error.to_string().contains("position 2"), "{error}");

@@ -163,3 +163,15 @@ async fn a_missing_correlation_id_is_a_corrupt_row() {
     let (_schema, store) = store_with("correlation_id", "NULL", drop_not_null).await;
     assert_corrupt(&store, "correlation_id").await;
 }
+
+#[tokio::test]
+async fn a_search_path_naming_no_schema_that_exists_is_named_with_its_fix() {
+    let pool = tidings_tests::postgres::pool_without_schema().await;
+    let error = PostgresStore::open(pool).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::NoSchema { search_path } if search_path.starts_with("tidings_missing_")),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("CREATE SCHEMA"), "{text}");
+}

@@ -11,6 +11,10 @@ use std::future::Future;
 /// CloudEvents `source` and `id`, as the producer sent them: ids are unique per source),
 /// recording the id in the same transaction as the handlers' effects: a message delivered
 /// again (the broker redelivers whatever was not acknowledged) has its effect once.
+///
+/// An event that no handler of the program takes is refused ([`InboxError::NoHandler`]) and
+/// nothing is recorded: once the program links its handler, the event is delivered again and
+/// has its effect.
 pub trait Inbox: Send + Sync {
     /// Publishes `envelope` on `bus` unless `consumer` already received it (the same source
     /// and id); the record
@@ -45,6 +49,20 @@ pub enum InboxError {
         #[source]
         source: StoreError,
     },
+    /// No handler of this program takes the event (the crate that handles it is not linked,
+    /// or the handler is in another phase): nothing ran and nothing was recorded, so the
+    /// event can be delivered again once the program has its handler.
+    #[error(
+        "no handler of this program takes event `{id}` (`{name}`), so it was not recorded: link \
+         the crate that handles it (`Bus::builder().require(tidings::linked!(that_crate))`), \
+         or give `{name}` an `immediate` handler, then deliver it again"
+    )]
+    NoHandler {
+        /// The event's id, as its producer sent it.
+        id: String,
+        /// The event's wire name.
+        name: &'static str,
+    },
     /// A handler failed: its effects and the record were rolled back.
     #[error("the handlers of event `{id}` failed, so it was not recorded: {source}")]
     Handlers {
@@ -54,6 +72,21 @@ pub enum InboxError {
         #[source]
         source: PublishAnyError,
     },
+}
+
+/// Refuses an event that no handler of `bus` takes, before anything is recorded.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the inboxes of the backends")
+)]
+pub(crate) fn refuse_unhandled(envelope: &AnyEnvelope, bus: &Bus) -> Result<(), InboxError> {
+    if bus.handler_count(envelope) == 0 {
+        return Err(InboxError::NoHandler {
+            id: envelope.wire_id().into_owned(),
+            name: envelope.name(),
+        });
+    }
+    Ok(())
 }
 
 /// Appends what the handlers recorded on the delivery's transaction, each to its stream.

@@ -137,6 +137,11 @@ impl AnyEnvelope {
         self.payload.as_any().downcast_ref()
     }
 
+    /// The payload's slot in every routing table.
+    pub(crate) fn slot(&self) -> usize {
+        self.payload.slot()
+    }
+
     /// The envelope erased for dispatch, if it holds an event; `self` back otherwise.
     pub(crate) fn into_event(self) -> Result<Box<dyn ErasedEvent>, AnyEnvelope> {
         match self.kind() {

@@ -22,7 +22,8 @@ const JSON: &str = "application/json";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The text is not JSON, or not a JSON object of the CloudEvents shape.
+    /// The text is not JSON, or not a JSON object of the CloudEvents shape; for a stored
+    /// event, data that is not JSON.
     #[error("malformed envelope JSON: {0}")]
     Malformed(#[source] serde_json::Error),
     /// A structured-mode message in an event format other than JSON.

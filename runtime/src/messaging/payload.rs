@@ -10,6 +10,8 @@ pub(crate) trait Payload: Any + Send + Sync {
     fn name(&self) -> &'static str;
     fn version(&self) -> u32;
     fn kind(&self) -> MessageKind;
+    /// The type's slot in every routing table.
+    fn slot(&self) -> usize;
     fn to_json(&self) -> serde_json::Result<serde_json::Value>;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
@@ -26,6 +28,9 @@ impl<M: Message> Payload for M {
     }
     fn kind(&self) -> MessageKind {
         M::KIND
+    }
+    fn slot(&self) -> usize {
+        M::slot().index()
     }
     fn to_json(&self) -> serde_json::Result<serde_json::Value> {
         serde_json::to_value(self)

@@ -172,13 +172,10 @@ impl StoredEvent {
 
     /// Decodes the event into whichever registered type its name and version designate.
     pub fn decode(&self) -> Result<AnyEnvelope, StoredDecodeError> {
-        let data = serde_json::from_str(&self.data).map_err(|source| {
-            self.error(DecodeError::Data {
-                name: self.name.clone(),
-                version: self.version,
-                source,
-            })
-        })?;
+        // Text that is not JSON is damage, not a type mismatch: `Malformed`; JSON that does
+        // not fit the type is `Data`, from the decode below.
+        let data = serde_json::from_str(&self.data)
+            .map_err(|source| self.error(DecodeError::Malformed(source)))?;
         AnyEnvelope::decode(self.meta.clone(), self.name.clone(), self.version, data)
             .map_err(|source| self.error(source))
     }

@@ -189,6 +189,16 @@ pub enum StoreError {
         /// The newest schema version this program knows.
         supported: u32,
     },
+    /// The connection's `search_path` names no schema that exists, so there is nowhere to
+    /// create or find the store's tables.
+    #[error(
+        "no schema of the connection's search_path ({search_path}) exists: create it \
+         (`CREATE SCHEMA <name>`), or set search_path to a schema that exists"
+    )]
+    NoSchema {
+        /// The connection's `search_path`, as the server reports it.
+        search_path: String,
+    },
     /// The store was used directly from inside one of its own units of work, on the thread
     /// that runs it: that would wait for itself. Nothing was done.
     #[error(

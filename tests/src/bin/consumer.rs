@@ -83,5 +83,7 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let inbox = Counting(inbox);
-    runtime.block_on(consumer.run_until(&inbox, &bus, std::future::pending()));
+    runtime
+        .block_on(consumer.run_until(&inbox, &bus, std::future::pending()))
+        .expect("the consumer stopped on an error");
 }

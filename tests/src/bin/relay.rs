@@ -24,6 +24,9 @@ fn main() {
             .lease(lease)
             .batch(100)
             .max_backoff(Duration::from_millis(500));
-        relay.run_until(std::future::pending()).await;
+        relay
+            .run_until(std::future::pending())
+            .await
+            .expect("the relay stopped on an error");
     });
 }

@@ -92,7 +92,8 @@ impl<I: Effects> Consuming<I> {
                 .run_until(&context.inbox, &context.bus, async {
                     let _ = stopped.await;
                 })
-                .await;
+                .await
+                .expect("the consumer stopped on an error");
         });
         stop
     }

@@ -60,7 +60,7 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
             };
             consumer
                 .run_until(&shipping.inbox, &shipping.bus, stopped)
-                .await;
+                .await
         })
     };
     let (stop_relay, relay_stopped) = oneshot::channel::<()>();
@@ -70,7 +70,7 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
             .run_until(async {
                 let _ = relay_stopped.await;
             })
-            .await;
+            .await
     });
 
     // A new order each run: the files keep the earlier runs' orders, shipments and positions.
@@ -94,8 +94,8 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
     };
     let _ = stop_relay.send(());
     let _ = stop_consumer.send(());
-    let _ = relay.await;
-    let _ = consumer.await;
+    relay.await??;
+    consumer.await??;
     match shipped {
         Some(amount) => {
             println!(

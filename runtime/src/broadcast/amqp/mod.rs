@@ -44,14 +44,20 @@
 //! The relay's process must link the crates that declare the integration events: it reads
 //! `#[event(integration)]` from the link-time registry, by event name.
 
+/// The AMQP client the relay, the consumer and [`Topology::declare`] speak through, at the
+/// version they use: its types appear in their signatures.
+pub use lapin;
+
 mod backoff;
 pub mod binding;
 mod bounded;
 mod consumer;
 mod relay;
+mod report;
 mod topology;
 
 pub use bounded::Unanswered;
-pub use consumer::{ConsumeError, Consumer};
+pub use consumer::{ConsumeError, Consumer, DeadLetter};
 pub use relay::{Relay, RelayError};
+pub use report::{Activity, ConsumerStatus, Refusal, Refused, RelayStatus};
 pub use topology::Topology;

@@ -3,15 +3,19 @@
 use super::backoff::Backoff;
 use super::binding::{self, AttributePrefix};
 use super::bounded::{self, within, Unanswered};
+use super::report::{self, refusal, Activity, Refused, RelayStatus};
 use super::topology::declare_exchange;
 use crate::broadcast::catch_up::{CatchUp, Checkpoints};
 use crate::broadcast::lease::Leases;
+use crate::messaging::bus::registry::Registry;
 use crate::persistence::{EventStore, StoreError, StoredEvent};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 /// Publishes the store's integration events to an exchange, in store order, with publisher
@@ -27,15 +31,24 @@ pub struct Relay<S> {
     confirm_timeout: Duration,
     max_backoff: Duration,
     prefix: AttributePrefix,
+    batch: usize,
+    status: watch::Sender<RelayStatus>,
+    /// The names of the events passed over and warned about, once each.
+    passed_over: Mutex<HashSet<String>>,
 }
 
-/// What stopped a relay's attempt; [`Relay::run_until`] logs it, waits and tries again.
+/// What stopped a relay's attempt. [`Relay::run_until`] returns a [`Refused`] (which
+/// retrying cannot fix); it logs the others, waits and tries again.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RelayError {
     /// The broker could not be reached, or the connection or channel failed.
     #[error("the broker failed: {0}")]
-    Broker(#[from] lapin::Error),
+    Broker(lapin::Error),
+    /// The broker refused the relay's credentials, virtual host or exchange: retrying cannot
+    /// fix it, so [`Relay::run_until`] stops and returns it.
+    #[error("the relay cannot publish: {0}")]
+    Refused(#[from] Refused),
     /// The broker refused to take a message (nack): it and the rest of its batch are
     /// published again.
     #[error("the broker refused the event at position {position}")]
@@ -68,6 +81,22 @@ pub enum RelayError {
     },
 }
 
+impl From<lapin::Error> for RelayError {
+    fn from(error: lapin::Error) -> RelayError {
+        match refusal(error) {
+            Ok(refused) => RelayError::Refused(refused),
+            Err(error) => RelayError::Broker(error),
+        }
+    }
+}
+
+impl RelayError {
+    /// Whether retrying cannot fix it: [`RelayError::Refused`].
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, RelayError::Refused(_))
+    }
+}
+
 impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
     /// A relay of `store`'s integration events to the topic `exchange` of the broker at
     /// `uri` (`amqp://user:password@host:port/vhost`). Its checkpoint and lease are named
@@ -86,7 +115,18 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
             confirm_timeout: Duration::from_secs(30),
             max_backoff: Duration::from_secs(5),
             prefix: AttributePrefix::default(),
+            batch: 500,
+            status: watch::Sender::new(RelayStatus::default()),
+            passed_over: Mutex::default(),
         }
+    }
+
+    /// The relay's state while it runs: what it is doing, its attempts and last error, the
+    /// position published, and how far (in events and time) it is behind the store's head.
+    /// The same figures go to `metrics` (`tidings_relay_*`, labelled `relay`) and each change
+    /// of activity and error to `tracing`.
+    pub fn status(&self) -> watch::Receiver<RelayStatus> {
+        self.status.subscribe()
     }
 
     /// The prefix of the headers that carry each event's CloudEvents attributes (see
@@ -101,6 +141,7 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
 
     /// At most `events` events read per batch (500 by default).
     pub fn batch(mut self, events: usize) -> Relay<S> {
+        self.batch = events.max(1);
         self.catch_up = self.catch_up.batch(events);
         self
     }
@@ -129,31 +170,163 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
         self.catch_up.name()
     }
 
-    /// Runs until `stop` completes: connects, publishes, and after any failure of the broker
-    /// or the store waits (doubling, up to the ceiling) and starts again from the checkpoint.
-    pub async fn run_until(&self, stop: impl Future<Output = ()>) {
+    /// Runs until `stop` completes (`Ok`), or the broker refuses what retrying cannot fix
+    /// ([`RelayError::Refused`]: credentials, virtual host, an exchange of another type):
+    /// connects, publishes, and after any other failure of the broker or the store waits
+    /// (doubling, up to the ceiling) and starts again from the checkpoint. Each failure is a
+    /// `tracing` event (WARN when retried, ERROR when it stops the relay) and is kept in
+    /// [`Relay::status`].
+    pub async fn run_until(&self, stop: impl Future<Output = ()>) -> Result<(), RelayError> {
         let mut stop = std::pin::pin!(stop);
         let mut backoff = Backoff::new(self.max_backoff);
-        loop {
+        if !Registry::get().has_integration_events() {
+            tracing::warn!(
+                relay = self.name(),
+                "this program declares no integration event, so the relay publishes \
+                 nothing: declare the events other contexts need \
+                 `#[event(name = \"..\", integration)]`, and link the crates that declare them"
+            );
+        }
+        let outcome = loop {
+            self.report(|status| {
+                status.attempts += 1;
+                status.activity = Activity::Connecting;
+            });
+            metrics::counter!("tidings_relay_attempts_total", "relay" => self.name().to_owned())
+                .increment(1);
             let attempt = async {
                 let channel = self.connect().await?;
                 backoff.reset();
+                self.report(|status| status.activity = Activity::Running);
                 self.serve(&channel.1).await
             };
             tokio::select! {
-                () = &mut stop => break,
+                () = &mut stop => break Ok(()),
                 outcome = attempt => {
                     if let Err(error) = outcome {
+                        if error.is_permanent() {
+                            tracing::error!(relay = self.name(), error = %error, "relay stopped");
+                            self.report(|status| {
+                                status.activity = Activity::Failed;
+                                status.last_error = Some(error.to_string());
+                            });
+                            break Err(error);
+                        }
                         tracing::warn!(relay = self.name(), error = %error, "relay interrupted; retrying");
+                        self.report(|status| {
+                            status.activity = Activity::Waiting;
+                            status.last_error = Some(error.to_string());
+                        });
                     }
                 }
             }
+            // While it cannot publish, the lag still grows: keep it in view.
+            let _ = self.measure_lag().await;
             tokio::select! {
-                () = &mut stop => break,
+                () = &mut stop => break Ok(()),
                 () = tokio::time::sleep(backoff.next()) => {}
             }
-        }
+        };
         let _ = self.store().release(self.name(), &self.holder).await;
+        if outcome.is_ok() {
+            self.report(|status| status.activity = Activity::Stopped);
+        }
+        outcome
+    }
+
+    /// Changes the status, and tells watchers and `metrics` when anything changed.
+    fn report(&self, change: impl FnOnce(&mut RelayStatus)) {
+        self.status.send_if_modified(|status| {
+            let before = (
+                status.activity,
+                status.attempts,
+                status.last_error.clone(),
+                status.published,
+                status.lag_events,
+                status.behind,
+            );
+            change(status);
+            let after = (
+                status.activity,
+                status.attempts,
+                status.last_error.clone(),
+                status.published,
+                status.lag_events,
+                status.behind,
+            );
+            if before == after {
+                return false;
+            }
+            let relay = self.name().to_owned();
+            metrics::gauge!("tidings_relay_published_position", "relay" => relay.clone())
+                .set(status.published as f64);
+            metrics::gauge!("tidings_relay_lag_events", "relay" => relay.clone())
+                .set(status.lag_events as f64);
+            metrics::gauge!("tidings_relay_lag_seconds", "relay" => relay)
+                .set(status.behind.as_secs_f64());
+            true
+        });
+    }
+
+    /// Reads what follows the checkpoint, to report the lag while nothing is published.
+    async fn measure_lag(&self) -> Result<(), StoreError> {
+        let published = self.store().checkpoint(self.name()).await?;
+        let waiting = self.store().read_all(published, self.batch).await?;
+        self.lagging(published, &waiting);
+        Ok(())
+    }
+
+    /// Reports `waiting`, the events read after `published`, as the lag.
+    fn lagging(&self, published: u64, waiting: &[StoredEvent]) {
+        let behind = waiting.first().map_or(Duration::ZERO, |first| {
+            report::since(first.occurred_on().into())
+        });
+        self.report(|status| {
+            status.published = published;
+            status.lag_events = waiting.len() as u64;
+            status.behind = behind;
+        });
+    }
+
+    /// Says, once per event name, which events the relay passes over: at WARN those no type
+    /// of this program is registered for (it cannot tell what they are), at INFO the events
+    /// not declared integration.
+    fn warn_passed_over(&self, events: &[StoredEvent]) {
+        let registry = Registry::get();
+        for event in events {
+            if registry.is_integration(event.name()) {
+                continue;
+            }
+            let mut warned = self
+                .passed_over
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if warned.contains(event.name()) {
+                continue;
+            }
+            warned.insert(event.name().to_owned());
+            if registry.named(event.name()).is_empty() {
+                tracing::warn!(
+                    relay = self.name(),
+                    event = event.name(),
+                    position = event.position(),
+                    "the relay passes over `{}`: no type of that name is registered in this \
+                     program; link the crate that declares it (`tidings::linked!`) if other \
+                     contexts need it",
+                    event.name()
+                );
+            } else {
+                tracing::info!(
+                    relay = self.name(),
+                    event = event.name(),
+                    position = event.position(),
+                    "the relay passes over `{}`: it is not an integration event; declare it \
+                     `#[event(name = \"{}\", integration)]` if other contexts need it",
+                    event.name(),
+                    event.name()
+                );
+            }
+        }
     }
 
     /// Publishes everything after the checkpoint on one connection, then returns the
@@ -239,15 +412,36 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
     /// Publishes the next batch and advances the checkpoint once every message is
     /// confirmed: the events read (0: caught up), or `None` when the lease ran short.
     async fn step(&self, channel: &Channel, deadline: Instant) -> Result<Option<u64>, RelayError> {
-        let batch = self.catch_up.next_batch().await?;
-        let Some(through) = batch.through else {
+        let after = self.store().checkpoint(self.name()).await?;
+        let waiting = self.store().read_all(after, self.batch).await?;
+        let Some(through) = waiting.last().map(StoredEvent::position) else {
+            self.lagging(after, &[]);
             return Ok(Some(0));
         };
-        if !self.publish(channel, &batch.events, deadline).await? {
+        self.lagging(after, &waiting);
+        self.warn_passed_over(&waiting);
+        let full = waiting.len() >= self.batch;
+        let registry = Registry::get();
+        let events: Vec<StoredEvent> = waiting
+            .into_iter()
+            .filter(|event| registry.is_integration(event.name()))
+            .collect();
+        if !self.publish(channel, &events, deadline).await? {
             return Ok(None);
         }
         self.store().advance(self.name(), through).await?;
-        Ok(Some(through - batch.after))
+        let confirmed = events.len() as u64;
+        self.report(|status| {
+            status.published = through;
+            status.confirmed += confirmed;
+            if !full {
+                status.lag_events = 0;
+                status.behind = Duration::ZERO;
+            }
+        });
+        metrics::counter!("tidings_relay_confirmed_total", "relay" => self.name().to_owned())
+            .increment(confirmed);
+        Ok(Some(through - after))
     }
 
     /// Publishes `events` and waits for all their confirms; `false` when the lease ran short

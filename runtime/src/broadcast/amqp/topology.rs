@@ -67,6 +67,14 @@ impl Topology {
         &self.queue
     }
 
+    /// Whether the queue's binding takes the event `name` (its routing key): AMQP topic
+    /// matching, `*` one word, `#` zero or more.
+    pub fn binds(&self, name: &str) -> bool {
+        let pattern: Vec<&str> = self.binding.split('.').collect();
+        let words: Vec<&str> = name.split('.').collect();
+        topic_match(&pattern, &words)
+    }
+
     /// The dead-letter queue: `<queue>.dead`.
     pub fn dead_letter_queue(&self) -> String {
         format!("{}.dead", self.queue)
@@ -104,6 +112,19 @@ impl Topology {
                 FieldTable::default(),
             )
             .await
+    }
+}
+
+fn topic_match(pattern: &[&str], words: &[&str]) -> bool {
+    match (pattern.first(), words.first()) {
+        (None, None) => true,
+        (Some(&"#"), _) => {
+            topic_match(&pattern[1..], words)
+                || (!words.is_empty() && topic_match(pattern, &words[1..]))
+        }
+        (Some(&"*"), Some(_)) => topic_match(&pattern[1..], &words[1..]),
+        (Some(p), Some(w)) if p == w => topic_match(&pattern[1..], &words[1..]),
+        _ => false,
     }
 }
 

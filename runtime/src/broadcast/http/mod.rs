@@ -2,21 +2,25 @@
 //! a context that missed messages catches up with, and a live tail for one that is caught up.
 //!
 //! [`Feed::router`] is an [`axum::Router`] with two routes; mount it where you like (nest it
-//! under a path, add your own authentication layers) and serve it with your server:
+//! under a path, add your own authentication layers) and serve it with your server, or with
+//! the axum that tidings re-exports (`tidings::broadcast::http::axum`, with its HTTP/1.1
+//! server), so no dependency of your own is needed:
 //!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use tidings::broadcast::http::Feed;
+//! use tidings::broadcast::http::{axum, Feed};
 //! use tidings::persistence::InMemoryStore;
 //!
+//! # async fn run() -> std::io::Result<()> {
 //! let store = Arc::new(InMemoryStore::new()); // or a SQLite or PostgreSQL store
 //! let feed = Feed::new(store)
 //!     .max_limit(500)
 //!     .poll_interval(Duration::from_millis(250));
 //! let app: axum::Router = axum::Router::new().nest("/ordering", feed.router());
-//! // axum::serve(listener, app).await?;  // GET /ordering/events?after=0&limit=100
-//! # drop(app);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! axum::serve(listener, app).await // GET /ordering/events?after=0&limit=100
+//! # }
 //! ```
 //!
 //! The feed is generic over [`EventStore`]: the in-memory, SQLite and PostgreSQL stores serve
@@ -92,6 +96,10 @@
 //!   it are sent, then one SSE event named `feed-error` whose data is the message, naming
 //!   the position; nothing is skipped. A store that fails ends it the same way, and a client
 //!   that reconnects resumes after its last id.
+
+/// The web framework the feed is built on, at the version it uses, with its HTTP/1.1
+/// server (`axum::serve`): [`Feed::router`] returns its `Router`.
+pub use axum;
 
 mod error;
 mod event;

@@ -2,7 +2,7 @@
 //! the handlers' effects, which they reach from their context.
 
 use super::backend;
-use crate::broadcast::inbox::{append_recorded, Delivered, Inbox, InboxError};
+use crate::broadcast::inbox::{append_recorded, refuse_unhandled, Delivered, Inbox, InboxError};
 use crate::messaging::any::AnyEnvelope;
 use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
@@ -88,6 +88,7 @@ impl Inbox for PostgresInbox {
         envelope: AnyEnvelope,
         bus: &Bus,
     ) -> Result<Delivered, InboxError> {
+        refuse_unhandled(&envelope, bus)?;
         let id = envelope.wire_id().into_owned();
         let store = |source| InboxError::Store {
             id: id.clone(),

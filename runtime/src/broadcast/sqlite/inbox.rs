@@ -1,6 +1,6 @@
 //! The inbox in a SQLite database, shared with the handlers that write their effects there.
 
-use crate::broadcast::inbox::{append_recorded, Delivered, Inbox, InboxError};
+use crate::broadcast::inbox::{append_recorded, refuse_unhandled, Delivered, Inbox, InboxError};
 use crate::messaging::any::AnyEnvelope;
 use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
@@ -110,6 +110,7 @@ impl Inbox for SqliteInbox {
         envelope: AnyEnvelope,
         bus: &Bus,
     ) -> Result<Delivered, InboxError> {
+        refuse_unhandled(&envelope, bus)?;
         let id = envelope.wire_id().into_owned();
         let store = |source| InboxError::Store {
             id: id.clone(),

@@ -278,6 +278,15 @@ impl Registry {
         self.named(name).iter().any(|r| r.message.integration)
     }
 
+    /// Whether any integration event is registered.
+    #[cfg_attr(
+        not(feature = "amqp"),
+        allow(dead_code, reason = "used only by the relay")
+    )]
+    pub(crate) fn has_integration_events(&self) -> bool {
+        self.messages.iter().any(|m| m.message.integration)
+    }
+
     /// The first upcaster registered from this name and version.
     fn upcaster(&self, name: &str, from: u32) -> Option<&'static UpcasterRegistration> {
         let at = self

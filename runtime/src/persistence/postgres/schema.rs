@@ -245,6 +245,14 @@ async fn steps(tx: &mut PgConnection) -> Result<(), StoreError> {
 
 /// The schema version in the current schema, `None` before the schema table exists.
 async fn current(conn: &mut PgConnection) -> Result<Option<u32>, StoreError> {
+    let (schema, search_path): (Option<String>, String) =
+        sqlx::query_as("SELECT current_schema(), current_setting('search_path')")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(backend)?;
+    if schema.is_none() {
+        return Err(StoreError::NoSchema { search_path });
+    }
     let exists: bool = sqlx::query_scalar(
         "SELECT to_regclass(format('%I.tidings_schema', current_schema())) IS NOT NULL",
     )

@@ -32,6 +32,25 @@ pub enum PublishAnyError {
 }
 
 impl Bus {
+    /// How many handlers [`Bus::publish_any`] would run for `envelope`: its `immediate`
+    /// handlers and live subscribers (0 for a command or a query, or an event that no handler
+    /// of this program takes). An inbox refuses to record an event it would hand to no one.
+    pub fn handler_count(&self, envelope: &AnyEnvelope) -> usize {
+        if envelope.kind() != MessageKind::Event {
+            return 0;
+        }
+        let Some(route) = self.inner.table.route(envelope.slot()) else {
+            return 0;
+        };
+        let registered = route.entries[Phase::Immediate as usize].len();
+        let live = if route.live.active() {
+            route.live.snapshot().len()
+        } else {
+            0
+        };
+        registered + live
+    }
+
     /// Publishes an event that is known only at run time, such as one decoded through the
     /// registry ([`AnyEnvelope::from_json`], a stored event's `decode`): the same handlers,
     /// live subscribers, observers and follow-ups as [`Bus::publish_envelope`] with its
