@@ -94,8 +94,10 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
     };
     let _ = stop_relay.send(());
     let _ = stop_consumer.send(());
-    relay.await??;
-    consumer.await??;
+    // A task that panicked, then what the relay or the consumer reported when it stopped.
+    let (relay, consumer) = (relay.await?, consumer.await?);
+    relay?;
+    consumer?;
     match shipped {
         Some(amount) => {
             println!(

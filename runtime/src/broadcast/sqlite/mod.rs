@@ -17,24 +17,42 @@ use std::time::Duration;
 
 impl Checkpoints for SqliteStore {
     async fn checkpoint(&self, name: &str) -> Result<u64, StoreError> {
-        self.with_connection(|conn| sqlite::checkpoint(conn, name))
+        let name = name.to_owned();
+        self.offload(move |store| store.with_connection(|conn| sqlite::checkpoint(conn, &name)))
+            .await
     }
 
     async fn advance(&self, name: &str, position: u64) -> Result<(), StoreError> {
-        self.with_connection(|conn| sqlite::advance_checkpoint(conn, name, position))
+        let name = name.to_owned();
+        self.offload(move |store| {
+            store.with_connection(|conn| sqlite::advance_checkpoint(conn, &name, position))
+        })
+        .await
     }
 
     async fn reset(&self, name: &str, position: u64) -> Result<(), StoreError> {
-        self.with_connection(|conn| sqlite::set_checkpoint(conn, name, position))
+        let name = name.to_owned();
+        self.offload(move |store| {
+            store.with_connection(|conn| sqlite::set_checkpoint(conn, &name, position))
+        })
+        .await
     }
 }
 
 impl Leases for SqliteStore {
     async fn acquire(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.with_connection(|conn| sqlite::acquire_lease(conn, name, holder, ttl))
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.offload(move |store| {
+            store.with_connection(|conn| sqlite::acquire_lease(conn, &name, &holder, ttl))
+        })
+        .await
     }
 
     async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.with_connection(|conn| sqlite::release_lease(conn, name, holder))
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.offload(move |store| {
+            store.with_connection(|conn| sqlite::release_lease(conn, &name, &holder))
+        })
+        .await
     }
 }

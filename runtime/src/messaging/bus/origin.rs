@@ -13,39 +13,74 @@ use crate::messaging::lineage::Lineage;
 /// handler, so what the unit of work records is caused by the handler's message and its
 /// handlers count toward the depth limit.
 #[derive(Clone, Copy, Debug)]
-pub enum Origin<'a> {
-    /// A conversation's root: the caller is no handler.
+pub struct Origin<'a>(Source<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum Source<'a> {
     Bus(&'a Bus),
-    /// A handler, handling a message.
     Handler(&'a Context),
+    Detached(&'a Detached),
+}
+
+/// An [`Origin`] that owns what it needs, to run a unit of work on another thread.
+#[derive(Debug, Clone)]
+pub(crate) struct Detached {
+    bus: Bus,
+    cause: Option<Metadata>,
+    lineage: Lineage,
+}
+
+impl Detached {
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used only by SQLite's async unit of work")
+    )]
+    pub(crate) fn origin(&self) -> Origin<'_> {
+        Origin(Source::Detached(self))
+    }
 }
 
 impl<'a> From<&'a Bus> for Origin<'a> {
     fn from(bus: &'a Bus) -> Origin<'a> {
-        Origin::Bus(bus)
+        Origin(Source::Bus(bus))
     }
 }
 
 impl<'a> From<&'a Context> for Origin<'a> {
     fn from(context: &'a Context) -> Origin<'a> {
-        Origin::Handler(context)
+        Origin(Source::Handler(context))
     }
 }
 
 impl<'a> Origin<'a> {
     /// The bus the phases' handlers run on.
     pub fn bus(self) -> &'a Bus {
-        match self {
-            Origin::Bus(bus) => bus,
-            Origin::Handler(context) => &context.bus,
+        match self.0 {
+            Source::Bus(bus) => bus,
+            Source::Handler(context) => &context.bus,
+            Source::Detached(detached) => &detached.bus,
         }
     }
 
     /// The message that caused what is recorded: the handler's, if any.
     pub fn cause(self) -> Option<&'a Metadata> {
-        match self {
-            Origin::Bus(_) => None,
-            Origin::Handler(context) => Some(&context.meta),
+        match self.0 {
+            Source::Bus(_) => None,
+            Source::Handler(context) => Some(&context.meta),
+            Source::Detached(detached) => detached.cause.as_ref(),
+        }
+    }
+
+    /// The same origin, owning what it needs.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used only by SQLite's async unit of work")
+    )]
+    pub(crate) fn detach(self) -> Detached {
+        Detached {
+            bus: self.bus().clone(),
+            cause: self.cause().cloned(),
+            lineage: self.lineage(),
         }
     }
 
@@ -55,9 +90,10 @@ impl<'a> Origin<'a> {
         allow(dead_code, reason = "used only by the backends that run units of work")
     )]
     pub(crate) fn lineage(self) -> Lineage {
-        match self {
-            Origin::Bus(_) => Lineage::default(),
-            Origin::Handler(context) => context.lineage.child(context.message, context.handler),
+        match self.0 {
+            Source::Bus(_) => Lineage::default(),
+            Source::Handler(context) => context.lineage.child(context.message, context.handler),
+            Source::Detached(detached) => detached.lineage.clone(),
         }
     }
 

@@ -25,9 +25,11 @@
 //! ```
 //!
 //! - [`SqliteStore`] owns one connection. It implements [`EventStore`] and offers the same
-//!   calls synchronously (`append_sync`, `read_all_sync`, `read_stream_sync`). The async
-//!   methods do the work on the calling thread when polled: SQLite calls are short, but an
-//!   async program that appends heavily can move them to a blocking thread.
+//!   calls synchronously (`append_sync`, `read_all_sync`, `read_stream_sync`), for programs
+//!   with no async runtime. Its async calls (the event store's, the checkpoints and leases,
+//!   `unit_of_work_async` and `execute_async`) run on a thread of the store's own, started by
+//!   the first of them: SQLite's work and its waits on a busy database never hold an async
+//!   executor's thread, whatever the runtime.
 //! - To store events in the same transaction as your own tables, use the free functions on
 //!   your own connection: [`migrate`] once, then [`append`] inside your transaction, and
 //!   [`read_all`] / [`read_stream`] on any connection. The transaction is passed explicitly.
@@ -65,6 +67,7 @@ mod read;
 mod schema;
 mod snapshot;
 mod unit_of_work;
+mod worker;
 
 pub use append::append;
 pub use processing::{
@@ -79,13 +82,21 @@ use crate::persistence::event::{NewEvent, StoredEvent};
 use crate::persistence::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration;
+use worker::Worker;
 
 /// An event store in a SQLite file; see the [module docs](self).
 #[derive(Debug)]
 pub struct SqliteStore {
+    inner: Arc<Inner>,
+    /// The thread the async calls run on, started by the first of them.
+    worker: OnceLock<Worker>,
+}
+
+#[derive(Debug)]
+struct Inner {
     conn: Arc<Mutex<Connection>>,
     /// Taken by every use of the connection, and held for the whole of a unit of work: the
     /// connection's transaction is then the unit of work's alone.
@@ -132,10 +143,46 @@ impl SqliteStore {
     pub fn from_connection(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         migrate(&mut conn)?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-            gate: Mutex::new(()),
-            working: Mutex::new(None),
+            inner: Arc::new(Inner {
+                conn: Arc::new(Mutex::new(conn)),
+                gate: Mutex::new(()),
+                working: Mutex::new(None),
+            }),
+            worker: OnceLock::new(),
         })
+    }
+
+    /// Runs `job` with this store on the store's own thread, and awaits its answer: how the
+    /// async calls keep SQLite off the executor's threads.
+    pub(crate) async fn offload<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run_on_thread(job).await?
+    }
+
+    /// Runs `job` on the store's thread: its output, or why the thread could not run it.
+    pub(crate) async fn run_on_thread<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&SqliteStore) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let worker = match self.worker.get() {
+            Some(worker) => worker,
+            None => {
+                let started = Worker::start().map_err(|e| StoreError::Backend(Box::new(e)))?;
+                self.worker.get_or_init(|| started)
+            }
+        };
+        let store = SqliteStore {
+            inner: self.inner.clone(),
+            worker: OnceLock::new(),
+        };
+        match worker.run(move || job(&store)).await {
+            Some(outcome) => Ok(outcome),
+            None => Err(StoreError::Backend(
+                "the store's thread stopped before it answered (a call on it panicked)".into(),
+            )),
+        }
     }
 
     /// Runs `f` on the store's connection, for your own statements and transactions (with
@@ -166,12 +213,19 @@ impl SqliteStore {
         Ok(self.connection()?.execute_batch(sql)?)
     }
 
-    /// Gives the connection back.
+    /// Gives the connection back, once the calls still running on the store's thread (those
+    /// of async calls dropped before they answered) are done.
     pub fn into_connection(self) -> Connection {
+        if let Some(worker) = self.worker.into_inner() {
+            worker.finish();
+        }
         // Only a unit of work shares the connection, with its transaction, which it drops
         // before it returns: nothing outside it can keep the transaction (handlers are lent it
-        // by reference), and it borrows the store, which `self` here is not.
-        let conn = Arc::into_inner(self.conn)
+        // by reference), and it borrows the store, which `self` here is not. The store's
+        // thread held it only while running a call, and has finished them all.
+        let inner = Arc::into_inner(self.inner)
+            .expect("nothing but the store keeps its connection once its calls are done");
+        let conn = Arc::into_inner(inner.conn)
             .expect("a unit of work's transaction never outlives the unit of work");
         conn.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
@@ -180,16 +234,16 @@ impl SqliteStore {
         let gate = self.enter()?;
         Ok(Connected {
             _gate: gate,
-            conn: lock(&self.conn),
+            conn: lock(&self.inner.conn),
         })
     }
 
     /// Takes the gate, refusing the thread that already holds it in a unit of work.
     fn enter(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
-        if *lock(&self.working) == Some(std::thread::current().id()) {
+        if *lock(&self.inner.working) == Some(std::thread::current().id()) {
             return Err(StoreError::InsideUnitOfWork);
         }
-        Ok(lock(&self.gate))
+        Ok(lock(&self.inner.gate))
     }
 
     /// [`EventStore::append`], synchronously, in a transaction of its own.
@@ -231,6 +285,8 @@ impl SqliteStore {
     }
 }
 
+/// The async calls run on the store's own thread, never on the caller's: an async program
+/// (the relay, the feed, a web handler) is never held up by SQLite, nor by a busy database.
 impl EventStore for SqliteStore {
     async fn append(
         &self,
@@ -238,11 +294,14 @@ impl EventStore for SqliteStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        self.append_sync(stream, expected, events)
+        let (stream, events) = (stream.to_owned(), events.to_vec());
+        self.offload(move |store| store.append_sync(&stream, expected, &events))
+            .await
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read_all_sync(after, limit)
+        self.offload(move |store| store.read_all_sync(after, limit))
+            .await
     }
 
     async fn read_stream(
@@ -251,7 +310,9 @@ impl EventStore for SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read_stream_sync(stream, after, limit)
+        let stream = stream.to_owned();
+        self.offload(move |store| store.read_stream_sync(&stream, after, limit))
+            .await
     }
 }
 

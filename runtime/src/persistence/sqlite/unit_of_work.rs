@@ -171,7 +171,7 @@ struct Guard<'s> {
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
         let _ = self.tx.end("ROLLBACK");
-        *lock(&self.store.working) = None;
+        *lock(&self.store.inner.working) = None;
     }
 }
 
@@ -214,11 +214,11 @@ impl SqliteStore {
         let origin = on.into();
         let settled = {
             let _gate = self.enter().map_err(UnitOfWorkError::store)?;
-            lock(&self.conn)
+            lock(&self.inner.conn)
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(|e| UnitOfWorkError::store(e.into()))?;
-            *lock(&self.working) = Some(std::thread::current().id());
-            let mut unit = UnitOfWork::new(SqliteTransaction::begun(self.conn.clone()));
+            *lock(&self.inner.working) = Some(std::thread::current().id());
+            let mut unit = UnitOfWork::new(SqliteTransaction::begun(self.inner.conn.clone()));
             let _guard = Guard {
                 store: self,
                 tx: unit.shared(),
@@ -290,6 +290,43 @@ impl SqliteStore {
         decide: impl FnMut(&A) -> Result<Vec<A::Event>, E>,
     ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
         self.execute_with(on, stream, &Execute::default(), decide)
+    }
+
+    /// [`unit_of_work`](SqliteStore::unit_of_work) for async code: the whole unit of work (the
+    /// work, the phases' handlers, SQLite's waits on a busy database) runs on the store's own
+    /// thread, never on the executor's, which goes on with other tasks meanwhile. The phases'
+    /// handlers run synchronously there, as in the synchronous call.
+    pub async fn unit_of_work_async<'o, T, E>(
+        &self,
+        on: impl Into<Origin<'o>>,
+        work: impl FnOnce(&mut UnitOfWork<SqliteTransaction>) -> Result<T, E> + Send + 'static,
+    ) -> Result<Committed<T>, UnitOfWorkError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let origin = on.into().detach();
+        self.run_on_thread(move |store| store.unit_of_work(origin.origin(), work))
+            .await
+            .unwrap_or_else(|error| Err(UnitOfWorkError::store(error)))
+    }
+
+    /// [`execute`](SqliteStore::execute) for async code: the whole command runs on the store's
+    /// own thread (see [`unit_of_work_async`](SqliteStore::unit_of_work_async)).
+    pub async fn execute_async<'o, A: Aggregate, E: Send + 'static>(
+        &self,
+        on: impl Into<Origin<'o>>,
+        stream: &str,
+        options: Execute,
+        decide: impl FnMut(&A) -> Result<Vec<A::Event>, E> + Send + 'static,
+    ) -> Result<Committed<Loaded<A>>, UnitOfWorkError<CommandError<E>>> {
+        let origin = on.into().detach();
+        let stream = stream.to_owned();
+        self.run_on_thread(move |store| {
+            store.execute_with(origin.origin(), &stream, &options, decide)
+        })
+        .await
+        .unwrap_or_else(|error| Err(UnitOfWorkError::store(error)))
     }
 
     /// [`execute`](SqliteStore::execute) with its options: the attempts, and the message that
