@@ -15,6 +15,7 @@ mod handler;
 mod krate;
 mod manifest;
 mod message;
+mod process;
 mod upcaster;
 
 use proc_macro::TokenStream;
@@ -41,6 +42,12 @@ pub fn derive_query(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(AggregateEvent, attributes(aggregate_event))]
 pub fn derive_aggregate_event(input: TokenStream) -> TokenStream {
     aggregate::derive(input.into()).into()
+}
+
+/// Derives `tidings::Process`; documented on the re-export in `tidings`.
+#[proc_macro_derive(Process, attributes(process))]
+pub fn derive_process(input: TokenStream) -> TokenStream {
+    process::derive(input.into()).into()
 }
 
 /// Registers a handler function; documented on the re-export in `tidings`.

@@ -95,6 +95,7 @@ pub use messaging::cloudevents::DecodeError;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
+pub use messaging::process::{On, Process, Role, ScheduleId, Step, Unknown};
 pub use messaging::values::ContextValue;
 pub use persistence::pending::Pending;
 
@@ -183,6 +184,82 @@ pub use tidings_macros::Command;
 /// pub struct GetOrder { pub id: u64 }
 /// ```
 pub use tidings_macros::Query;
+
+/// Derives [`Process`](trait@Process) on a process's state type, and registers its steps at
+/// link time: one per event it lists, each a handler lent the delivery's transaction.
+///
+/// ```
+/// use tidings::{BoxError, DomainEvent, Envelope, On, Process, Step};
+/// use std::time::Duration;
+///
+/// #[derive(DomainEvent, Debug)]
+/// #[event(name = "docs.process_parcel_sent")]
+/// pub struct ParcelSent { pub parcel: u64 }
+///
+/// #[derive(DomainEvent, Debug)]
+/// #[event(name = "docs.process_parcel_delivered")]
+/// pub struct ParcelDelivered { pub parcel: u64 }
+///
+/// #[derive(DomainEvent, Debug)]
+/// #[event(name = "docs.process_parcel_late")]
+/// pub struct ParcelLate { pub parcel: u64 }
+///
+/// #[derive(Process, Default, serde::Serialize, serde::Deserialize)]
+/// #[process(name = "docs.delivery", store = sqlite,
+///           start(ParcelSent), on(ParcelDelivered), timeouts(ParcelLate))]
+/// pub struct Delivery { late: Option<tidings::ScheduleId> }
+///
+/// impl On<ParcelSent> for Delivery {
+///     fn key(event: &ParcelSent) -> String { event.parcel.to_string() }
+///     fn on(&mut self, event: &Envelope<ParcelSent>, step: &mut Step<'_>) -> Result<(), BoxError> {
+///         let parcel = event.parcel;
+///         self.late = Some(step.timeout_after(Duration::from_secs(3 * 86_400), ParcelLate { parcel }));
+///         Ok(())
+///     }
+/// }
+///
+/// impl On<ParcelDelivered> for Delivery {
+///     fn key(event: &ParcelDelivered) -> String { event.parcel.to_string() }
+///     fn on(&mut self, _: &Envelope<ParcelDelivered>, step: &mut Step<'_>) -> Result<(), BoxError> {
+///         if let Some(late) = self.late.take() {
+///             step.cancel(late);
+///         }
+///         step.end();
+///         Ok(())
+///     }
+/// }
+///
+/// impl On<ParcelLate> for Delivery {
+///     fn key(event: &ParcelLate) -> String { event.parcel.to_string() }
+///     fn on(&mut self, _: &Envelope<ParcelLate>, step: &mut Step<'_>) -> Result<(), BoxError> {
+///         step.end();
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// - `name = ".."`: the process's stable name, which its rows keep.
+/// - `store = sqlite | postgres`: the store whose transaction delivers its events (an
+///   inbox's delivery, or the delivery of due scheduled messages).
+/// - `start(..)`: the events that start an instance when none exists for their key;
+///   `on(..)`: those that move an existing one on; `timeouts(..)`: those it schedules for
+///   itself (`routes()` shows each step with its role, and the timeouts it emits).
+/// - `unknown = ignore | start`: what an event for an instance that does not exist does when
+///   it is not in `start(..)`: logged at WARN and ignored (the default), or a new instance.
+///   An event for an instance that ended is logged at WARN and ignored.
+/// - `crate = path`, as for [`handler`](macro@handler).
+///
+/// Each event listed needs an [`On`] impl, which gives its correlation key, and the state
+/// must be `Default` and serialisable; either missing is a compile error at its token:
+///
+/// ```compile_fail
+/// # use tidings::{DomainEvent, Process};
+/// # #[derive(DomainEvent, Debug)] #[event(name = "docs.process_cf_sent")] pub struct ParcelSent { pub parcel: u64 }
+/// #[derive(Process, Default, serde::Serialize, serde::Deserialize)]
+/// #[process(name = "docs.delivery_cf", store = sqlite, start(ParcelSent))]
+/// pub struct Delivery; // no `impl On<ParcelSent> for Delivery`
+/// ```
+pub use tidings_macros::Process;
 
 /// Registers a function as a handler, at link time.
 ///
@@ -326,6 +403,13 @@ pub mod __private {
         request_error, request_reply, HandlerReply, MirrorFallback, RequestError,
     };
     pub use crate::{AggregateEvent, AnyEnvelope, Metadata};
+    pub use crate::{Process, Role, Unknown};
+
+    #[cfg(feature = "postgres")]
+    pub use crate::persistence::postgres::PostgresTransaction;
+    pub use crate::persistence::process::step as process_step;
+    #[cfg(feature = "sqlite")]
+    pub use crate::persistence::sqlite::SqliteTransaction;
     pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request};
 
     /// An aggregate's event in its envelope, stamped now, caused by `cause` when given.

@@ -18,9 +18,11 @@
 //! ```
 
 mod given;
+mod process;
 mod schemas;
 
 pub use given::{given, Given, Then};
+pub use process::{given_process, ProcessThen};
 pub use schemas::{SchemaChange, SchemaDrift, SchemaSnapshot, OVERWRITE_VAR};
 
 use crate::messaging::bus::build::Replacement;

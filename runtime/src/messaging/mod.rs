@@ -15,6 +15,7 @@ pub(crate) mod error;
 pub(crate) mod lineage;
 pub(crate) mod message;
 pub(crate) mod payload;
+pub(crate) mod process;
 
 pub(crate) mod stamp;
 pub(crate) mod values;

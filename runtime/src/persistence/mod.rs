@@ -78,6 +78,8 @@ mod memory;
 pub(crate) mod pending;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod process;
+pub mod schedule;
 pub(crate) mod snapshot;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -84,6 +84,18 @@ impl Recorded {
         meta
     }
 
+    /// Records an event already erased.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used only by SQLite's process steps so far")
+    )]
+    pub(crate) fn push(&self, stream: &str, envelope: AnyEnvelope) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((stream.to_owned(), envelope));
+    }
+
     pub(crate) fn take(&self) -> Vec<(String, AnyEnvelope)> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }

@@ -45,9 +45,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 /// its own `SqliteInbox` on the same file to let SQLite decide the turns instead.
 #[derive(Debug, Clone)]
 pub struct SqliteInbox {
-    conn: Arc<Mutex<Connection>>,
+    pub(super) conn: Arc<Mutex<Connection>>,
     /// Held for a whole delivery: one transaction on the connection at a time.
-    turn: Arc<futures_util::lock::Mutex<()>>,
+    pub(super) turn: Arc<futures_util::lock::Mutex<()>>,
 }
 
 impl SqliteInbox {
@@ -77,7 +77,7 @@ impl SqliteInbox {
         f(&self.lock())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while the lock was held left at most an open transaction, which the next
         // delivery rolls back.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)

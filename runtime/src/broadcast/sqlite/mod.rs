@@ -4,6 +4,7 @@
 
 mod inbox;
 mod projection;
+mod scheduler;
 
 pub use crate::broadcast::projection::ProjectionError;
 pub use inbox::SqliteInbox;

@@ -64,6 +64,7 @@
 mod append;
 mod processing;
 mod read;
+pub(crate) mod schedule;
 mod schema;
 mod snapshot;
 mod unit_of_work;

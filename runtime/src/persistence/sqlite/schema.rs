@@ -70,6 +70,27 @@ const MIGRATIONS: &[&str] = &[
         data      TEXT    NOT NULL, -- the state's JSON
         taken_on  INTEGER NOT NULL  -- milliseconds since 1970-01-01 UTC
     ) WITHOUT ROWID;",
+    // 5: scheduled messages (each an event's envelope, due at a time, kept until it is
+    // delivered or cancelled) and the state of each process instance, by process and key.
+    "CREATE TABLE tidings_scheduled (
+        id           TEXT    PRIMARY KEY, -- the envelope's id
+        due_on       INTEGER NOT NULL,    -- milliseconds since 1970-01-01 UTC
+        name         TEXT    NOT NULL,    -- the message's name, for whoever reads the table
+        envelope     TEXT    NOT NULL,    -- its CloudEvents JSON
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        scheduled_on INTEGER NOT NULL     -- milliseconds since 1970-01-01 UTC
+    ) WITHOUT ROWID;
+    CREATE INDEX tidings_scheduled_due ON tidings_scheduled (due_on, id);
+    CREATE TABLE tidings_processes (
+        process    TEXT    NOT NULL,
+        key        TEXT    NOT NULL, -- the correlation key of the instance
+        state      TEXT    NOT NULL, -- the state's JSON
+        ended      INTEGER NOT NULL, -- 1 once the process ended
+        version    INTEGER NOT NULL, -- steps taken
+        updated_on INTEGER NOT NULL, -- milliseconds since 1970-01-01 UTC
+        PRIMARY KEY (process, key)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this program writes and reads.

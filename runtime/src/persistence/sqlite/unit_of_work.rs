@@ -15,7 +15,7 @@ use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
     load_in, settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
-use crate::{DomainEvent, Envelope, Metadata, Origin};
+use crate::{AnyEnvelope, DomainEvent, Envelope, Metadata, Origin};
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -93,8 +93,13 @@ impl SqliteTransaction {
         self.recorded.record(stream, envelope)
     }
 
+    /// Records an event already erased, as a process's step does.
+    pub(crate) fn recorded_any(&self, stream: &str, envelope: AnyEnvelope) {
+        self.recorded.push(stream, envelope);
+    }
+
     /// Runs `f` on the connection while the transaction is open.
-    fn with_open<T>(
+    pub(super) fn with_open<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

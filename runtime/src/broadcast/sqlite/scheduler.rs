@@ -1,0 +1,166 @@
+//! The delivery of due scheduled messages from a SQLite database, through its inbox's
+//! connection.
+
+use super::inbox::SqliteInbox;
+use crate::broadcast::inbox::{append_recorded, InboxError};
+use crate::messaging::bus::scoped::Scope;
+use crate::messaging::bus::Bus;
+use crate::persistence::schedule::DueDelivery;
+use crate::persistence::sqlite::schedule;
+use crate::persistence::sqlite::SqliteTransaction;
+use crate::persistence::unit_of_work::Transaction;
+use crate::persistence::StoreError;
+use crate::AnyEnvelope;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+impl SqliteInbox {
+    /// Delivers every scheduled message due at `now`, oldest first, each in a transaction of
+    /// its own that removes its row, runs its handlers (lent the transaction as a
+    /// [`SqliteTransaction`], as for an event the inbox delivers) and commits their effects,
+    /// and the events they record, with the removal. See
+    /// [`persistence::schedule`](crate::persistence::schedule).
+    ///
+    /// Any number of inboxes on one file may deliver at once: SQLite's single writer gives
+    /// each row to one of them, and one killed half way leaves the row for the next call. A
+    /// message whose handlers fail (or that no longer decodes) stays, due again after a
+    /// backoff, with its error logged at WARN and kept in its row.
+    ///
+    /// ```
+    /// use tidings::broadcast::sqlite::SqliteInbox;
+    /// use tidings::persistence::sqlite::SqliteStore;
+    /// use tidings::{Bus, DomainEvent};
+    /// use std::time::Duration;
+    /// # #[derive(DomainEvent, Debug)] #[event(name = "docs.reminder_due")] struct ReminderDue { user: u64 }
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("tidings-doc-due-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let store = SqliteStore::open(dir.join("app.db"))?;
+    /// let inbox = SqliteInbox::open(dir.join("app.db"))?; // the same file
+    /// let bus = Bus::builder().build()?;
+    ///
+    /// let id = store.unit_of_work(&bus, |unit| {
+    ///     unit.transaction().schedule_after(Duration::from_secs(3600), ReminderDue { user: 7 })
+    /// })?.into_value();
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let now = chrono::Utc::now();
+    /// assert_eq!(inbox.deliver_due(&bus, now).await?.delivered, 0, "not due yet");
+    /// let later = now + chrono::Duration::hours(2);
+    /// assert_eq!(inbox.deliver_due(&bus, later).await?.delivered, 1);
+    /// assert_eq!(inbox.deliver_due(&bus, later).await?.delivered, 0, "delivered once");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # let _ = id;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn deliver_due(
+        &self,
+        bus: &Bus,
+        now: DateTime<Utc>,
+    ) -> Result<DueDelivery, InboxError> {
+        let mut done = DueDelivery::default();
+        loop {
+            let _turn = self.turn.lock().await;
+            let Some((id, json, attempts)) = self
+                .claim(now)
+                .map_err(|source| store(String::new(), source))?
+            else {
+                return Ok(done);
+            };
+            let envelope = match AnyEnvelope::from_json(&json) {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    self.end("ROLLBACK")
+                        .map_err(|source| store(id.clone(), source))?;
+                    let reason = format!("the scheduled message does not decode: {error}");
+                    self.retry(&id, attempts, now, &reason)?;
+                    done.failed += 1;
+                    continue;
+                }
+            };
+            let tx = Arc::new(SqliteTransaction::begun(self.conn.clone()));
+            let outcome = match bus.publish_any_lending(envelope, Scope::new(&tx)).await {
+                Ok(()) => append_recorded(&*tx)
+                    .await
+                    .map_err(|source| store(id.clone(), source)),
+                Err(source) => Err(InboxError::Handlers {
+                    id: id.clone(),
+                    source,
+                }),
+            };
+            match outcome {
+                Ok(()) => {
+                    tx.commit()
+                        .await
+                        .map_err(|source| store(id.clone(), source))?;
+                    done.delivered += 1;
+                }
+                Err(error) => {
+                    tx.rollback()
+                        .await
+                        .map_err(|source| store(id.clone(), source))?;
+                    self.retry(&id, attempts, now, &error.to_string())?;
+                    done.failed += 1;
+                }
+            }
+        }
+    }
+
+    /// Opens a transaction and removes the first row due at `now` in it: its id, JSON and
+    /// attempts. With none due, the transaction is closed.
+    fn claim(&self, now: DateTime<Utc>) -> Result<Option<(String, String, u32)>, StoreError> {
+        let conn = self.lock();
+        if !conn.is_autocommit() {
+            // A delivery dropped half way left its transaction open.
+            conn.execute_batch("ROLLBACK")?;
+        }
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let claimed = schedule::next_due(&conn, now).and_then(|due| match due {
+            Some((id, json, attempts)) => {
+                schedule::take(&conn, &id)?;
+                Ok(Some((id, json, attempts)))
+            }
+            None => Ok(None),
+        });
+        if !matches!(claimed, Ok(Some(_))) {
+            conn.execute_batch("ROLLBACK")?;
+        }
+        claimed
+    }
+
+    fn end(&self, statement: &str) -> Result<(), StoreError> {
+        Ok(self.lock().execute_batch(statement)?)
+    }
+
+    /// Keeps the message `id` for another attempt, in a transaction of its own.
+    fn retry(
+        &self,
+        id: &str,
+        attempts: u32,
+        now: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), InboxError> {
+        tracing::warn!(
+            id,
+            attempts = attempts + 1,
+            error,
+            "a scheduled message failed and will be delivered again"
+        );
+        let conn = self.lock();
+        let retried = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::from)
+            .and_then(|()| schedule::retry(&conn, id, attempts, now, error))
+            .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+        if retried.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        retried.map_err(|source| store(id.to_owned(), source))
+    }
+}
+
+fn store(id: String, source: StoreError) -> InboxError {
+    InboxError::Store { id, source }
+}

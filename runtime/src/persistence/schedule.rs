@@ -1,0 +1,98 @@
+//! Scheduled messages: an event due at a later time, stored in the transaction that schedules
+//! it and delivered at its time.
+//!
+//! A handler (or the work of a unit of work) schedules through the transaction it holds:
+//! `tx.schedule_at(at, event)` or `tx.schedule_after(delay, event)`, which returns the
+//! message's [`ScheduleId`]; `tx.cancel_scheduled(id)` takes it back. The row commits or rolls
+//! back with the rest of the transaction, so a message scheduled by work that failed is never
+//! delivered, and one cancelled by work that failed still is.
+//!
+//! The inbox delivers what is due (`SqliteInbox::deliver_due`; the SQLite store is the one
+//! that schedules so far): each message in a transaction of its own that removes its row,
+//! runs its handlers (lent the transaction, as for any delivered event) and commits their
+//! effects with the removal. Any number of instances may deliver from one database: a row is
+//! claimed by its transaction (SQLite's single writer), and an instance killed half way rolls
+//! back, leaving the row for the next one. A message whose handlers fail stays,
+//! due again after a backoff, with its error kept beside it.
+//!
+//! Times are given by the caller: the delivery takes `now`, so tests (and a scheduler that
+//! wants to deliver early) choose it.
+
+use crate::messaging::any::AnyEnvelope;
+use crate::persistence::store::StoreError;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub use crate::messaging::process::ScheduleId;
+
+/// What one call of `deliver_due` did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct DueDelivery {
+    /// Messages whose handlers ran and committed with the removal of their row.
+    pub delivered: usize,
+    /// Messages whose handlers failed (or that no longer decode): each stays, due again after
+    /// a backoff, and its error is logged and kept in its row.
+    pub failed: usize,
+}
+
+/// A scheduled message as its row holds it.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, reason = "stored only by the SQLite backend so far")
+)]
+pub(crate) struct ScheduledRow {
+    pub(crate) id: Uuid,
+    /// Milliseconds since 1970-01-01 UTC.
+    pub(crate) due_on: i64,
+    pub(crate) name: &'static str,
+    /// The envelope's CloudEvents JSON.
+    pub(crate) envelope: String,
+}
+
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, reason = "stored only by the SQLite backend so far")
+)]
+impl ScheduledRow {
+    pub(crate) fn new(
+        at: DateTime<Utc>,
+        envelope: &AnyEnvelope,
+    ) -> Result<ScheduledRow, StoreError> {
+        let json = envelope.to_json().map_err(|error| StoreError::Unstorable {
+            id: envelope.id(),
+            reason: format!("`{}` does not serialize: {error}", envelope.name()),
+        })?;
+        Ok(ScheduledRow {
+            id: envelope.id(),
+            due_on: millis(at),
+            name: envelope.name(),
+            envelope: json.to_string(),
+        })
+    }
+}
+
+/// `at` as milliseconds since 1970-01-01 UTC.
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// The time `delay` from now.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, reason = "used only by the SQLite backend so far")
+)]
+pub(crate) fn after(delay: Duration) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+}
+
+/// How long a message whose handlers failed `attempts` times waits before it is due again:
+/// doubling from one second, at most five minutes.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, reason = "used only by the SQLite backend so far")
+)]
+pub(crate) fn backoff(attempts: u32) -> chrono::Duration {
+    chrono::Duration::seconds(1i64 << attempts.min(8)).min(chrono::Duration::minutes(5))
+}
