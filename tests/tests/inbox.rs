@@ -162,6 +162,26 @@ async fn the_sqlite_inbox_deduplicates_by_source_and_id() {
     the_same_id_from_another_source_is_another_event(&inbox).await;
 }
 
+/// The tables of the steps after version 2, whichever they are.
+const VERSION_2_TABLES: &str =
+    "('tidings_events', 'tidings_checkpoints', 'tidings_leases', 'tidings_inbox', 'tidings_schema')";
+
+fn drop_tables_after_version_2(conn: &Connection) {
+    let later: Vec<String> = conn
+        .prepare(&format!(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'tidings_%'
+             AND name NOT IN {VERSION_2_TABLES}"
+        ))
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for table in later {
+        conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
+    }
+}
+
 fn schema_versions(conn: &Connection) -> Vec<i64> {
     let mut statement = conn
         .prepare("SELECT version FROM tidings_schema ORDER BY version")
@@ -178,6 +198,7 @@ async fn a_sqlite_inbox_of_schema_version_2_is_upgraded_on_open() {
     // Back to what version 2 wrote: the inbox keyed by consumer and UUID, holding a record.
     let recorded = Uuid::now_v7();
     let conn = Connection::open(&path).unwrap();
+    drop_tables_after_version_2(&conn);
     conn.execute_batch(
         "DROP TABLE tidings_inbox;
          CREATE TABLE tidings_inbox (
@@ -243,6 +264,20 @@ mod postgres {
         drop(PostgresInbox::open(pool.clone()).await.unwrap());
         // Back to what version 2 wrote: the inbox keyed by consumer and UUID.
         let recorded = Uuid::now_v7();
+        let later: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name LIKE 'tidings_%'
+             AND table_name NOT IN {VERSION_2_TABLES}"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        for table in later {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
         sqlx::raw_sql(
             "DROP TABLE tidings_inbox;
              CREATE TABLE tidings_inbox (

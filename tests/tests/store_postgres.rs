@@ -379,13 +379,24 @@ async fn a_version_1_schema_holding_events_is_upgraded_on_open() {
         .unwrap();
     // Back to what the first release wrote: version 1 has the events, the head row and the
     // append; the processors' tables came with version 2.
-    sqlx::raw_sql(
-        "DROP TABLE tidings_checkpoints, tidings_leases, tidings_inbox;
-         DELETE FROM tidings_schema WHERE version > 1;",
+    let later: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = current_schema() AND table_name LIKE 'tidings_%'
+         AND table_name NOT IN ('tidings_events', 'tidings_head', 'tidings_schema')",
     )
-    .execute(store.pool())
+    .fetch_all(store.pool())
     .await
     .unwrap();
+    for table in later {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql("DELETE FROM tidings_schema WHERE version > 1")
+        .execute(store.pool())
+        .await
+        .unwrap();
     assert_eq!(schema_versions(store.pool()).await, [1]);
 
     let upgraded = PostgresStore::open(schema.pool(2).await).await.unwrap();
