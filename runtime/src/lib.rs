@@ -327,6 +327,9 @@ pub use tidings_macros::handler;
 ///   and the new one has a higher `version`.
 /// - The JSON form is for an old version with no Rust type left: `#[upcaster(name = "..",
 ///   from = 1, to = 2)]` on `fn(data: serde_json::Value) -> Value` (or `Result<Value, E>`).
+/// - Either form may take the envelope's [`Metadata`] as a second parameter
+///   (`meta: &Metadata`), for what the old payload lacks but its envelope holds: the event's
+///   id, or its occurred-on time for a field the new version adds.
 /// - Old data goes through one upcaster per step (v1 → v2 → v3), typed and JSON steps mixed;
 ///   the event with the highest version declared is the current one, and data of that version
 ///   decodes directly.

@@ -248,3 +248,71 @@ fn decoding_as_an_older_version_says_which_version_reads_return() {
         "{error}"
     );
 }
+
+/// Version 1 of this event had no time of its own: its upcaster reads the envelope's.
+#[derive(DomainEvent, Debug, Clone, PartialEq)]
+#[event(name = "versioning.parcel_sent", version = 1)]
+struct ParcelSentV1 {
+    parcel: u64,
+}
+
+#[derive(DomainEvent, Debug, Clone, PartialEq)]
+#[event(name = "versioning.parcel_sent", version = 2)]
+struct ParcelSent {
+    parcel: u64,
+    sent_at: chrono::DateTime<chrono::Utc>,
+    sent_by_event: String,
+}
+
+#[upcaster]
+fn parcel_sent_v1(old: ParcelSentV1, meta: &Metadata) -> ParcelSent {
+    ParcelSent {
+        parcel: old.parcel,
+        sent_at: meta.occurred_on(),
+        sent_by_event: meta.id().to_string(),
+    }
+}
+
+/// A JSON upcaster reading the metadata too.
+#[derive(DomainEvent, Debug, Clone, PartialEq)]
+#[event(name = "versioning.label_printed", version = 2)]
+struct LabelPrinted {
+    label: String,
+    correlation: String,
+}
+
+#[upcaster(name = "versioning.label_printed", from = 1, to = 2)]
+fn label_printed_v1(mut data: serde_json::Value, meta: &Metadata) -> serde_json::Value {
+    data["correlation"] = meta.correlation_id().to_string().into();
+    data
+}
+
+#[test]
+fn upcasters_read_the_envelope_s_metadata_beside_the_old_payload() {
+    let dir = Scratch::new("versioning-metadata");
+    let store = SqliteStore::open(dir.join("events.db")).unwrap();
+    let old = Envelope::new(ParcelSentV1 { parcel: 9 });
+    let row = NewEvent::from_envelope(&old).unwrap();
+    store
+        .append_sync("parcel-9", ExpectedVersion::NoStream, &[row])
+        .unwrap();
+    let stored = &store.read_all_sync(0, 10).unwrap()[0];
+    let sent = stored.decode_as::<ParcelSent>().unwrap();
+    assert_eq!(sent.sent_at, stored.metadata().occurred_on());
+    assert_eq!(sent.sent_by_event, old.id().to_string());
+
+    let json = serde_json::json!({
+        "specversion": "1.0",
+        "id": "0190a4b2-5a6e-7c1d-8f00-000000000001",
+        "source": "/labels",
+        "type": "versioning.label_printed",
+        "typeversion": 1,
+        "correlationid": "0190a4b2-5a6e-7c1d-8f00-0000000000aa",
+        "time": "2026-01-02T03:04:05Z",
+        "data": { "label": "fragile" },
+    });
+    let any = AnyEnvelope::from_value(json).unwrap();
+    let label = any.downcast::<LabelPrinted>().unwrap();
+    assert_eq!(label.label, "fragile");
+    assert_eq!(label.correlation, "0190a4b2-5a6e-7c1d-8f00-0000000000aa");
+}

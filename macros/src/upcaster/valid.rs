@@ -15,6 +15,8 @@ pub(crate) struct Checked {
     pub(crate) input: syn::Type,
     /// The return type as written.
     pub(crate) output: syn::Type,
+    /// The second parameter's type, without its `&`: the envelope's metadata, when taken.
+    pub(crate) metadata: Option<syn::Type>,
     pub(crate) krate: Krate,
 }
 
@@ -46,6 +48,7 @@ pub(crate) fn check(function: &syn::ItemFn, args: &Args, errors: &mut Errors) ->
     check_item(&function.sig, errors);
     let output = check_output(&function.sig, errors);
     let input = check_input(&function.sig, errors);
+    let metadata = check_metadata(&function.sig, errors);
     let form = check_form(args, input.as_ref(), errors);
     let mut krate = Krate::new(args.krate.clone());
     if let Some(error) = krate.check_renamed("upcaster", Span::call_site()) {
@@ -55,6 +58,7 @@ pub(crate) fn check(function: &syn::ItemFn, args: &Args, errors: &mut Errors) ->
         form: form?,
         input: input?,
         output: output?,
+        metadata,
         krate,
     })
 }
@@ -122,12 +126,6 @@ fn check_input(sig: &syn::Signature, errors: &mut Errors) -> Option<syn::Type> {
         }
         syn::FnArg::Typed(typed) => typed,
     };
-    for extra in inputs {
-        errors.at(
-            extra,
-            "an upcaster takes one parameter, the old event: remove this one",
-        );
-    }
     let name = match &*typed.pat {
         syn::Pat::Ident(ident) => ident.ident.to_string(),
         _ => "old".to_owned(),
@@ -149,6 +147,38 @@ fn check_input(sig: &syn::Signature, errors: &mut Errors) -> Option<syn::Type> {
             None
         }
         ty => Some(ty.clone()),
+    }
+}
+
+/// The optional second parameter: `meta: &Metadata`, the envelope's metadata (its id and
+/// occurred-on, say) beside the old payload. A third is refused.
+fn check_metadata(sig: &syn::Signature, errors: &mut Errors) -> Option<syn::Type> {
+    if let Some(syn::FnArg::Receiver(_)) = sig.inputs.first() {
+        // Reported as `self`; the rest is read once it is a free function.
+        return None;
+    }
+    let mut inputs = sig.inputs.iter().skip(1);
+    let second = inputs.next()?;
+    for extra in inputs {
+        errors.at(
+            extra,
+            "an upcaster takes the old event and, if it needs them, the envelope's metadata (`meta: &Metadata`): remove this parameter",
+        );
+    }
+    let syn::FnArg::Typed(typed) = second else {
+        return None;
+    };
+    match &*typed.ty {
+        syn::Type::Reference(reference) if reference.mutability.is_none() => {
+            Some((*reference.elem).clone())
+        }
+        other => {
+            errors.at(
+                other,
+                "an upcaster's second parameter is the envelope's metadata, borrowed: write `meta: &tidings::Metadata`",
+            );
+            None
+        }
     }
 }
 

@@ -104,3 +104,43 @@ pub(crate) async fn append_recorded<Tx: Transaction>(tx: &Tx) -> Result<(), Stor
     }
     Ok(())
 }
+
+/// A delivery once its transaction is open and the event is recorded in it: the handlers run,
+/// lent the transaction; what they recorded is appended; everything commits, or rolls back
+/// when a handler failed. Each backend's inbox opens the transaction and calls this.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the inboxes of the backends")
+)]
+pub(crate) async fn handle_in<Tx: Transaction>(
+    tx: Tx,
+    envelope: AnyEnvelope,
+    bus: &Bus,
+) -> Result<Delivered, InboxError> {
+    let id = envelope.wire_id().into_owned();
+    let store = |source| InboxError::Store {
+        id: id.clone(),
+        source,
+    };
+    let tx = std::sync::Arc::new(tx);
+    let handled = bus
+        .publish_any_lending(envelope, crate::messaging::bus::scoped::Scope::new(&tx))
+        .await;
+    let outcome = match handled {
+        Ok(()) => append_recorded(&*tx).await.map_err(store),
+        Err(source) => Err(InboxError::Handlers {
+            id: id.clone(),
+            source,
+        }),
+    };
+    match outcome {
+        Ok(()) => {
+            tx.commit().await.map_err(store)?;
+            Ok(Delivered::Handled)
+        }
+        Err(error) => {
+            tx.rollback().await.map_err(store)?;
+            Err(error)
+        }
+    }
+}

@@ -66,7 +66,7 @@ impl AnyEnvelope {
         version: u32,
         data: serde_json::Value,
     ) -> Result<AnyEnvelope, DecodeError> {
-        let payload = Registry::get().decode(name, version, data)?;
+        let payload = Registry::get().decode(name, version, data, &meta)?;
         Ok(AnyEnvelope { meta, payload })
     }
 

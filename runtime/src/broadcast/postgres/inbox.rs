@@ -2,14 +2,12 @@
 //! the handlers' effects, which they reach from their context.
 
 use super::backend;
-use crate::broadcast::inbox::{append_recorded, refuse_unhandled, Delivered, Inbox, InboxError};
+use crate::broadcast::inbox::{handle_in, refuse_unhandled, Delivered, Inbox, InboxError};
 use crate::messaging::any::AnyEnvelope;
-use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
 use crate::persistence::postgres::sqlx::PgPool;
 use crate::persistence::postgres::{self, PostgresTransaction};
 use crate::persistence::StoreError;
-use std::sync::Arc;
 
 /// An [`Inbox`] in a PostgreSQL schema (the connection's current schema, as for the store).
 ///
@@ -97,24 +95,6 @@ impl Inbox for PostgresInbox {
         let Some(tx) = self.begin(consumer, &envelope).await.map_err(store)? else {
             return Ok(Delivered::AlreadyHandled);
         };
-        let tx = Arc::new(tx);
-        let handled = bus.publish_any_lending(envelope, Scope::new(&tx)).await;
-        let outcome = match handled {
-            Ok(()) => append_recorded(&*tx).await.map_err(store),
-            Err(source) => Err(InboxError::Handlers {
-                id: id.clone(),
-                source,
-            }),
-        };
-        match outcome {
-            Ok(()) => {
-                tx.commit().await.map_err(store)?;
-                Ok(Delivered::Handled)
-            }
-            Err(error) => {
-                tx.rollback().await.map_err(store)?;
-                Err(error)
-            }
-        }
+        handle_in(tx, envelope, bus).await
     }
 }

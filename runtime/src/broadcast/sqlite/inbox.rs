@@ -1,12 +1,10 @@
 //! The inbox in a SQLite database, shared with the handlers that write their effects there.
 
-use crate::broadcast::inbox::{append_recorded, refuse_unhandled, Delivered, Inbox, InboxError};
+use crate::broadcast::inbox::{handle_in, refuse_unhandled, Delivered, Inbox, InboxError};
 use crate::messaging::any::AnyEnvelope;
-use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
 use crate::persistence::sqlite::SqliteTransaction;
 use crate::persistence::sqlite::{self, rusqlite};
-use crate::persistence::unit_of_work::Transaction;
 use crate::persistence::StoreError;
 use rusqlite::Connection;
 use std::path::Path;
@@ -122,25 +120,7 @@ impl Inbox for SqliteInbox {
         if !self.begin(consumer, &envelope).map_err(store)? {
             return Ok(Delivered::AlreadyHandled);
         }
-        let tx = Arc::new(SqliteTransaction::begun(self.conn.clone()));
-        let handled = bus.publish_any_lending(envelope, Scope::new(&tx)).await;
-        let outcome = match handled {
-            Ok(()) => append_recorded(&*tx).await.map_err(store),
-            Err(source) => Err(InboxError::Handlers {
-                id: id.clone(),
-                source,
-            }),
-        };
-        match outcome {
-            Ok(()) => {
-                tx.commit().await.map_err(store)?;
-                Ok(Delivered::Handled)
-            }
-            Err(error) => {
-                tx.rollback().await.map_err(store)?;
-                Err(error)
-            }
-        }
+        handle_in(SqliteTransaction::begun(self.conn.clone()), envelope, bus).await
     }
 }
 

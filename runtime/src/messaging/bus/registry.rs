@@ -8,6 +8,7 @@ pub use crate::messaging::bus::location::Location;
 pub use crate::messaging::bus::reference::MessageRef;
 use crate::messaging::bus::upcast::{self, Current, UpcasterRegistration};
 use crate::messaging::cloudevents::DecodeError;
+use crate::messaging::envelope::Metadata;
 use crate::messaging::message::{DomainEvent, Message, MessageKind, Request, Slot};
 use crate::messaging::payload::{self, Payload};
 use rustc_hash::FxHashMap;
@@ -237,6 +238,7 @@ impl Registry {
         name: String,
         version: u32,
         data: serde_json::Value,
+        meta: &Metadata,
     ) -> Result<Box<dyn Payload>, DecodeError> {
         let candidates = self.named(&name);
         let Some(current) = candidates.last() else {
@@ -254,7 +256,7 @@ impl Registry {
                 message: current.message,
                 decode: current.decode,
             };
-            return upcast::upcast(name.clone(), version, data, current, |from| {
+            return upcast::upcast(name.clone(), version, data, meta, current, |from| {
                 self.upcaster(&name, from)
             });
         }

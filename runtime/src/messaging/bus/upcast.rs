@@ -7,6 +7,7 @@
 use crate::messaging::bus::location::Location;
 use crate::messaging::bus::reference::MessageRef;
 use crate::messaging::cloudevents::DecodeError;
+use crate::messaging::envelope::Metadata;
 use crate::messaging::error::BoxError;
 use crate::messaging::message::DomainEvent;
 use crate::messaging::payload::Payload;
@@ -38,10 +39,10 @@ type Erased = Box<dyn Any>;
 enum Step {
     Typed {
         read: fn(Stage) -> Result<Erased, StepError>,
-        apply: fn(&'static (dyn Any + Send + Sync), Erased) -> Erased,
+        apply: fn(&'static (dyn Any + Send + Sync), Erased, &Metadata) -> Erased,
         write: fn(Erased) -> Result<Stage, StepError>,
     },
-    Json(fn(&'static (dyn Any + Send + Sync), Stage) -> Result<Stage, StepError>),
+    Json(fn(&'static (dyn Any + Send + Sync), Stage, &Metadata) -> Result<Stage, StepError>),
 }
 
 impl UpcasterRegistration {
@@ -69,6 +70,54 @@ impl UpcasterRegistration {
         }
     }
 
+    /// A typed upcaster that also reads the envelope's metadata:
+    /// `fn(OldEvent, &Metadata) -> NewEvent` (or `Result<NewEvent, E>`).
+    pub const fn typed_with_metadata<A: 'static, R: 'static>(
+        call: &'static fn(A, &Metadata) -> R,
+        input: UpcastInput<A>,
+        output: UpcastInto<R>,
+        function: &'static str,
+        location: Location,
+    ) -> Self {
+        UpcasterRegistration {
+            function,
+            name: input.message.name,
+            from: input.message.version,
+            to: output.message.version,
+            types: Some((input.message, output.message)),
+            call,
+            step: Step::Typed {
+                read: input.read,
+                apply: apply_with_metadata::<A, R>,
+                write: output.write,
+            },
+            location,
+        }
+    }
+
+    /// A JSON upcaster that also reads the envelope's metadata:
+    /// `fn(serde_json::Value, &Metadata) -> Value` (or `Result<Value, E>`).
+    pub const fn json_with_metadata<R: 'static>(
+        call: &'static fn(serde_json::Value, &Metadata) -> R,
+        output: JsonInto<R>,
+        name: &'static str,
+        from: u32,
+        to: u32,
+        function: &'static str,
+        location: Location,
+    ) -> Self {
+        UpcasterRegistration {
+            function,
+            name,
+            from,
+            to,
+            types: None,
+            call,
+            step: Step::Json(output.step_with_metadata),
+            location,
+        }
+    }
+
     /// A JSON upcaster: `fn(serde_json::Value) -> Value` (or `Result<Value, E>`).
     pub const fn json<R: 'static>(
         call: &'static fn(serde_json::Value) -> R,
@@ -91,10 +140,10 @@ impl UpcasterRegistration {
         }
     }
 
-    fn run(&self, stage: Stage) -> Result<Stage, StepError> {
+    fn run(&self, stage: Stage, meta: &Metadata) -> Result<Stage, StepError> {
         match self.step {
-            Step::Typed { read, apply, write } => write(apply(self.call, read(stage)?)),
-            Step::Json(step) => step(self.call, stage),
+            Step::Typed { read, apply, write } => write(apply(self.call, read(stage)?, meta)),
+            Step::Json(step) => step(self.call, stage, meta),
         }
     }
 }
@@ -112,7 +161,9 @@ pub struct UpcastInput<A> {
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct JsonInto<R> {
-    step: fn(&'static (dyn Any + Send + Sync), Stage) -> Result<Stage, StepError>,
+    step: fn(&'static (dyn Any + Send + Sync), Stage, &Metadata) -> Result<Stage, StepError>,
+    step_with_metadata:
+        fn(&'static (dyn Any + Send + Sync), Stage, &Metadata) -> Result<Stage, StepError>,
     _type: PhantomData<fn() -> R>,
 }
 
@@ -120,6 +171,7 @@ pub struct JsonInto<R> {
 pub const fn json_output<R: JsonUpcastOutput>() -> JsonInto<R> {
     JsonInto {
         step: json_step::<R>,
+        step_with_metadata: json_step_with_metadata::<R>,
         _type: PhantomData,
     }
 }
@@ -246,12 +298,28 @@ fn read<A: DomainEvent>(stage: Stage) -> Result<Erased, StepError> {
     }
 }
 
-fn apply<A: 'static, R: 'static>(call: &'static (dyn Any + Send + Sync), old: Erased) -> Erased {
+fn apply<A: 'static, R: 'static>(
+    call: &'static (dyn Any + Send + Sync),
+    old: Erased,
+    _: &Metadata,
+) -> Erased {
     let call = call
         .downcast_ref::<fn(A) -> R>()
         .expect("registered with this type");
     let old = old.downcast::<A>().expect("read as this type");
     Box::new(call(*old))
+}
+
+fn apply_with_metadata<A: 'static, R: 'static>(
+    call: &'static (dyn Any + Send + Sync),
+    old: Erased,
+    meta: &Metadata,
+) -> Erased {
+    let call = call
+        .downcast_ref::<fn(A, &Metadata) -> R>()
+        .expect("registered with this type");
+    let old = old.downcast::<A>().expect("read as this type");
+    Box::new(call(*old, meta))
 }
 
 fn write<R: UpcastOutput>(new: Erased) -> Result<Stage, StepError> {
@@ -263,12 +331,26 @@ fn write<R: UpcastOutput>(new: Erased) -> Result<Stage, StepError> {
 fn json_step<R: JsonUpcastOutput>(
     call: &'static (dyn Any + Send + Sync),
     stage: Stage,
+    _: &Metadata,
 ) -> Result<Stage, StepError> {
     let call = call
         .downcast_ref::<fn(serde_json::Value) -> R>()
         .expect("registered with this type");
     let old = stage.into_json().map_err(StepError::Data)?;
     let new = call(old).into_value().map_err(StepError::Failed)?;
+    Ok(Stage::Json(new))
+}
+
+fn json_step_with_metadata<R: JsonUpcastOutput>(
+    call: &'static (dyn Any + Send + Sync),
+    stage: Stage,
+    meta: &Metadata,
+) -> Result<Stage, StepError> {
+    let call = call
+        .downcast_ref::<fn(serde_json::Value, &Metadata) -> R>()
+        .expect("registered with this type");
+    let old = stage.into_json().map_err(StepError::Data)?;
+    let new = call(old, meta).into_value().map_err(StepError::Failed)?;
     Ok(Stage::Json(new))
 }
 
@@ -284,6 +366,7 @@ pub(crate) fn upcast<'a>(
     name: String,
     version: u32,
     data: serde_json::Value,
+    meta: &Metadata,
     current: Current,
     next: impl Fn(u32) -> Option<&'a UpcasterRegistration>,
 ) -> Result<Box<dyn Payload>, DecodeError> {
@@ -295,7 +378,7 @@ pub(crate) fn upcast<'a>(
         let Some(step) = next(at).filter(|step| step.to > at && step.to <= to) else {
             return Err(DecodeError::MissingUpcaster { name, from: at, to });
         };
-        stage = step.run(stage).map_err(|error| match error {
+        stage = step.run(stage, meta).map_err(|error| match error {
             StepError::Data(source) => DecodeError::Data {
                 name: name.clone(),
                 version: at,
