@@ -131,7 +131,14 @@ impl<A: Aggregate> Loaded<A> {
     /// [`load`](Loaded::load) for a store that answers without waiting (SQLite, in memory),
     /// from code without an async runtime.
     pub fn load_sync<S: Embedded>(store: &S, stream: &str) -> Result<Loaded<A>, LoadError> {
-        now(Loaded::load(store, stream)).unwrap_or(Err(LoadError::Store(StoreError::NeedsRuntime)))
+        let mut loaded = Loaded::<A>::new(stream);
+        loop {
+            let page = store.read_stream_now(stream, loaded.version, PAGE)?;
+            loaded.apply_stored(&page)?;
+            if page.len() < PAGE {
+                return Ok(loaded);
+            }
+        }
     }
 
     /// Makes every event recorded from now on caused by `cause` (the command being handled):
@@ -169,12 +176,7 @@ impl<A: Aggregate> Loaded<A> {
     /// [`StoreError::Conflict`] means another writer saved first: load again and retry (a
     /// store's `execute` does this for you).
     pub async fn save<S: EventStore>(&mut self, store: &S) -> Result<Appended, StoreError> {
-        let events = self
-            .decided
-            .iter()
-            .map(NewEvent::from_any)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| StoreError::Backend(error.into()))?;
+        let events = self.rows()?;
         let appended = store.append(&self.stream, self.expected(), &events).await?;
         self.decided.clear();
         self.version = appended.stream_version;
@@ -183,7 +185,19 @@ impl<A: Aggregate> Loaded<A> {
 
     /// [`save`](Loaded::save) for a store that answers without waiting.
     pub fn save_sync<S: Embedded>(&mut self, store: &S) -> Result<Appended, StoreError> {
-        now(self.save(store)).unwrap_or(Err(StoreError::NeedsRuntime))
+        let events = self.rows()?;
+        let appended = store.append_now(&self.stream, self.expected(), &events)?;
+        self.decided.clear();
+        self.version = appended.stream_version;
+        Ok(appended)
+    }
+
+    fn rows(&self) -> Result<Vec<NewEvent>, StoreError> {
+        self.decided
+            .iter()
+            .map(NewEvent::from_any)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| StoreError::Backend(error.into()))
     }
 
     /// The aggregate's state, the recorded events applied.
@@ -292,10 +306,28 @@ impl<A: Aggregate> Loaded<A> {
     }
 }
 
-/// A store that answers without waiting (the in-memory and SQLite stores): the synchronous
-/// `load_sync` and `save_sync` take one of these, so calling them on a store that talks to a
-/// server is a compile error, not a run-time one.
-pub trait Embedded: EventStore + sealed::Sealed {}
+/// A store that answers without an async runtime (the in-memory and SQLite stores): the
+/// synchronous `load_sync` and `save_sync` take one of these, so calling them on a store that
+/// talks to a server is a compile error, not a run-time one.
+pub trait Embedded: EventStore + sealed::Sealed {
+    /// [`EventStore::read_stream`], on the calling thread.
+    #[doc(hidden)]
+    fn read_stream_now(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// [`EventStore::append`], on the calling thread.
+    #[doc(hidden)]
+    fn append_now(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError>;
+}
 
 pub(crate) mod sealed {
     /// Only this crate's stores are [`Embedded`](super::Embedded).
@@ -303,7 +335,25 @@ pub(crate) mod sealed {
     impl Sealed for crate::persistence::InMemoryStore {}
 }
 
-impl Embedded for crate::persistence::InMemoryStore {}
+impl Embedded for crate::persistence::InMemoryStore {
+    fn read_stream_now(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_stream_sync(stream, after, limit)
+    }
+
+    fn append_now(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError> {
+        self.append_sync(stream, expected, events)
+    }
+}
 
 /// Polls `future` once: its output if it finished without waiting.
 pub(crate) fn now<F: Future>(future: F) -> Option<F::Output> {

@@ -339,7 +339,25 @@ fn backend(error: rusqlite::Error) -> StoreError {
 }
 
 impl crate::persistence::aggregate::sealed::Sealed for SqliteStore {}
-impl crate::persistence::Embedded for SqliteStore {}
+impl crate::persistence::Embedded for SqliteStore {
+    fn read_stream_now(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_stream_sync(stream, after, limit)
+    }
+
+    fn append_now(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError> {
+        self.append_sync(stream, expected, events)
+    }
+}
 
 /// SQLite's own errors, as the store reports them: `?` on a rusqlite call in code that
 /// returns a [`StoreError`].
