@@ -356,6 +356,10 @@ impl Embedded for crate::persistence::InMemoryStore {
 }
 
 /// Polls `future` once: its output if it finished without waiting.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, reason = "used only by SQLite's synchronous unit of work")
+)]
 pub(crate) fn now<F: Future>(future: F) -> Option<F::Output> {
     match pin!(future).poll(&mut std::task::Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => Some(output),
