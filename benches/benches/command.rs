@@ -118,7 +118,7 @@ fn command_sqlite(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("load_snapshotted_sqlite");
     let store = sqlite(&dir, "snapshots.db");
-    for events_in_stream in [100u64, 10_000, 10_050] {
+    for events_in_stream in [100u64, 150, 10_000, 10_050] {
         let stream = format!("big-{events_in_stream}");
         for _ in 0..events_in_stream {
             store

@@ -3,12 +3,13 @@
 use crate::broadcast::inbox::{handle_in, refuse_unhandled, Delivered, Inbox, InboxError};
 use crate::messaging::any::AnyEnvelope;
 use crate::messaging::bus::Bus;
+use crate::persistence::sqlite::worker::Worker;
 use crate::persistence::sqlite::SqliteTransaction;
 use crate::persistence::sqlite::{self, rusqlite};
 use crate::persistence::StoreError;
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// An [`Inbox`] in a SQLite database, whose transaction its handlers write through.
 ///
@@ -46,6 +47,9 @@ pub struct SqliteInbox {
     pub(super) conn: Arc<Mutex<Connection>>,
     /// Held for a whole delivery: one transaction on the connection at a time.
     pub(super) turn: Arc<futures_util::lock::Mutex<()>>,
+    /// The thread a delivery opens its transaction on: `BEGIN IMMEDIATE` may wait for another
+    /// writer, and never on the executor's thread.
+    worker: Arc<OnceLock<Worker>>,
 }
 
 impl SqliteInbox {
@@ -66,6 +70,7 @@ impl SqliteInbox {
         Ok(SqliteInbox {
             conn: Arc::new(Mutex::new(conn)),
             turn: Arc::default(),
+            worker: Arc::default(),
         })
     }
 
@@ -81,23 +86,28 @@ impl SqliteInbox {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Opens the delivery's transaction and records the id: `false` when it was recorded
-    /// before (the transaction is then closed).
-    fn begin(&self, consumer: &str, envelope: &AnyEnvelope) -> Result<bool, StoreError> {
-        let conn = self.lock();
-        if !conn.is_autocommit() {
-            // A delivery dropped half way left its transaction open.
-            conn.execute_batch("ROLLBACK").map_err(backend)?;
-        }
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-        let meta = envelope.metadata();
-        match sqlite::receive(&conn, consumer, meta.source(), &meta.wire_id()) {
-            Ok(true) => Ok(true),
-            outcome => {
-                conn.execute_batch("ROLLBACK").map_err(backend)?;
-                outcome
+    /// Opens the delivery's transaction and records the id, on the inbox's own thread:
+    /// `false` when it was recorded before (the transaction is then closed).
+    async fn begin(&self, consumer: &str, envelope: &AnyEnvelope) -> Result<bool, StoreError> {
+        let worker = match self.worker.get() {
+            Some(worker) => worker,
+            None => {
+                let started = Worker::start().map_err(|e| StoreError::Backend(Box::new(e)))?;
+                self.worker.get_or_init(|| started)
             }
-        }
+        };
+        let meta = envelope.metadata();
+        let (conn, consumer) = (self.conn.clone(), consumer.to_owned());
+        let (source, id) = (meta.source().to_owned(), meta.wire_id().into_owned());
+        let began = worker.run(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            begin_on(&conn, &consumer, &source, &id)
+        });
+        began.await.unwrap_or_else(|| {
+            Err(StoreError::Backend(
+                "the inbox's thread stopped before it answered".into(),
+            ))
+        })
     }
 }
 
@@ -117,10 +127,27 @@ impl Inbox for SqliteInbox {
         // Until this delivery commits or rolls back, no other one may begin on the
         // connection (which would find this transaction open and roll it back).
         let _turn = self.turn.lock().await;
-        if !self.begin(consumer, &envelope).map_err(store)? {
+        if !self.begin(consumer, &envelope).await.map_err(store)? {
             return Ok(Delivered::AlreadyHandled);
         }
         handle_in(SqliteTransaction::begun(self.conn.clone()), envelope, bus).await
+    }
+}
+
+/// Opens a delivery's transaction on `conn` and records the event: `false` when it was
+/// recorded before (the transaction is then closed).
+fn begin_on(conn: &Connection, consumer: &str, source: &str, id: &str) -> Result<bool, StoreError> {
+    if !conn.is_autocommit() {
+        // A delivery dropped half way left its transaction open.
+        conn.execute_batch("ROLLBACK").map_err(backend)?;
+    }
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    match sqlite::receive(conn, consumer, source, id) {
+        Ok(true) => Ok(true),
+        outcome => {
+            conn.execute_batch("ROLLBACK").map_err(backend)?;
+            outcome
+        }
     }
 }
 

@@ -68,7 +68,7 @@ pub(crate) mod schedule;
 mod schema;
 mod snapshot;
 mod unit_of_work;
-mod worker;
+pub(crate) mod worker;
 
 pub use append::append;
 pub use processing::{

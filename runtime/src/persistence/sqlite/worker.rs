@@ -12,12 +12,12 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// One thread per store, started on the first async call, ended when the store is dropped.
 #[derive(Debug)]
-pub(super) struct Worker {
+pub(crate) struct Worker {
     jobs: Mutex<Sender<Job>>,
 }
 
 impl Worker {
-    pub(super) fn start() -> std::io::Result<Worker> {
+    pub(crate) fn start() -> std::io::Result<Worker> {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("tidings-sqlite".into())
@@ -32,7 +32,7 @@ impl Worker {
     }
 
     /// Waits for every job sent so far to finish, and ends the thread.
-    pub(super) fn finish(self) {
+    pub(crate) fn finish(self) {
         let (done, finished) = mpsc::channel::<()>();
         let sent = self
             .jobs
@@ -49,7 +49,7 @@ impl Worker {
 
     /// Runs `job` on the worker's thread; its output once it has run. `None` if the thread is
     /// gone (it panicked in a job, which the job's own answer reports).
-    pub(super) fn run<T: Send + 'static>(
+    pub(crate) fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Answer<T> {
@@ -107,7 +107,7 @@ impl<T> Drop for Filled<T> {
 }
 
 /// The answer of a job: `None` when the worker could not run it.
-pub(super) struct Answer<T> {
+pub(crate) struct Answer<T> {
     slot: Arc<Mutex<Slot<T>>>,
 }
 
