@@ -119,8 +119,10 @@ impl StoredEvent {
         }
     }
 
-    /// The global position: 1 for the first event of the store, then one more for each
-    /// event, with no gaps.
+    /// The global position: it rises in the order `read_all` returns events, and one append's
+    /// events hold consecutive positions. The SQLite and in-memory stores count `1, 2, 3, …`;
+    /// the PostgreSQL store's positions have holes (see its module docs). Either way, reading
+    /// after a position returned never skips an event.
     pub fn position(&self) -> u64 {
         self.position
     }
