@@ -34,7 +34,7 @@ impl NewEvent {
             meta: envelope.metadata().clone(),
             name: Cow::Borrowed(envelope.name()),
             version: envelope.version(),
-            data: envelope.data()?.to_string(),
+            data: envelope.data_text()?,
         })
     }
 
@@ -172,17 +172,32 @@ impl StoredEvent {
         &self.data
     }
 
-    /// Decodes the event into whichever registered type its name and version designate.
+    /// Decodes the event into whichever registered type its name and version designate: the
+    /// current version of a type straight from the stored text, an older one through its
+    /// upcasters.
     pub fn decode(&self) -> Result<AnyEnvelope, StoredDecodeError> {
-        let data = serde_json::from_str(&self.data).map_err(|source| {
-            self.error(DecodeError::Data {
-                name: self.name.clone(),
-                version: self.version,
-                source,
-            })
-        })?;
-        AnyEnvelope::decode(self.meta.clone(), self.name.clone(), self.version, data)
+        AnyEnvelope::decode_text(self.meta.clone(), &self.name, self.version, &self.data)
             .map_err(|source| self.error(source))
+    }
+
+    /// [`decode`](StoredEvent::decode), keeping the metadata instead of copying it.
+    pub(crate) fn into_decoded(self) -> Result<AnyEnvelope, StoredDecodeError> {
+        let StoredEvent {
+            position,
+            stream,
+            meta,
+            name,
+            version,
+            data,
+            ..
+        } = self;
+        let id = meta.id();
+        AnyEnvelope::decode_text(meta, &name, version, &data).map_err(|source| StoredDecodeError {
+            position,
+            stream,
+            id,
+            source,
+        })
     }
 
     /// Decodes the event into an `E`; an event of another type is a
@@ -234,4 +249,31 @@ pub struct StoredDecodeError {
     /// What was wrong: an unknown name, an unsupported version, data that does not fit.
     #[source]
     pub source: DecodeError,
+}
+
+/// A stored event as loading an aggregate reads it: what decoding and applying it takes, and
+/// what names it in an error; not its metadata, which `apply` never sees.
+#[derive(Debug)]
+pub(crate) struct Replayed {
+    pub(crate) position: u64,
+    pub(crate) stream_version: u64,
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    pub(crate) version: u32,
+    pub(crate) data: String,
+}
+
+impl Replayed {
+    /// The payload, decoded as [`StoredEvent::decode`] does, in an envelope without metadata.
+    pub(crate) fn decode(&self, stream: &str) -> Result<AnyEnvelope, StoredDecodeError> {
+        let blank = Metadata::from_parts(Uuid::nil(), DateTime::UNIX_EPOCH, Uuid::nil(), None, "");
+        AnyEnvelope::decode_text(blank, &self.name, self.version, &self.data).map_err(|source| {
+            StoredDecodeError {
+                position: self.position,
+                stream: stream.to_owned(),
+                id: self.id,
+                source,
+            }
+        })
+    }
 }

@@ -31,7 +31,7 @@ use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
 use crate::messaging::bus::scoped::Scope;
 use crate::persistence::aggregate::{LoadError, Loaded};
-use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::event::{NewEvent, Replayed};
 use crate::persistence::pending::Pending;
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
@@ -48,12 +48,13 @@ pub(crate) trait Transaction: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
-    fn read_stream(
+    /// At most `limit` events of `stream` after version `after`, as loading reads them.
+    fn read_for_replay(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Replayed>, StoreError>> + Send;
     /// The snapshot of `stream`: `(version, revision, data)`.
     fn read_snapshot(
         &self,
@@ -197,8 +198,8 @@ pub(crate) async fn load_in<A: Aggregate, Tx: Transaction>(
     }
     let mut loaded = loaded.unwrap_or_else(|| Loaded::new(stream));
     loop {
-        let page = tx.read_stream(stream, loaded.version(), PAGE).await?;
-        loaded.apply_stored(&page)?;
+        let page = tx.read_for_replay(stream, loaded.version(), PAGE).await?;
+        loaded.apply_replayed(&page)?;
         if page.len() < PAGE {
             return Ok(loaded);
         }

@@ -3,7 +3,7 @@
 
 use super::backend;
 use super::types::{PgTime, PgUuid};
-use crate::persistence::event::StoredEvent;
+use crate::persistence::event::{Replayed, StoredEvent};
 use crate::persistence::store::StoreError;
 use crate::Metadata;
 use sqlx::postgres::PgRow;
@@ -104,6 +104,44 @@ where
         .await
         .map_err(backend)?;
     rows.iter().map(stored_event).collect()
+}
+
+/// At most `limit` events of `stream` after version `after`, as loading an aggregate reads
+/// them: six columns of eleven.
+pub(crate) async fn read_for_replay<'c, E>(
+    executor: E,
+    stream: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Replayed>, StoreError>
+where
+    E: Executor<'c, Database = Postgres>,
+{
+    let sql = "SELECT position, stream_version, id, name, version, data::text \
+         FROM tidings_events WHERE stream = $1 AND stream_version > $2 \
+         ORDER BY stream_version LIMIT $3";
+    let rows = sqlx::query(sql)
+        .bind(stream)
+        .bind(clamp(after as u128))
+        .bind(clamp(limit as u128))
+        .fetch_all(executor)
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let at: i64 = row.try_get(0).map_err(backend)?;
+            let column = Column { row, at };
+            let version: i32 = column.get(4, "version")?;
+            Ok(Replayed {
+                position: positive(at, at, "position")?,
+                stream_version: positive(column.get(1, "stream_version")?, at, "stream_version")?,
+                id: column.get::<PgUuid>(2, "id")?.0,
+                name: column.get(3, "name")?,
+                version: positive(version.into(), at, "version")? as u32,
+                data: column.get(5, "data")?,
+            })
+        })
+        .collect()
 }
 
 /// PostgreSQL's `bigint` is signed; the store's numbers fit in the positive half.

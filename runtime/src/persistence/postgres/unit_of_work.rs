@@ -2,12 +2,12 @@
 //! shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::call;
-use super::read::read_stream;
+use super::read::read_for_replay;
 use super::{backend, snapshot, PostgresStore, PostgresTransaction};
 use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
 use crate::persistence::aggregate::{LoadError, Loaded};
-use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::event::{NewEvent, Replayed};
 use crate::persistence::execute::{CommandError, Execute};
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
@@ -26,13 +26,13 @@ impl Transaction for PostgresTransaction {
         call(&mut *self.lock()?, stream, expected, events).await
     }
 
-    async fn read_stream(
+    async fn read_for_replay(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        read_stream(&mut *self.lock()?, stream, after, limit).await
+    ) -> Result<Vec<Replayed>, StoreError> {
+        read_for_replay(&mut *self.lock()?, stream, after, limit).await
     }
 
     async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {

@@ -2,13 +2,13 @@
 //! connection, shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::append_in;
-use super::read::read_stream;
+use super::read::read_for_replay;
 use super::{lock, snapshot, SqliteStore};
 use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
 use crate::messaging::bus::scoped::ScopedType;
 use crate::persistence::aggregate::{now, LoadError, Loaded};
-use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::event::{NewEvent, Replayed};
 use crate::persistence::execute::{CommandError, Execute};
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
@@ -131,13 +131,13 @@ impl Transaction for SqliteTransaction {
         self.with_open(|conn| append_in(conn, stream, expected, events))
     }
 
-    async fn read_stream(
+    async fn read_for_replay(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.with_open(|conn| read_stream(conn, stream, after, limit))
+    ) -> Result<Vec<Replayed>, StoreError> {
+        self.with_open(|conn| read_for_replay(conn, stream, after, limit))
     }
 
     async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {
