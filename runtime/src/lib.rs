@@ -324,7 +324,7 @@ pub mod __private {
     pub use crate::diagnostics::{
         request_error, request_reply, HandlerReply, MirrorFallback, RequestError,
     };
-    pub use crate::{AggregateEvent, AnyEnvelope, Metadata};
+    pub use crate::{AggregateEvent, AnyEnvelope, DecodeError, Metadata};
     pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request};
 
     /// An aggregate's event in its envelope, stamped now, caused by `cause` when given.
@@ -333,6 +333,15 @@ pub mod __private {
             Some(cause) => AnyEnvelope::from(Envelope::caused_by(event, cause)),
             None => AnyEnvelope::from(Envelope::new(event)),
         }
+    }
+
+    /// Reads a stored event's JSON text straight into an `E`, in one pass.
+    pub fn decode_stored<E: Message>(text: &str) -> Result<E, crate::DecodeError> {
+        serde_json::from_str(text).map_err(|source| crate::DecodeError::Data {
+            name: E::NAME.to_owned(),
+            version: E::VERSION,
+            source,
+        })
     }
 
     /// The payload of `event` if it is an `E`, or `event` back.

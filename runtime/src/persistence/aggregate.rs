@@ -225,13 +225,22 @@ impl<A: Aggregate> Loaded<A> {
         Ok(())
     }
 
-    /// Applies a page of the stream's events as a unit of work reads them to load it.
-    pub(crate) fn apply_replayed(&mut self, page: &[Replayed]) -> Result<(), LoadError> {
-        for replayed in page {
-            let event = replayed.decode(&self.stream)?;
-            self.apply_decoded(event, replayed.stream_version)?;
+    /// Applies one of the stream's events as a unit of work reads it to load the aggregate:
+    /// straight from its text into the aggregate's event type when a variant's type has its
+    /// name and version, through the registry (upcasting) otherwise.
+    pub(crate) fn apply_replayed(&mut self, row: Replayed<'_>) -> Result<(), LoadError> {
+        match A::Event::decode_stored(row.name, row.version, row.data) {
+            Some(Ok(event)) => {
+                self.state.apply(&event);
+                self.version = row.stream_version;
+                Ok(())
+            }
+            Some(Err(source)) => Err(row.error(&self.stream, source).into()),
+            None => {
+                let event = row.decode(&self.stream)?;
+                self.apply_decoded(event, row.stream_version)
+            }
         }
-        Ok(())
     }
 
     fn apply_decoded(&mut self, event: AnyEnvelope, version: u64) -> Result<(), LoadError> {

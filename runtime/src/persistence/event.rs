@@ -251,29 +251,35 @@ pub struct StoredDecodeError {
     pub source: DecodeError,
 }
 
-/// A stored event as loading an aggregate reads it: what decoding and applying it takes, and
-/// what names it in an error; not its metadata, which `apply` never sees.
-#[derive(Debug)]
-pub(crate) struct Replayed {
+/// A stored event as loading an aggregate reads it, borrowed from its row: what decoding and
+/// applying it takes, and what names it in an error; not its metadata, which `apply` never
+/// sees.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replayed<'r> {
     pub(crate) position: u64,
     pub(crate) stream_version: u64,
     pub(crate) id: Uuid,
-    pub(crate) name: String,
+    pub(crate) name: &'r str,
     pub(crate) version: u32,
-    pub(crate) data: String,
+    pub(crate) data: &'r str,
 }
 
-impl Replayed {
-    /// The payload, decoded as [`StoredEvent::decode`] does, in an envelope without metadata.
+impl Replayed<'_> {
+    /// The error that names this event.
+    pub(crate) fn error(&self, stream: &str, source: DecodeError) -> StoredDecodeError {
+        StoredDecodeError {
+            position: self.position,
+            stream: stream.to_owned(),
+            id: self.id,
+            source,
+        }
+    }
+
+    /// The payload, decoded through the registry as [`StoredEvent::decode`] does, in an
+    /// envelope without metadata.
     pub(crate) fn decode(&self, stream: &str) -> Result<AnyEnvelope, StoredDecodeError> {
         let blank = Metadata::from_parts(Uuid::nil(), DateTime::UNIX_EPOCH, Uuid::nil(), None, "");
-        AnyEnvelope::decode_text(blank, &self.name, self.version, &self.data).map_err(|source| {
-            StoredDecodeError {
-                position: self.position,
-                stream: stream.to_owned(),
-                id: self.id,
-                source,
-            }
-        })
+        AnyEnvelope::decode_text(blank, self.name, self.version, self.data)
+            .map_err(|source| self.error(stream, source))
     }
 }

@@ -48,13 +48,15 @@ pub(crate) trait Transaction: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
-    /// At most `limit` events of `stream` after version `after`, as loading reads them.
-    fn read_for_replay(
+    /// Hands `each` at most `limit` events of `stream` after version `after`, as loading
+    /// reads them (borrowed from their rows), in order; returns how many it read.
+    fn replay(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Replayed>, StoreError>> + Send;
+        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    ) -> impl Future<Output = Result<usize, LoadError>> + Send;
     /// The snapshot of `stream`: `(version, revision, data)`.
     fn read_snapshot(
         &self,
@@ -198,9 +200,11 @@ pub(crate) async fn load_in<A: Aggregate, Tx: Transaction>(
     }
     let mut loaded = loaded.unwrap_or_else(|| Loaded::new(stream));
     loop {
-        let page = tx.read_for_replay(stream, loaded.version(), PAGE).await?;
-        loaded.apply_replayed(&page)?;
-        if page.len() < PAGE {
+        let after = loaded.version();
+        let read = tx
+            .replay(stream, after, PAGE, &mut |row| loaded.apply_replayed(row))
+            .await?;
+        if read < PAGE {
             return Ok(loaded);
         }
     }

@@ -3,6 +3,7 @@
 
 use super::backend;
 use super::types::{PgTime, PgUuid};
+use crate::persistence::aggregate::LoadError;
 use crate::persistence::event::{Replayed, StoredEvent};
 use crate::persistence::store::StoreError;
 use crate::Metadata;
@@ -106,14 +107,15 @@ where
     rows.iter().map(stored_event).collect()
 }
 
-/// At most `limit` events of `stream` after version `after`, as loading an aggregate reads
-/// them: six columns of eleven.
-pub(crate) async fn read_for_replay<'c, E>(
+/// Hands `each` at most `limit` events of `stream` after version `after`, as loading an
+/// aggregate reads them (six columns of eleven, borrowed from their rows); returns how many.
+pub(crate) async fn replay<'c, E>(
     executor: E,
     stream: &str,
     after: u64,
     limit: usize,
-) -> Result<Vec<Replayed>, StoreError>
+    each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+) -> Result<usize, LoadError>
 where
     E: Executor<'c, Database = Postgres>,
 {
@@ -127,21 +129,20 @@ where
         .fetch_all(executor)
         .await
         .map_err(backend)?;
-    rows.iter()
-        .map(|row| {
-            let at: i64 = row.try_get(0).map_err(backend)?;
-            let column = Column { row, at };
-            let version: i32 = column.get(4, "version")?;
-            Ok(Replayed {
-                position: positive(at, at, "position")?,
-                stream_version: positive(column.get(1, "stream_version")?, at, "stream_version")?,
-                id: column.get::<PgUuid>(2, "id")?.0,
-                name: column.get(3, "name")?,
-                version: positive(version.into(), at, "version")? as u32,
-                data: column.get(5, "data")?,
-            })
-        })
-        .collect()
+    for row in &rows {
+        let at: i64 = row.try_get(0).map_err(backend)?;
+        let column = Column { row, at };
+        let version: i32 = column.get(4, "version")?;
+        each(Replayed {
+            position: positive(at, at, "position")?,
+            stream_version: positive(column.get(1, "stream_version")?, at, "stream_version")?,
+            id: column.get::<PgUuid>(2, "id")?.0,
+            name: column.get(3, "name")?,
+            version: positive(version.into(), at, "version")? as u32,
+            data: column.get(5, "data")?,
+        })?;
+    }
+    Ok(rows.len())
 }
 
 /// PostgreSQL's `bigint` is signed; the store's numbers fit in the positive half.

@@ -2,7 +2,7 @@
 //! shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::call;
-use super::read::read_for_replay;
+use super::read::replay;
 use super::{backend, snapshot, PostgresStore, PostgresTransaction};
 use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
@@ -26,13 +26,14 @@ impl Transaction for PostgresTransaction {
         call(&mut *self.lock()?, stream, expected, events).await
     }
 
-    async fn read_for_replay(
+    async fn replay(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Replayed>, StoreError> {
-        read_for_replay(&mut *self.lock()?, stream, after, limit).await
+        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    ) -> Result<usize, LoadError> {
+        replay(&mut *self.lock()?, stream, after, limit, each).await
     }
 
     async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {

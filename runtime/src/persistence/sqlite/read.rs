@@ -1,6 +1,7 @@
 //! Reading the SQLite store: rows to [`StoredEvent`]s, every damaged column a typed error.
 
 use super::backend;
+use crate::persistence::aggregate::LoadError;
 use crate::persistence::event::{Replayed, StoredEvent};
 use crate::persistence::store::StoreError;
 use crate::Metadata;
@@ -35,33 +36,35 @@ pub(super) const READ_FOR_REPLAY: &str =
      FROM tidings_events WHERE stream = CAST(?1 AS TEXT) AND stream_version > ?2 \
      ORDER BY stream_version LIMIT CAST(?3 AS INTEGER)";
 
-/// At most `limit` events of `stream` after version `after`, as loading an aggregate reads
-/// them.
-pub(crate) fn read_for_replay(
+/// Hands `each` at most `limit` events of `stream` after version `after`, as loading an
+/// aggregate reads them, borrowed from their rows; returns how many.
+pub(crate) fn replay(
     conn: &Connection,
     stream: &str,
     after: u64,
     limit: usize,
-) -> Result<Vec<Replayed>, StoreError> {
+    each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+) -> Result<usize, LoadError> {
     let mut statement = conn.prepare_cached(READ_FOR_REPLAY).map_err(backend)?;
     let mut rows = statement
         .query(params![stream, clamp(after), clamp(limit as u64)])
         .map_err(backend)?;
-    let mut events = Vec::new();
+    let mut read = 0;
     while let Some(row) = rows.next().map_err(backend)? {
         let at: i64 = row.get(0).map_err(backend)?;
         let column = Column { row, at };
         let version: i64 = column.get(4, "version")?;
-        events.push(Replayed {
+        each(Replayed {
             position: unsigned(at, at, "position")?,
             stream_version: unsigned(column.get(1, "stream_version")?, at, "stream_version")?,
             id: column.uuid(2, "id")?,
-            name: column.get(3, "name")?,
+            name: column.text(3, "name")?,
             version: schema_version(version, at)?,
-            data: column.get(5, "data")?,
-        });
+            data: column.text(5, "data")?,
+        })?;
+        read += 1;
     }
-    Ok(events)
+    Ok(read)
 }
 
 /// At most `limit` events whose position is greater than `after`, in position order, read
@@ -155,7 +158,14 @@ struct Column<'r, 's> {
     at: i64,
 }
 
-impl Column<'_, '_> {
+impl<'r> Column<'r, '_> {
+    fn text(&self, index: usize, name: &str) -> Result<&'r str, StoreError> {
+        self.row
+            .get_ref(index)
+            .and_then(|value| value.as_str().map_err(Into::into))
+            .map_err(|e| corrupt(self.at, name, e.to_string()))
+    }
+
     fn get<T: FromSql>(&self, index: usize, name: &str) -> Result<T, StoreError> {
         self.row
             .get(index)

@@ -2,7 +2,7 @@
 //! connection, shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::append_in;
-use super::read::read_for_replay;
+use super::read::replay;
 use super::{lock, snapshot, SqliteStore};
 use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
@@ -131,13 +131,14 @@ impl Transaction for SqliteTransaction {
         self.with_open(|conn| append_in(conn, stream, expected, events))
     }
 
-    async fn read_for_replay(
+    async fn replay(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Replayed>, StoreError> {
-        self.with_open(|conn| read_for_replay(conn, stream, after, limit))
+        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    ) -> Result<usize, LoadError> {
+        self.with_open(|conn| Ok(replay(conn, stream, after, limit, each)))?
     }
 
     async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {
