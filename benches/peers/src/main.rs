@@ -123,7 +123,13 @@ fn rows(k: usize) -> Vec<(i64, String, String)> {
     history(k)
         .into_iter()
         .enumerate()
-        .map(|(i, e)| (i as i64 + 1, e.event_type(), serde_json::to_string(&e).unwrap()))
+        .map(|(i, e)| {
+            (
+                i as i64 + 1,
+                e.event_type(),
+                serde_json::to_string(&e).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -237,17 +243,24 @@ async fn main() {
         .await
         .unwrap();
     let cqrs: CqrsFramework<Account, _> = sqlite_es::sqlite_cqrs(pool.clone(), vec![], ());
-    round_trips!(sqlx::Sqlite, pool.clone(), cqrs, "cqrs-es + sqlite-es (NORMAL)", rounds, rng, "", "");
+    round_trips!(
+        sqlx::Sqlite,
+        pool.clone(),
+        cqrs,
+        "cqrs-es + sqlite-es (NORMAL)",
+        rounds,
+        rng,
+        "",
+        ""
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     if let Ok(url) = std::env::var("TIDINGS_TEST_POSTGRES") {
         let admin = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::raw_sql(
-            "DROP SCHEMA IF EXISTS bench_peers CASCADE; CREATE SCHEMA bench_peers;",
-        )
-        .execute(&admin)
-        .await
-        .unwrap();
+        sqlx::raw_sql("DROP SCHEMA IF EXISTS bench_peers CASCADE; CREATE SCHEMA bench_peers;")
+            .execute(&admin)
+            .await
+            .unwrap();
         let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(10)
@@ -259,7 +272,16 @@ async fn main() {
             .await
             .unwrap();
         let cqrs: CqrsFramework<Account, _> = postgres_es::postgres_cqrs(pool.clone(), vec![], ());
-        round_trips!(sqlx::Postgres, pool.clone(), cqrs, "cqrs-es + postgres-es", rounds, rng, "::json", "::text");
+        round_trips!(
+            sqlx::Postgres,
+            pool.clone(),
+            cqrs,
+            "cqrs-es + postgres-es",
+            rounds,
+            rng,
+            "::json",
+            "::text"
+        );
     } else {
         println!("TIDINGS_TEST_POSTGRES is not set: PostgreSQL skipped");
     }
