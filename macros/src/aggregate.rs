@@ -168,6 +168,15 @@ fn expand(
             };
         }
     });
+    let decode_steps = variants.iter().map(|(v, ty)| {
+        quote! {
+            if name == <#ty as #p::Message>::NAME && version == <#ty as #p::Message>::VERSION {
+                return ::core::option::Option::Some(
+                    #p::decode_stored::<#ty>(text).map(Self::#v),
+                );
+            }
+        }
+    });
     let froms = variants.iter().map(|(v, ty)| {
         quote! {
             #[automatically_derived]
@@ -202,6 +211,15 @@ fn expand(
                 ) -> ::core::result::Result<Self, #p::AnyEnvelope> {
                     #(#from_steps)*
                     ::core::result::Result::Err(event)
+                }
+
+                fn decode_stored(
+                    name: &str,
+                    version: u32,
+                    text: &str,
+                ) -> ::core::option::Option<::core::result::Result<Self, #p::DecodeError>> {
+                    #(#decode_steps)*
+                    ::core::option::Option::None
                 }
             }
 

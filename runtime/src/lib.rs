@@ -405,7 +405,7 @@ pub mod __private {
     pub use crate::diagnostics::{
         request_error, request_reply, HandlerReply, MirrorFallback, RequestError,
     };
-    pub use crate::{AggregateEvent, AnyEnvelope, Metadata};
+    pub use crate::{AggregateEvent, AnyEnvelope, DecodeError, Metadata};
     pub use crate::{Process, Role, Unknown};
 
     #[cfg(feature = "postgres")]
@@ -421,6 +421,15 @@ pub mod __private {
             Some(cause) => AnyEnvelope::from(Envelope::caused_by(event, cause)),
             None => AnyEnvelope::from(Envelope::new(event)),
         }
+    }
+
+    /// Reads a stored event's JSON text straight into an `E`, in one pass.
+    pub fn decode_stored<E: Message>(text: &str) -> Result<E, crate::DecodeError> {
+        serde_json::from_str(text).map_err(|source| crate::DecodeError::Data {
+            name: E::NAME.to_owned(),
+            version: E::VERSION,
+            source,
+        })
     }
 
     /// The payload of `event` if it is an `E`, or `event` back.

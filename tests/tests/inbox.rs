@@ -240,7 +240,7 @@ async fn a_sqlite_inbox_of_schema_version_2_is_upgraded_on_open() {
 mod postgres {
     use super::*;
     use tidings::broadcast::postgres::PostgresInbox;
-    use tidings::persistence::postgres::{sqlx, SCHEMA_VERSION};
+    use tidings::persistence::postgres::{migrate_to, sqlx, SCHEMA_VERSION};
     use tidings_tests::postgres::PgSchema;
 
     #[tokio::test]
@@ -261,34 +261,11 @@ mod postgres {
     async fn a_postgres_inbox_of_schema_version_2_is_upgraded_on_open() {
         let schema = PgSchema::new();
         let pool = schema.pool(2).await;
-        drop(PostgresInbox::open(pool.clone()).await.unwrap());
-        // Back to what version 2 wrote: the inbox keyed by consumer and UUID.
+        // What version 2 wrote: the inbox keyed by consumer and UUID.
+        migrate_to(&mut pool.acquire().await.unwrap(), 2)
+            .await
+            .unwrap();
         let recorded = Uuid::now_v7();
-        let later: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT table_name::text FROM information_schema.tables
-             WHERE table_schema = current_schema() AND table_name LIKE 'tidings_%'
-             AND table_name NOT IN {VERSION_2_TABLES}"
-        )))
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        for table in later {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        sqlx::raw_sql(
-            "DROP TABLE tidings_inbox;
-             CREATE TABLE tidings_inbox (
-                 consumer text NOT NULL, event_id uuid NOT NULL,
-                 received_on timestamptz NOT NULL DEFAULT now(),
-                 PRIMARY KEY (consumer, event_id));
-             DELETE FROM tidings_schema WHERE version > 2;",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
         sqlx::query(
             "INSERT INTO tidings_inbox (consumer, event_id) VALUES ('shipping', $1::text::uuid)",
         )

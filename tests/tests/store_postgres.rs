@@ -144,9 +144,12 @@ async fn events_commit_with_the_callers_own_writes() {
     let appended = postgres::append(&mut tx, "acc-1", ExpectedVersion::NoStream, &events)
         .await
         .unwrap();
-    assert_eq!(appended.positions, 1..2);
+    assert_eq!(appended.positions.end - appended.positions.start, 1);
     assert_eq!(
-        postgres::read_all(&mut *tx, 0, 10).await.unwrap().len(),
+        postgres::read_stream(&mut *tx, "acc-1", 0, 10)
+            .await
+            .unwrap()
+            .len(),
         1,
         "seen inside"
     );
@@ -162,7 +165,7 @@ async fn events_commit_with_the_callers_own_writes() {
 }
 
 #[tokio::test]
-async fn a_rolled_back_transaction_leaves_no_writes_no_events_and_no_hole() {
+async fn a_rolled_back_transaction_leaves_no_writes_and_no_events() {
     let schema = PgSchema::new();
     let store = store_with_balances(&schema).await;
     let mut tx = store.pool().begin().await.unwrap();
@@ -181,11 +184,9 @@ async fn a_rolled_back_transaction_leaves_no_writes_no_events_and_no_hole() {
         .append("acc-1", ExpectedVersion::NoStream, &[deposit(1)])
         .await
         .unwrap();
-    assert_eq!(
-        appended.positions,
-        1..2,
-        "the rolled-back position is taken again"
-    );
+    let read = store.read_all(0, 10).await.unwrap();
+    assert_eq!(read.len(), 1, "only the committed event");
+    assert_eq!(read[0].position(), appended.positions.start);
 }
 
 #[tokio::test]
@@ -195,7 +196,7 @@ async fn a_refused_append_leaves_the_callers_transaction_usable() {
     let stored = deposit(1);
     let fresh = deposit(2);
     let mut tx = store.pool().begin().await.unwrap();
-    postgres::append(
+    let first = postgres::append(
         &mut tx,
         "acc-1",
         ExpectedVersion::NoStream,
@@ -223,7 +224,7 @@ async fn a_refused_append_leaves_the_callers_transaction_usable() {
     assert!(
         matches!(
             refusals[0],
-            Err(StoreError::DuplicateEvent { position: 1, .. })
+            Err(StoreError::DuplicateEvent { position, .. }) if position == first.positions.start
         ),
         "{refusals:?}"
     );
@@ -243,38 +244,87 @@ async fn a_refused_append_leaves_the_callers_transaction_usable() {
     let appended = postgres::append(&mut tx, "acc-1", ExpectedVersion::Exact(1), &[fresh])
         .await
         .unwrap();
-    assert_eq!(appended.positions, 2..3);
+    assert_eq!(
+        appended.positions,
+        first.positions.end..first.positions.end + 1,
+        "refused appends took no position"
+    );
     tx.commit().await.unwrap();
     assert_eq!(balances(store.pool()).await, 1);
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 2);
 }
 
+/// Whether a connection of `schema` waits for an advisory lock (a stream's).
+async fn waits_for_a_stream(schema: &PgSchema, pool: &PgPool) -> bool {
+    sqlx::query_scalar(
+        "SELECT count(*) > 0 FROM pg_stat_activity
+         WHERE application_name = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+    )
+    .bind(schema.name())
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
-async fn an_open_transaction_that_appended_holds_back_other_appends_until_it_ends() {
+async fn an_open_transaction_that_appended_holds_back_its_stream_and_readers_not_other_writers() {
     let schema = PgSchema::new();
     let store = PostgresStore::open(schema.pool(4).await).await.unwrap();
     let mut tx = store.pool().begin().await.unwrap();
-    postgres::append(&mut tx, "a", ExpectedVersion::NoStream, &[deposit(1)])
+    let early = postgres::append(&mut tx, "a", ExpectedVersion::NoStream, &[deposit(1)])
         .await
         .unwrap();
 
+    // Another stream: appended and committed while the transaction is open.
+    let late = tokio::time::timeout(
+        Duration::from_secs(30),
+        store.append("b", ExpectedVersion::NoStream, &[deposit(2)]),
+    )
+    .await
+    .expect("an append to another stream does not wait for the open transaction")
+    .unwrap();
+    assert!(
+        late.positions.start > early.positions.start,
+        "the later transaction appends above the open one"
+    );
+    assert!(
+        postgres::read_all(store.pool(), 0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a reader stops below the open transaction, so it cannot pass `a`'s event"
+    );
+
+    // The same stream: waits for the transaction, then sees its event.
     let other = store.clone();
-    let waiting = tokio::spawn(async move {
+    let same_stream = tokio::spawn(async move {
         other
-            .append("b", ExpectedVersion::NoStream, &[deposit(2)])
+            .append("a", ExpectedVersion::NoStream, &[deposit(3)])
             .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !waiting.is_finished(),
-        "a second append runs while the first is uncommitted"
-    );
+    while !waits_for_a_stream(&schema, store.pool()).await {
+        tokio::task::yield_now().await;
+    }
+    assert!(!same_stream.is_finished());
     tx.commit().await.unwrap();
-    let appended = waiting.await.unwrap().unwrap();
+    assert!(
+        matches!(
+            same_stream.await.unwrap(),
+            Err(StoreError::Conflict { actual: 1, .. })
+        ),
+        "the second writer of `a` waited and then saw the first one's event"
+    );
+    let read: Vec<_> = store
+        .read_all(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position())
+        .collect();
     assert_eq!(
-        appended.positions,
-        2..3,
-        "it takes the next position after the commit"
+        read,
+        [early.positions.start, late.positions.start],
+        "in transaction order, not commit order"
     );
 }
 
@@ -296,8 +346,8 @@ async fn events_postgres_cannot_hold_are_refused_with_their_reason() {
     );
     let cases = [
         (ancient, "4713 BC"),
-        (not_json(&event), "not JSON"),
-        (nul, "U+0000"),
+        (not_json(&event), "invalid input syntax for type json"),
+        (nul, "Unicode escape"),
     ];
     for (bad, reason) in cases {
         let error = store
@@ -365,39 +415,45 @@ fn not_json(template: &NewEvent) -> NewEvent {
 }
 
 #[tokio::test]
-async fn a_version_1_schema_holding_events_is_upgraded_on_open() {
-    use tidings::broadcast::{Checkpoints, Leases};
-    let schema = PgSchema::new();
-    let store = PostgresStore::open(schema.pool(2).await).await.unwrap();
-    store
-        .append(
-            "acc-1",
-            ExpectedVersion::NoStream,
-            &[deposit(5), deposit(7)],
-        )
-        .await
-        .unwrap();
-    // Back to what the first release wrote: version 1 has the events, the head row and the
-    // append; the processors' tables came with version 2.
-    let later: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables
-         WHERE table_schema = current_schema() AND table_name LIKE 'tidings_%'
-         AND table_name NOT IN ('tidings_events', 'tidings_head', 'tidings_schema')",
+async fn schemas_of_versions_1_and_4_holding_events_are_upgraded_on_open() {
+    for from in [1, 4] {
+        upgrade_from(from).await;
+    }
+}
+
+/// Appends through the append function of schema versions 1 to 4 (the head row's).
+async fn append_as_before(pool: &PgPool, event: &NewEvent) {
+    let outcome: String = sqlx::query_scalar(
+        "SELECT outcome FROM tidings_append('acc-1', 1::smallint, 0, ARRAY[$1::uuid],
+             ARRAY[$2], ARRAY[1], ARRAY[now()], ARRAY[$3::uuid], ARRAY[NULL::uuid],
+             ARRAY['/bank'], ARRAY[$4])",
     )
-    .fetch_all(store.pool())
+    .bind(event.id().to_string())
+    .bind(event.name())
+    .bind(event.metadata().correlation_id().to_string())
+    .bind(event.data())
+    .fetch_one(pool)
     .await
     .unwrap();
-    for table in later {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
-    sqlx::raw_sql("DELETE FROM tidings_schema WHERE version > 1")
-        .execute(store.pool())
+    assert_eq!(outcome, "appended");
+}
+
+/// A schema of version `from` (what that release created) holding two events, opened by
+/// this release.
+async fn upgrade_from(from: u32) {
+    use tidings::broadcast::{Checkpoints, Leases};
+    let schema = PgSchema::new();
+    let pool = schema.pool(2).await;
+    postgres::migrate_to(&mut pool.acquire().await.unwrap(), from)
         .await
         .unwrap();
-    assert_eq!(schema_versions(store.pool()).await, [1]);
+    assert_eq!(
+        schema_versions(&pool).await,
+        (1..=from as i32).collect::<Vec<_>>()
+    );
+    for event in [deposit(5), deposit(7)] {
+        append_as_before(&pool, &event).await;
+    }
 
     let upgraded = PostgresStore::open(schema.pool(2).await).await.unwrap();
     let expected: Vec<i32> = (1..=SCHEMA_VERSION as i32).collect();
@@ -414,9 +470,32 @@ async fn a_version_1_schema_holding_events_is_upgraded_on_open() {
         .append("acc-1", ExpectedVersion::Exact(2), &[deposit(11)])
         .await
         .unwrap();
-    assert_eq!(appended.positions, 3..4, "positions go on without a gap");
-    upgraded.advance("projection", 3).await.unwrap();
-    assert_eq!(upgraded.checkpoint("projection").await.unwrap(), 3);
+    assert!(
+        appended.positions.start > 2,
+        "positions go on above the stored ones"
+    );
+    let after_the_old = upgraded.read_all(2, 10).await.unwrap();
+    assert_eq!(
+        after_the_old.len(),
+        1,
+        "a reader at the old end gets the new event"
+    );
+    assert_eq!(after_the_old[0].position(), appended.positions.start);
+    assert!(
+        sqlx::query("SELECT 1 FROM tidings_head")
+            .fetch_optional(upgraded.pool())
+            .await
+            .is_err(),
+        "the head row is gone"
+    );
+    upgraded
+        .advance("projection", appended.positions.start)
+        .await
+        .unwrap();
+    assert_eq!(
+        upgraded.checkpoint("projection").await.unwrap(),
+        appended.positions.start
+    );
     assert!(upgraded
         .acquire("relay", "instance-1", Duration::from_secs(5))
         .await

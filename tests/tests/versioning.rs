@@ -316,3 +316,53 @@ fn upcasters_read_the_envelope_s_metadata_beside_the_old_payload() {
     assert_eq!(label.label, "fragile");
     assert_eq!(label.correlation, "0190a4b2-5a6e-7c1d-8f00-0000000000aa");
 }
+
+#[derive(tidings::AggregateEvent, Debug, Clone)]
+enum ParcelEvent {
+    Sent(ParcelSent),
+}
+
+#[derive(Default)]
+struct Parcel {
+    sent: Vec<(chrono::DateTime<chrono::Utc>, String)>,
+}
+
+impl tidings::Aggregate for Parcel {
+    type Event = ParcelEvent;
+    fn apply(&mut self, event: &ParcelEvent) {
+        let ParcelEvent::Sent(sent) = event;
+        self.sent.push((sent.sent_at, sent.sent_by_event.clone()));
+    }
+}
+
+#[test]
+fn an_aggregate_loaded_in_a_unit_of_work_upcasts_with_each_event_s_metadata() {
+    let dir = Scratch::new("versioning-aggregate-metadata");
+    let store = SqliteStore::open(dir.join("events.db")).unwrap();
+    let current = Envelope::new(ParcelSent {
+        parcel: 1,
+        sent_at: chrono::Utc::now(),
+        sent_by_event: "current".into(),
+    });
+    let old = Envelope::new(ParcelSentV1 { parcel: 1 });
+    let rows = [
+        NewEvent::from_envelope(&current).unwrap(),
+        NewEvent::from_envelope(&old).unwrap(),
+    ];
+    store
+        .append_sync("parcel-1", ExpectedVersion::NoStream, &rows)
+        .unwrap();
+    let bus = Bus::builder().build().unwrap();
+    let parcel = store
+        .unit_of_work(&bus, |unit| unit.load::<Parcel>("parcel-1"))
+        .unwrap()
+        .into_value();
+    assert_eq!(parcel.version(), 2);
+    let sent = &parcel.state().sent;
+    assert_eq!(sent[0].1, "current", "the current version decodes as it is");
+    assert_eq!(
+        (sent[1].0, sent[1].1.as_str()),
+        (old.occurred_on(), old.id().to_string().as_str()),
+        "the old one is upcast with its own envelope's metadata"
+    );
+}

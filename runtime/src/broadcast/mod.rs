@@ -2,7 +2,7 @@
 //! come in.
 //!
 //! The event store is the outbox: the events a unit of work appends commit with the user's
-//! writes, in one gap-free global order, so every event that should leave is already durable
+//! writes, in one global order that a reader never skips through, so every event that should leave is already durable
 //! there. What reads it is a **catch-up processor** ([`CatchUp`]): it reads the events after
 //! its checkpoint, hands them to a handler, and advances the checkpoint, kept by name in the
 //! store's database ([`Checkpoints`]). A read-model projection is one; the relay to a broker

@@ -4,6 +4,7 @@
 //! fixture (`tidings::testing::given`) also drives.
 
 use crate::messaging::any::AnyEnvelope;
+use crate::messaging::cloudevents::DecodeError;
 use crate::messaging::envelope::Metadata;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -49,6 +50,15 @@ pub trait AggregateEvent: Sized + Send + 'static {
 
     /// The variant that holds `event`'s payload, or `event` back if it is none of them.
     fn from_envelope(event: AnyEnvelope) -> Result<Self, AnyEnvelope>;
+
+    /// A stored event's JSON `text` decoded straight into the variant whose event type has
+    /// this `name` and `version`, in one pass (what loading an aggregate does first); `None`
+    /// when no variant's type has them (an older version to upcast, or a foreign event), and
+    /// loading then decodes through the registry. The derive implements it.
+    #[doc(hidden)]
+    fn decode_stored(_name: &str, _version: u32, _text: &str) -> Option<Result<Self, DecodeError>> {
+        None
+    }
 }
 
 /// An aggregate whose state is rebuilt by applying its events, in order.

@@ -70,6 +70,18 @@ impl AnyEnvelope {
         Ok(AnyEnvelope { meta, payload })
     }
 
+    /// Decodes a payload's JSON text, stored apart from its metadata, into the registered
+    /// type of this `name` and `version`: in one pass for a type's current version.
+    pub(crate) fn decode_text(
+        meta: Metadata,
+        name: &str,
+        version: u32,
+        text: &str,
+    ) -> Result<AnyEnvelope, DecodeError> {
+        let payload = Registry::get().decode_text(name, version, text, &meta)?;
+        Ok(AnyEnvelope { meta, payload })
+    }
+
     /// The CloudEvents 1.0 structured JSON form.
     pub fn to_json(&self) -> serde_json::Result<serde_json::Value> {
         let data = self.payload.to_json()?;
@@ -79,6 +91,11 @@ impl AnyEnvelope {
     /// The payload alone as JSON (the CloudEvents `data`).
     pub fn data(&self) -> serde_json::Result<serde_json::Value> {
         self.payload.to_json()
+    }
+
+    /// The payload alone as JSON text, written straight from the payload.
+    pub(crate) fn data_text(&self) -> serde_json::Result<String> {
+        self.payload.to_text()
     }
 
     /// The wire name of the payload's type.

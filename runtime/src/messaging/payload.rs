@@ -13,6 +13,8 @@ pub(crate) trait Payload: Any + Send + Sync {
     /// The type's slot in every routing table.
     fn slot(&self) -> usize;
     fn to_json(&self) -> serde_json::Result<serde_json::Value>;
+    /// The JSON text, written in one pass.
+    fn to_text(&self) -> serde_json::Result<String>;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
     /// The typed envelope of this payload and `meta`, erased for dispatch.
@@ -35,6 +37,9 @@ impl<M: Message> Payload for M {
     fn to_json(&self) -> serde_json::Result<serde_json::Value> {
         serde_json::to_value(self)
     }
+    fn to_text(&self) -> serde_json::Result<String> {
+        serde_json::to_string(self)
+    }
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
     }
@@ -52,4 +57,9 @@ impl<M: Message> Payload for M {
 /// Decodes the JSON form of an `M`, as its registration does for the registry.
 pub(crate) fn decode<M: Message>(value: serde_json::Value) -> serde_json::Result<Box<dyn Payload>> {
     Ok(Box::new(serde_json::from_value::<M>(value)?))
+}
+
+/// Decodes the JSON text of an `M` in one pass, with no intermediate `serde_json::Value`.
+pub(crate) fn decode_text<M: Message>(text: &str) -> serde_json::Result<Box<dyn Payload>> {
+    Ok(Box::new(serde_json::from_str::<M>(text)?))
 }

@@ -3,7 +3,7 @@
 //! (with the aggregate's snapshots); a store's `execute` does the whole command in one call.
 
 use crate::messaging::aggregate::{Aggregate, AggregateEvent};
-use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::event::{NewEvent, Replayed, StoredEvent};
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use crate::persistence::StoredDecodeError;
@@ -121,8 +121,9 @@ impl<A: Aggregate> Loaded<A> {
         let mut loaded = Loaded::<A>::new(stream);
         loop {
             let page = store.read_stream(stream, loaded.version, PAGE).await?;
-            loaded.apply_stored(&page)?;
-            if page.len() < PAGE {
+            let full = page.len() == PAGE;
+            loaded.apply_stored(page)?;
+            if !full {
                 return Ok(loaded);
             }
         }
@@ -134,8 +135,9 @@ impl<A: Aggregate> Loaded<A> {
         let mut loaded = Loaded::<A>::new(stream);
         loop {
             let page = store.read_stream_now(stream, loaded.version, PAGE)?;
-            loaded.apply_stored(&page)?;
-            if page.len() < PAGE {
+            let read = page.len();
+            loaded.apply_stored(page)?;
+            if read < PAGE {
                 return Ok(loaded);
             }
         }
@@ -229,19 +231,44 @@ impl<A: Aggregate> Loaded<A> {
     }
 
     /// Applies a page of the stream's stored events.
-    pub(crate) fn apply_stored(&mut self, page: &[StoredEvent]) -> Result<(), LoadError> {
+    pub(crate) fn apply_stored(&mut self, page: Vec<StoredEvent>) -> Result<(), LoadError> {
         for stored in page {
-            let event =
-                A::Event::from_envelope(stored.decode()?).map_err(|event| LoadError::Foreign {
-                    stream: self.stream.clone(),
-                    version: stored.stream_version(),
-                    name: event.name(),
-                    aggregate: std::any::type_name::<A>(),
-                    expected: <A::Event as AggregateEvent>::NAMES.join(", "),
-                })?;
-            self.state.apply(&event);
-            self.version = stored.stream_version();
+            let version = stored.stream_version();
+            let event = stored.into_decoded()?;
+            self.apply_decoded(event, version)?;
         }
+        Ok(())
+    }
+
+    /// Applies one of the stream's events as a unit of work reads it to load the aggregate:
+    /// straight from its text into the aggregate's event type when a variant's type has its
+    /// name and version, through the registry (upcasting) otherwise.
+    ///
+    /// `false` when the row must go through the registry (an older version to upcast, or a
+    /// type of another aggregate): it is not applied, and the caller reads it whole, with its
+    /// metadata, which upcasters may read.
+    pub(crate) fn apply_replayed(&mut self, row: Replayed<'_>) -> Result<bool, LoadError> {
+        match A::Event::decode_stored(row.name, row.version, row.data) {
+            Some(Ok(event)) => {
+                self.state.apply(&event);
+                self.version = row.stream_version;
+                Ok(true)
+            }
+            Some(Err(source)) => Err(row.error(&self.stream, source).into()),
+            None => Ok(false),
+        }
+    }
+
+    fn apply_decoded(&mut self, event: AnyEnvelope, version: u64) -> Result<(), LoadError> {
+        let event = A::Event::from_envelope(event).map_err(|event| LoadError::Foreign {
+            stream: self.stream.clone(),
+            version,
+            name: event.name(),
+            aggregate: std::any::type_name::<A>(),
+            expected: <A::Event as AggregateEvent>::NAMES.join(", "),
+        })?;
+        self.state.apply(&event);
+        self.version = version;
         Ok(())
     }
 

@@ -34,7 +34,7 @@ impl NewEvent {
             meta: envelope.metadata().clone(),
             name: Cow::Borrowed(envelope.name()),
             version: envelope.version(),
-            data: envelope.data()?.to_string(),
+            data: envelope.data_text()?,
         })
     }
 
@@ -119,8 +119,10 @@ impl StoredEvent {
         }
     }
 
-    /// The global position: 1 for the first event of the store, then one more for each
-    /// event, with no gaps.
+    /// The global position: it rises in the order `read_all` returns events, and one append's
+    /// events hold consecutive positions. The SQLite and in-memory stores count `1, 2, 3, …`;
+    /// the PostgreSQL store's positions have holes (see its module docs). Either way, reading
+    /// after a position returned never skips an event.
     pub fn position(&self) -> u64 {
         self.position
     }
@@ -170,14 +172,32 @@ impl StoredEvent {
         &self.data
     }
 
-    /// Decodes the event into whichever registered type its name and version designate.
+    /// Decodes the event into whichever registered type its name and version designate: the
+    /// current version of a type straight from the stored text, an older one through its
+    /// upcasters.
     pub fn decode(&self) -> Result<AnyEnvelope, StoredDecodeError> {
-        // Text that is not JSON is damage, not a type mismatch: `Malformed`; JSON that does
-        // not fit the type is `Data`, from the decode below.
-        let data = serde_json::from_str(&self.data)
-            .map_err(|source| self.error(DecodeError::Malformed(source)))?;
-        AnyEnvelope::decode(self.meta.clone(), self.name.clone(), self.version, data)
+        AnyEnvelope::decode_text(self.meta.clone(), &self.name, self.version, &self.data)
             .map_err(|source| self.error(source))
+    }
+
+    /// [`decode`](StoredEvent::decode), keeping the metadata instead of copying it.
+    pub(crate) fn into_decoded(self) -> Result<AnyEnvelope, StoredDecodeError> {
+        let StoredEvent {
+            position,
+            stream,
+            meta,
+            name,
+            version,
+            data,
+            ..
+        } = self;
+        let id = meta.id();
+        AnyEnvelope::decode_text(meta, &name, version, &data).map_err(|source| StoredDecodeError {
+            position,
+            stream,
+            id,
+            source,
+        })
     }
 
     /// Decodes the event into an `E`; an event of another type is a
@@ -229,4 +249,29 @@ pub struct StoredDecodeError {
     /// What was wrong: an unknown name, an unsupported version, data that does not fit.
     #[source]
     pub source: DecodeError,
+}
+
+/// A stored event as loading an aggregate reads it, borrowed from its row: what decoding and
+/// applying it takes, and what names it in an error; not its metadata, which `apply` never
+/// sees.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replayed<'r> {
+    pub(crate) position: u64,
+    pub(crate) stream_version: u64,
+    pub(crate) id: Uuid,
+    pub(crate) name: &'r str,
+    pub(crate) version: u32,
+    pub(crate) data: &'r str,
+}
+
+impl Replayed<'_> {
+    /// The error that names this event.
+    pub(crate) fn error(&self, stream: &str, source: DecodeError) -> StoredDecodeError {
+        StoredDecodeError {
+            position: self.position,
+            stream: stream.to_owned(),
+            id: self.id,
+            source,
+        }
+    }
 }

@@ -10,8 +10,10 @@ use uuid::Uuid;
 /// - [`append`](EventStore::append) writes a batch to one stream atomically, if the stream is
 ///   at the [`ExpectedVersion`]; otherwise nothing is written and the error is a
 ///   [`StoreError::Conflict`].
-/// - Each event gets the next global position (1, 2, 3, … with no gaps) and the next version
-///   in its stream (1 for a stream's first event).
+/// - Each event gets a global position higher than every earlier append's (a batch's events
+///   consecutive ones) and the next version in its stream (1 for a stream's first event,
+///   with no gaps). Global positions may have holes between appends: the SQLite and
+///   in-memory stores count `1, 2, 3, …`, the PostgreSQL store does not.
 /// - An event id is stored at most once. Appending a batch that is already stored, at the same
 ///   place, is an idempotent retry: it succeeds, writes nothing and reports the first append
 ///   ([`Appended::already_stored`]). A batch that is stored only in part, or elsewhere, is a
@@ -19,7 +21,11 @@ use uuid::Uuid;
 ///   expected version is checked, so retrying with the original expected version succeeds
 ///   even when the stream has moved on since.
 /// - [`read_all`](EventStore::read_all) returns committed events after a position, in
-///   position order, never skipping one: a reader that saw position `n` will next see `n + 1`.
+///   position order, never skipping one: a reader that saw position `n` and asks for what
+///   follows gets, now or on a later read, every event that commits at a higher position,
+///   and no event ever commits at a position at or below `n` once `n` was returned. A call
+///   returns, up to `limit`, the events whose appends committed before it (the PostgreSQL
+///   store waits a bounded time for older transactions in flight to give them up).
 ///
 /// The methods are async so that every backend, including ones that talk to a server, has
 /// one shape; the embedded backends also offer the same calls synchronously

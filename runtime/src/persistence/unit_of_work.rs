@@ -31,7 +31,8 @@ use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
 use crate::messaging::bus::scoped::Scope;
 use crate::persistence::aggregate::{LoadError, Loaded};
-use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::event::StoredEvent;
+use crate::persistence::event::{NewEvent, Replayed};
 use crate::persistence::pending::Pending;
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
@@ -48,6 +49,17 @@ pub(crate) trait Transaction: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+    /// Hands `each` at most `limit` events of `stream` after version `after`, as loading
+    /// reads them (borrowed from their rows), in order; returns how many it read.
+    fn replay(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    ) -> impl Future<Output = Result<usize, LoadError>> + Send;
+    /// Whole rows of `stream`, metadata included: what loading falls back to for an event
+    /// that must be upcast (an upcaster may read the envelope's metadata).
     fn read_stream(
         &self,
         stream: &str,
@@ -208,10 +220,28 @@ pub(crate) async fn load_in<A: Aggregate, Tx: Transaction>(
         }
     }
     let mut loaded = loaded.unwrap_or_else(|| Loaded::new(stream));
+    // Events of the current versions decode straight from their rows; from the first that
+    // must be upcast on, the rest is read whole, metadata included, for the upcasters.
+    let mut whole_rows = false;
+    while !whole_rows {
+        let after = loaded.version();
+        let read = tx
+            .replay(stream, after, PAGE, &mut |row| {
+                if !whole_rows && !loaded.apply_replayed(row)? {
+                    whole_rows = true;
+                }
+                Ok(())
+            })
+            .await?;
+        if read < PAGE && !whole_rows {
+            return Ok(loaded);
+        }
+    }
     loop {
         let page = tx.read_stream(stream, loaded.version(), PAGE).await?;
-        loaded.apply_stored(&page)?;
-        if page.len() < PAGE {
+        let read = page.len();
+        loaded.apply_stored(page)?;
+        if read < PAGE {
             return Ok(loaded);
         }
     }

@@ -167,8 +167,11 @@ pub async fn relayed_events_have_their_effect_once_in_order<S, I>(
     append_numbered_to(&*store, "order-1", 1..=50).await;
     let relay = Relay::new(store.clone(), uri, &exchange).batch(16);
     let checkpoint = relay.publish_pending().await.unwrap();
+    let stored = store.read_all(0, 1000).await.unwrap();
+    assert_eq!(stored.len(), 55);
     assert_eq!(
-        checkpoint, 55,
+        Some(checkpoint),
+        stored.last().map(|e| e.position()),
         "the checkpoint passes the internal events too"
     );
     assert_once_in_order(&shipping.wait_for(50, WAIT).await, 50);

@@ -51,9 +51,11 @@
 //!   event of the page, with the same `limit`; after an empty page it is the same request
 //!   again. The URL is relative to the server: its path is the one the request came in on,
 //!   wherever the router is mounted.
-//! - **Caching.** A full page (exactly `limit` events) never changes: positions are gap-free
-//!   and a committed event is never rewritten, so the events after `after` up to `after +
-//!   limit` are fixed once they exist. It is sent with `Cache-Control: public,
+//! - **Caching.** A full page (exactly `limit` events) never changes: a store never lets an
+//!   event commit at or below a position it has returned (the promise of
+//!   [`EventStore::read_all`]), and a committed
+//!   event is never rewritten, so the first `limit` events after `after` are fixed once they
+//!   are read. It is sent with `Cache-Control: public,
 //!   max-age=31536000, immutable`, so caches and proxies may serve it to every reader. A
 //!   partial page is the head of the feed, which grows with each append: it is sent with
 //!   `Cache-Control: no-cache`, so a cache asks the server each time (a reader polling the
@@ -96,6 +98,8 @@
 //!   it are sent, then one SSE event named `feed-error` whose data is the message, naming
 //!   the position; nothing is skipped. A store that fails ends it the same way, and a client
 //!   that reconnects resumes after its last id.
+//!
+//! [`EventStore::read_all`]: crate::persistence::EventStore::read_all
 
 /// The web framework the feed is built on, at the version it uses, with its HTTP/1.1
 /// server (`axum::serve`): [`Feed::router`] returns its `Router`.

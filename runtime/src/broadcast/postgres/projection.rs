@@ -3,7 +3,7 @@
 use super::backend;
 use crate::broadcast::projection::ProjectionError;
 use crate::persistence::postgres::sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use crate::persistence::postgres::{self};
+use crate::persistence::postgres::{self, HELD_FOR_AT_MOST};
 use crate::persistence::{StoreError, StoredEvent};
 
 /// A catch-up processor whose effects are writes to the store's own PostgreSQL database:
@@ -70,18 +70,29 @@ impl Projection {
         pool: &PgPool,
         mut apply: impl AsyncFnMut(&mut PgConnection, &StoredEvent) -> Result<(), E>,
     ) -> Result<u64, ProjectionError<E>> {
+        let mut held: Option<std::time::Instant> = None;
         loop {
             let mut tx = self.begin(pool).await?;
             let after = postgres::lock_checkpoint(&mut tx, &self.name)
                 .await
                 .map_err(|e| self.store(e))?;
-            let events = postgres::read_all(&mut *tx, after, self.batch)
+            let page = postgres::read_page(&mut *tx, after, self.batch)
                 .await
                 .map_err(|e| self.store(e))?;
+            let events = page.events;
             let Some(last) = events.last().map(StoredEvent::position) else {
                 tx.commit().await.map_err(|e| self.store(backend(e)))?;
+                if page.held && held.is_none_or(|since| since.elapsed() < HELD_FOR_AT_MOST) {
+                    // Events committed behind a transaction still in flight: wait for it
+                    // outside the batch's transaction (it may be another instance's, waiting
+                    // for the checkpoint row), then read again.
+                    held.get_or_insert_with(std::time::Instant::now);
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    continue;
+                }
                 return Ok(after);
             };
+            held = None;
             for event in &events {
                 if let Err(error) = apply(&mut tx, event).await {
                     return Err(self

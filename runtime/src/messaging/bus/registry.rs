@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 pub struct MessageRegistration {
     pub(super) message: MessageRef,
     pub(super) decode: fn(serde_json::Value) -> serde_json::Result<Box<dyn Payload>>,
+    /// The same from JSON text, in one pass.
+    pub(super) decode_text: fn(&str) -> serde_json::Result<Box<dyn Payload>>,
     pub(super) slot: fn() -> &'static Slot,
     /// How to type the calls of this message's handlers.
     pub(super) typing: fn() -> Typing,
@@ -35,6 +37,7 @@ impl MessageRegistration {
         MessageRegistration {
             message: MessageRef::of::<M>(),
             decode: payload::decode::<M>,
+            decode_text: payload::decode_text::<M>,
             slot: M::slot,
             typing,
             schema: M::SCHEMA,
@@ -273,6 +276,47 @@ impl Registry {
             version,
             source,
         })
+    }
+
+    /// Decodes JSON `text` (a stored event's data) into the type registered under this
+    /// name and version. The current version of a type, and any version registered as a
+    /// type of its own, is read straight from the text into the type; only an older version
+    /// that upcasters bring up to date goes through a `serde_json::Value`.
+    pub(crate) fn decode_text(
+        &self,
+        name: &str,
+        version: u32,
+        text: &str,
+        meta: &Metadata,
+    ) -> Result<Box<dyn Payload>, DecodeError> {
+        let candidates = self.named(name);
+        let direct = match candidates.last() {
+            Some(current) if current.message.version == version => Some(current),
+            Some(current)
+                if version < current.message.version
+                    && current.message.kind == MessageKind::Event =>
+            {
+                None
+            }
+            _ => candidates.iter().find(|r| r.message.version == version),
+        };
+        match direct {
+            Some(registration) => (registration.decode_text)(text).map_err(|source| {
+                // Text that is not JSON is damage, not a type mismatch: `Malformed`.
+                match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                    Err(malformed) => DecodeError::Malformed(malformed),
+                    Ok(_) => DecodeError::Data {
+                        name: name.to_owned(),
+                        version,
+                        source,
+                    },
+                }
+            }),
+            None => {
+                let data = serde_json::from_str(text).map_err(DecodeError::Malformed)?;
+                self.decode(name.to_owned(), version, data, meta)
+            }
+        }
     }
 
     /// Whether a type with this wire name is registered as an integration event.

@@ -1,6 +1,6 @@
 //! Appending: expected versions, conflicts, retries, duplicates, concurrent writers.
 
-use super::{counted, counts, ok};
+use super::{assert_rising, counted, counts, ok, span};
 use crate::persistence::{EventStore, ExpectedVersion, StoreError};
 use ExpectedVersion::{Any, Exact, NoStream, StreamExists};
 
@@ -45,10 +45,11 @@ async fn count<S: EventStore>(store: &S) -> usize {
 pub async fn no_stream_creates_the_stream<S: EventStore>(store: &S) {
     let appended = ok(store.append("a", NoStream, &counts(0..2)).await, "append");
     assert_eq!(
-        appended.positions,
-        1..3,
-        "the first events take positions 1 and 2"
+        span(&appended.positions),
+        2,
+        "two events take two consecutive positions"
     );
+    assert!(appended.positions.start > 0, "positions start above 0");
     assert_eq!(appended.stream_version, 2);
     assert!(!appended.already_stored);
     assert_conflict(
@@ -64,7 +65,8 @@ pub async fn any_appends_whatever_the_version<S: EventStore>(store: &S) {
     let first = ok(store.append("a", Any, &counts(0..1)).await, "append");
     assert_eq!(first.stream_version, 1);
     let second = ok(store.append("a", Any, &counts(1..3)).await, "append");
-    assert_eq!((second.positions, second.stream_version), (2..4, 3));
+    assert_eq!((span(&second.positions), second.stream_version), (2, 3));
+    assert_rising(&[&first.positions, &second.positions]);
 }
 
 /// `StreamExists` conflicts on a stream without events.
@@ -91,7 +93,7 @@ pub async fn exact_version_must_match<S: EventStore>(store: &S) {
         Exact(1),
         0,
     );
-    ok(
+    let first = ok(
         store.append("a", Exact(0), &counts(0..2)).await,
         "append at 0",
     );
@@ -117,12 +119,13 @@ pub async fn exact_version_must_match<S: EventStore>(store: &S) {
         store.append("a", Exact(2), &counts(2..4)).await,
         "append at 2",
     );
-    assert_eq!((appended.positions, appended.stream_version), (3..5, 4));
+    assert_eq!((span(&appended.positions), appended.stream_version), (2, 4));
+    assert_rising(&[&first.positions, &appended.positions]);
 }
 
 /// A conflicting append writes none of its events.
 pub async fn conflicts_write_nothing<S: EventStore>(store: &S) {
-    ok(store.append("a", NoStream, &counts(0..2)).await, "append");
+    let first = ok(store.append("a", NoStream, &counts(0..2)).await, "append");
     let _ = store.append("a", NoStream, &counts(2..5)).await;
     let _ = store.append("a", Exact(1), &counts(5..8)).await;
     let _ = store.append("b", StreamExists, &counts(8..9)).await;
@@ -135,7 +138,11 @@ pub async fn conflicts_write_nothing<S: EventStore>(store: &S) {
         store.append("a", Exact(2), &retry).await,
         "append after a conflict",
     );
-    assert_eq!((appended.positions, appended.already_stored), (3..6, false));
+    assert_eq!(
+        (span(&appended.positions), appended.already_stored),
+        (3, false)
+    );
+    assert_rising(&[&first.positions, &appended.positions]);
 }
 
 /// An empty batch checks the expected version and writes nothing.
@@ -150,14 +157,15 @@ pub async fn empty_batch_checks_the_version_and_writes_nothing<S: EventStore>(st
     assert_eq!(count(store).await, 1);
 }
 
-/// Versions count per stream; positions count over the whole store.
+/// Versions count per stream; positions rise over the whole store.
 pub async fn streams_have_their_own_versions<S: EventStore>(store: &S) {
     let a = ok(store.append("a", NoStream, &counts(0..2)).await, "append a");
     let b = ok(store.append("b", NoStream, &counts(2..3)).await, "append b");
     let a2 = ok(store.append("a", Exact(2), &counts(3..4)).await, "append a");
-    assert_eq!((a.positions, a.stream_version), (1..3, 2));
-    assert_eq!((b.positions, b.stream_version), (3..4, 1));
-    assert_eq!((a2.positions, a2.stream_version), (4..5, 3));
+    assert_eq!((span(&a.positions), a.stream_version), (2, 2));
+    assert_eq!((span(&b.positions), b.stream_version), (1, 1));
+    assert_eq!((span(&a2.positions), a2.stream_version), (1, 3));
+    assert_rising(&[&a.positions, &b.positions, &a2.positions]);
 }
 
 /// A batch appended again (the same ids, to the same stream) succeeds and stores nothing,
@@ -173,13 +181,19 @@ pub async fn retried_batch_is_stored_once<S: EventStore>(store: &S) {
     );
     ok(store.append("a", Exact(3), &counts(3..4)).await, "append");
     let late = ok(store.append("a", NoStream, &batch).await, "late retry");
-    assert_eq!((late.positions, late.stream_version), (first.positions, 3));
+    assert_eq!(
+        (late.positions, late.stream_version),
+        (first.positions.clone(), 3)
+    );
     // Retrying the second half of the batch alone is a retry too.
     let tail = ok(
         store.append("a", Exact(1), &batch[1..]).await,
         "retry of a part",
     );
-    assert_eq!((tail.positions, tail.stream_version), (2..4, 3));
+    assert_eq!(
+        (tail.positions, tail.stream_version),
+        (first.positions.start + 1..first.positions.end, 3)
+    );
     assert_eq!(count(store).await, 4, "every event is stored once");
 }
 
@@ -187,7 +201,7 @@ pub async fn retried_batch_is_stored_once<S: EventStore>(store: &S) {
 /// whole: part stored, stored in another stream, or stored out of order.
 pub async fn partly_stored_batch_is_refused<S: EventStore>(store: &S) {
     let stored = counts(0..2);
-    ok(store.append("a", NoStream, &stored).await, "append");
+    let first = ok(store.append("a", NoStream, &stored).await, "append");
     let fresh = counted(10);
     let cases = [
         ("a", vec![stored[0].clone(), fresh.clone()], stored[0].id()),
@@ -208,7 +222,12 @@ pub async fn partly_stored_batch_is_refused<S: EventStore>(store: &S) {
             }) => {
                 assert_eq!(id, duplicate, "the error names the stored event");
                 assert_eq!(at, "a", "the error names the stream that holds it");
-                let expected = if id == stored[0].id() { 1 } else { 2 };
+                let start = first.positions.start;
+                let expected = if id == stored[0].id() {
+                    start
+                } else {
+                    start + 1
+                };
                 assert_eq!(position, expected, "the error names its position");
             }
             other => panic!("a batch that is not a retry must be refused, got {other:?}"),
@@ -237,7 +256,7 @@ pub async fn repeated_id_in_a_batch_is_refused<S: EventStore>(store: &S) {
 /// Writers that loaded the same version append at once: one wins, the others conflict, and
 /// only the winner's events are stored.
 pub async fn concurrent_appends_to_one_stream_one_wins<S: EventStore>(store: &S) {
-    ok(store.append("a", NoStream, &counts(0..1)).await, "append");
+    let first = ok(store.append("a", NoStream, &counts(0..1)).await, "append");
     let batches: Vec<_> = (0..8u64)
         .map(|w| counts(100 * (w + 1)..100 * (w + 1) + 3))
         .collect();
@@ -258,10 +277,8 @@ pub async fn concurrent_appends_to_one_stream_one_wins<S: EventStore>(store: &S)
         "exactly one concurrent writer wins: {winners:?}"
     );
     let (winner, appended) = &winners[0];
-    assert_eq!(
-        (appended.positions.clone(), appended.stream_version),
-        (2..5, 4)
-    );
+    assert_eq!((span(&appended.positions), appended.stream_version), (3, 4));
+    assert_rising(&[&first.positions, &appended.positions]);
     let stream = ok(store.read_stream("a", 1, usize::MAX).await, "read_stream");
     let ids: Vec<_> = stream.iter().map(|e| e.id()).collect();
     let expected: Vec<_> = batches[*winner].iter().map(|e| e.id()).collect();

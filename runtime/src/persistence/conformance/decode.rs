@@ -8,12 +8,13 @@ use crate::{DecodeError, Envelope};
 pub async fn stored_events_decode_through_the_registry<S: EventStore>(store: &S) {
     let first = counted(5);
     let second = reset(first.metadata());
-    ok(
+    let at = ok(
         store
             .append("a", ExpectedVersion::NoStream, &[first.clone(), second])
             .await,
         "append",
-    );
+    )
+    .positions;
     let read = ok(store.read_all(0, 10).await, "read_all");
     let any = ok(read[0].decode(), "decode");
     assert_eq!(
@@ -53,12 +54,16 @@ pub async fn stored_events_decode_through_the_registry<S: EventStore>(store: &S)
     assert_eq!(reset.causation_id(), Some(first.id()));
     match read[1].decode_as::<Counted>() {
         Err(StoredDecodeError {
-            position: 2,
+            position,
             source: DecodeError::WrongType { expected, found },
             ..
         }) => assert_eq!(
-            (expected, found.as_str()),
-            ("tidings.conformance.counted", "tidings.conformance.reset")
+            (position, expected, found.as_str()),
+            (
+                at.start + 1,
+                "tidings.conformance.counted",
+                "tidings.conformance.reset"
+            )
         ),
         other => panic!("decoding a `Reset` as a `Counted` must fail, got {other:?}"),
     }
@@ -72,20 +77,21 @@ pub async fn decoding_names_the_event_that_failed<S: EventStore>(store: &S) {
     let newer = with(&valid, "tidings.conformance.counted", 99, r#"{"n": 1}"#);
     let mismatched = with(&valid, "tidings.conformance.counted", 2, r#"{"n": "one"}"#);
     let batch = [unknown, newer, mismatched];
-    ok(
+    let at = ok(
         store.append("odd", ExpectedVersion::NoStream, &batch).await,
         "append of events this program cannot decode",
-    );
+    )
+    .positions;
     let read = ok(store.read_all(0, 10).await, "read_all");
     assert_eq!(read.len(), 3, "undecodable events are read all the same");
     let errors: Vec<_> = read
         .iter()
         .map(|e| e.decode().expect_err("must not decode"))
         .collect();
-    for (position, error) in (1..).zip(&errors) {
+    for ((position, error), sent) in at.zip(&errors).zip(&batch) {
         assert_eq!(error.position, position);
         assert_eq!(error.stream, "odd");
-        assert_eq!(error.id, batch[position as usize - 1].id());
+        assert_eq!(error.id, sent.id());
         let message = error.to_string();
         assert!(
             message.contains(&format!("position {position}")),

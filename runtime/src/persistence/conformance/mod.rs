@@ -21,10 +21,15 @@
 //!
 //! What they cover: every [`ExpectedVersion`] mode and the conflicts it raises (which write
 //! nothing), idempotent retries and duplicate ids, concurrent appends to one stream (one
-//! wins), reading after a position with limits and without gaps, reading one stream, the
-//! metadata round trip, and decoding through the registry with typed errors. A backend may
-//! store `occurred_on` at microsecond precision and its JSON data in any equivalent form
-//! (key order, spacing).
+//! wins), reading after a position with limits and without skipping an event, reading one
+//! stream, the metadata round trip, and decoding through the registry with typed errors. A
+//! backend may store `occurred_on` at microsecond precision and its JSON data in any
+//! equivalent form (key order, spacing).
+//!
+//! Positions are checked as the promise has them, not as `1, 2, 3, …`: they rise in the
+//! order events were appended, one append's events take consecutive positions, and reading
+//! after any position returned gives every later event. They may have holes between
+//! appends (the PostgreSQL store's do; the SQLite and in-memory stores' do not).
 //!
 //! [`ExpectedVersion`]: crate::persistence::ExpectedVersion
 
@@ -110,6 +115,24 @@ fn counts(range: std::ops::Range<u64>) -> Vec<NewEvent> {
 
 fn reset(cause: &Metadata) -> NewEvent {
     NewEvent::from_envelope(&Envelope::caused_by(Reset, cause)).expect("a `Reset` serializes")
+}
+
+/// How many positions a range holds.
+fn span(positions: &std::ops::Range<u64>) -> u64 {
+    positions.end.saturating_sub(positions.start)
+}
+
+/// Asserts that each append's positions come after the one's before it.
+#[track_caller]
+fn assert_rising(appends: &[&std::ops::Range<u64>]) {
+    for pair in appends.windows(2) {
+        assert!(
+            pair[0].end <= pair[1].start,
+            "positions {:?} of an append come after {:?} of an earlier one",
+            pair[1],
+            pair[0]
+        );
+    }
 }
 
 /// A store call the check needs to succeed.

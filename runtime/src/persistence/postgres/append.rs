@@ -8,7 +8,7 @@ use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use sqlx::postgres::PgBindIterExt;
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 
-const CALL: &str = "SELECT outcome, at_position, at_version, in_stream, event_id
+const CALL: &str = "SELECT outcome, at_position, at_version, in_stream, event_id, reason
     FROM tidings_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// Appends `events` to `stream` inside the caller's transaction, so that they commit or roll
@@ -24,11 +24,13 @@ const CALL: &str = "SELECT outcome, at_position, at_version, in_stream, event_id
 /// savepoints per transaction in memory, so a transaction should not append hundreds of
 /// separate batches (one batch of many events is one savepoint).
 ///
-/// From this call on the transaction holds the store's append lock (the head row) until it
-/// commits or rolls back: other appends wait for it. Append last, just before committing.
-/// Under `REPEATABLE READ` or `SERIALIZABLE`, a transaction whose snapshot predates another
-/// append fails with a serialization error (SQLSTATE 40001), to be retried whole; under
-/// `READ COMMITTED` (PostgreSQL's default) it waits its turn instead.
+/// From this call on the transaction holds the lock of `stream` (an advisory lock of its
+/// name) until it commits or rolls back: other appends to that stream wait for it, appends
+/// to other streams do not. Until it ends, readers of the whole log stop below its
+/// positions (see the [module docs](super)), so keep the transaction short. Under
+/// `REPEATABLE READ` or `SERIALIZABLE`, a transaction whose snapshot predates another
+/// append to the stream fails with a serialization error (SQLSTATE 40001), to be retried
+/// whole; under `READ COMMITTED` (PostgreSQL's default) it waits its turn instead.
 ///
 /// The schema must exist: see [`migrate`](super::migrate).
 pub async fn append(
@@ -94,6 +96,13 @@ pub(super) async fn call(
             expected,
             actual: version,
         }),
+        "unstorable" => Err(StoreError::Unstorable {
+            id: row.try_get::<PgUuid, _>(4).map_err(backend)?.0,
+            reason: format!(
+                "PostgreSQL refused it: {}",
+                row.try_get::<&str, _>(5).map_err(backend)?
+            ),
+        }),
         "duplicate" => Err(StoreError::DuplicateEvent {
             id: row.try_get::<PgUuid, _>(4).map_err(backend)?.0,
             position,
@@ -106,8 +115,10 @@ pub(super) async fn call(
 }
 
 /// Refuses, before anything is sent, a batch PostgreSQL would reject halfway (which would
-/// abort the caller's transaction): an id twice, a time outside PostgreSQL's range, data
-/// that is not JSON or that `jsonb` cannot hold. Returns the times to bind.
+/// abort the caller's transaction): an id twice, a time outside PostgreSQL's range. Data
+/// that `jsonb` cannot hold (not JSON, `\u0000` in a string) is refused by the append
+/// function itself, in a savepoint, so the data is parsed once, by the server. Returns the
+/// times to bind.
 fn check(events: &[NewEvent]) -> Result<Vec<PgTime>, StoreError> {
     let unstorable = |event: &NewEvent, reason: String| StoreError::Unstorable {
         id: event.id(),
@@ -126,16 +137,6 @@ fn check(events: &[NewEvent]) -> Result<Vec<PgTime>, StoreError> {
         .iter()
         .map(|event| {
             let time = event.metadata().occurred_on();
-            if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(event.data()) {
-                return Err(unstorable(event, format!("its data is not JSON: {error}")));
-            }
-            if has_nul_escape(event.data()) {
-                return Err(unstorable(
-                    event,
-                    "its data holds the character U+0000, which PostgreSQL's jsonb cannot store"
-                        .to_owned(),
-                ));
-            }
             PgTime::from_datetime(time).ok_or_else(|| {
                 unstorable(
                     event,
@@ -147,37 +148,4 @@ fn check(events: &[NewEvent]) -> Result<Vec<PgTime>, StoreError> {
             })
         })
         .collect()
-}
-
-/// Whether JSON text holds the escape `\u0000` (a backslash that is not itself escaped,
-/// then `u0000`).
-fn has_nul_escape(json: &str) -> bool {
-    let bytes = json.as_bytes();
-    let mut at = 0;
-    while let Some(found) = json[at..].find("u0000") {
-        let u = at + found;
-        let backslashes = bytes[..u].iter().rev().take_while(|b| **b == b'\\').count();
-        if backslashes % 2 == 1 {
-            return true;
-        }
-        at = u + 1;
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_nul_escape;
-
-    #[test]
-    fn only_an_unescaped_nul_escape_counts() {
-        assert!(has_nul_escape(r#"{"a": "x\u0000y"}"#));
-        assert!(has_nul_escape(r#"{"a": "\\\u0000"}"#));
-        assert!(
-            !has_nul_escape(r#"{"a": "\\u0000"}"#),
-            "an escaped backslash, then text"
-        );
-        assert!(!has_nul_escape(r#"{"a": "u0000"}"#));
-        assert!(!has_nul_escape(r#"{"a": "\u0001"}"#));
-    }
 }

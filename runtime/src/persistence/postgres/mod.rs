@@ -35,7 +35,7 @@
 //! - To store events in the same transaction as your own tables, use the free functions:
 //!   [`migrate`] once, then [`append`] inside your `sqlx::Transaction<'_, Postgres>`, and
 //!   [`read_all`] / [`read_stream`] on any connection. The transaction is passed explicitly.
-//! - The tables (`tidings_events`, `tidings_head`, `tidings_schema`) and the function live in
+//! - The tables (`tidings_events`, `tidings_schema`) and the function live in
 //!   the connection's current schema: give each application or tenant its own with
 //!   `PgConnectOptions::options([("search_path", "billing")])`. A schema written by a newer
 //!   release is refused with [`StoreError::SchemaTooNew`] and left as it is.
@@ -50,30 +50,44 @@
 //! - Event data is stored as `jsonb` (queryable; read back with equivalent JSON, not the same
 //!   text), occurred-on as `timestamptz` (to the microsecond), ids as `uuid`.
 //!
-//! # Why positions have no gaps
+//! # Why a reader never skips an event
 //!
 //! A reader that has seen position `n` must be able to ask for everything after `n` and miss
 //! nothing. With concurrent writers drawing positions from a sequence, that fails: a writer
 //! takes 7, another takes 8 and commits first, a reader sees 8 and moves on, then 7 commits
-//! behind it. Some stores paper over it by waiting a few seconds for a gap to fill and then
-//! skipping it, which loses events that commit later.
+//! behind it. Some stores wait a few seconds for such a gap to fill and then skip it, which
+//! loses events that commit later; serialising appends on one locked row (this store's
+//! schema up to version 4) avoids it, but then appends from all writers run one at a time.
 //!
-//! This store serialises appends instead. `tidings_head` holds one row, the last position
-//! taken. An append first moves the head past its events (an `UPDATE`, which locks the row
-//! until the transaction ends), then checks the stream's version and inserts its events at
-//! the positions it took; a refused append moves the head back. So appends commit one at a time, in
-//! position order, and a transaction that rolls back takes its positions back with it:
-//! positions are `1, 2, 3, …` with no holes, and every snapshot a reader gets holds an
-//! unbroken run of them. No gap timeout, no skipping.
+//! This store orders events by the transaction that appended them. An event's position is
+//! its transaction's id (`pg_current_xact_id()`, 64 bits, never reused) times 2^20, plus its
+//! rank among the events that transaction appended. A reader's query takes the lowest
+//! transaction id still in flight in its snapshot, the reader's own aside (or the next id
+//! to be given, when none is), and returns only the events below that id times 2^20. Every
+//! transaction with a lower id has ended, so every event below that point that will ever
+//! commit is already visible, and any transaction still to commit appends above it. So:
 //!
-//! The trade-off: appends do not run in parallel. Each holds the lock for its own work plus
-//! the commit, and an append inside a longer transaction of yours holds it until that
-//! transaction ends, so append last, just before committing. One writer at a time on
-//! loopback sustains thousands of appends a second, and batches of a thousand events
-//! (`BENCHMARKS.md`); readers never wait for writers. The alternative, concurrent writers
-//! with readers held back to the oldest transaction still in flight
-//! (`pg_snapshot_xmin(pg_current_snapshot())`), scales writes further but makes every reader
-//! wait for the slowest writer, and positions then have holes that readers must tolerate.
+//! - positions rise in the order readers see them, and **a reader that has seen position
+//!   `n` and asks for what follows never misses an event**, whichever order transactions
+//!   commit in; no gap timeout, no lock shared by all writers;
+//! - positions have **holes**: they are not `1, 2, 3, …` but large numbers, consecutive
+//!   within one append;
+//! - a transaction that writes anything holds readers back until it ends (any transaction
+//!   of the server that has a transaction id, not only appends), so the global log is read
+//!   as far as the oldest open transaction: keep transactions that append short.
+//!   [`PostgresStore`]'s `read_all` waits for such transactions (at most
+//!   [`HELD_FOR_AT_MOST`]), so it returns every event whose append committed before the
+//!   call; the free function [`read_all`] never waits and may return a shorter page.
+//!
+//! Appends to one stream take turns on a transaction-level advisory lock of the stream's
+//! name (the expected-version check needs the stream's last version), held until the
+//! transaction ends; appends to different streams run in parallel. `read_stream` is not
+//! held back: a stream's versions are `1, 2, 3, …` and commit in order.
+//!
+//! A transaction appends at most 2^20 events, and positions hold transaction ids below 2^43
+//! (at 10,000 writing transactions a second, 27 years); an append past either limit is
+//! refused with [`StoreError::Unstorable`]. A store created before schema version 5 keeps
+//! its positions `1` to `n`; the upgrade checks that they lie below the new ones.
 
 mod append;
 mod processing;
@@ -89,14 +103,19 @@ pub use processing::{
     acquire_lease, advance_checkpoint, checkpoint, lock_checkpoint, receive, release_lease,
     set_checkpoint,
 };
+pub(crate) use read::read_page;
 pub use read::{read_all, read_stream};
-pub use schema::{migrate, SCHEMA_VERSION};
+pub use schema::{migrate, migrate_to, SCHEMA_VERSION};
 pub use sqlx;
 pub use transaction::{PostgresTransaction, TransactionGuard};
 
 use crate::persistence::event::{NewEvent, StoredEvent};
 use crate::persistence::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use sqlx::PgPool;
+
+/// How long [`PostgresStore`]'s `read_all` waits, at most, for transactions in flight that
+/// hold back events committed after them; then it returns the events below them.
+pub const HELD_FOR_AT_MOST: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// An event store in a PostgreSQL schema; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -135,8 +154,22 @@ impl EventStore for PostgresStore {
         append::call(&mut conn, stream, expected, events).await
     }
 
+    /// The events after `after` that every transaction older than theirs has let through:
+    /// when events committed before the call lie beyond a transaction still in flight, it
+    /// waits for that transaction to end (polling, for at most [`HELD_FOR_AT_MOST`]), so an
+    /// event whose append committed before the call is on this page or a later one. Never
+    /// skips one, whatever the wait (see the [module docs](self)).
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        read_all(&self.pool, after, limit).await
+        let deadline = std::time::Instant::now() + HELD_FOR_AT_MOST;
+        let mut pause = std::time::Duration::from_micros(200);
+        loop {
+            let page = read::read_page(&self.pool, after, limit).await?;
+            if !page.held || std::time::Instant::now() >= deadline {
+                return Ok(page.events);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(20));
+        }
     }
 
     async fn read_stream(

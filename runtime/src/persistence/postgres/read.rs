@@ -3,7 +3,8 @@
 
 use super::backend;
 use super::types::{PgTime, PgUuid};
-use crate::persistence::event::StoredEvent;
+use crate::persistence::aggregate::LoadError;
+use crate::persistence::event::{Replayed, StoredEvent};
 use crate::persistence::store::StoreError;
 use crate::Metadata;
 use sqlx::postgres::PgRow;
@@ -20,12 +21,16 @@ macro_rules! select {
 }
 
 /// At most `limit` events whose position is greater than `after`, in position order, read
-/// through `executor`: the pool, a connection of yours, or `&mut *tx` in a transaction (which
-/// sees that transaction's own appends).
+/// through `executor`: the pool, a connection of yours, or `&mut *tx` in a transaction.
 ///
-/// No committed event is ever skipped: appends take their positions and commit one at a
-/// time, in position order (see the [module docs](super)), so every snapshot holds an
-/// unbroken run of positions from 1.
+/// No committed event is ever skipped: the page stops below the oldest transaction still in
+/// flight (other than the reader's own), whose events can only take higher positions (see
+/// the [module docs](super)). So it may hold fewer events than have committed, and none
+/// while an older transaction runs; read again. [`PostgresStore::read_all`] waits for such
+/// transactions instead (`read_all` of [`EventStore`]).
+///
+/// [`PostgresStore::read_all`]: super::PostgresStore
+/// [`EventStore`]: crate::persistence::EventStore
 pub async fn read_all<'c, E>(
     executor: E,
     after: u64,
@@ -34,14 +39,51 @@ pub async fn read_all<'c, E>(
 where
     E: Executor<'c, Database = Postgres>,
 {
-    let sql = select!("WHERE position > $1 ORDER BY position LIMIT $2");
+    Ok(read_page(executor, after, limit).await?.events)
+}
+
+/// A page of the global log, and whether events committed beyond its end are held back
+/// by a transaction still in flight.
+pub(crate) struct Page {
+    pub(crate) events: Vec<StoredEvent>,
+    pub(crate) held: bool,
+}
+
+/// The page after `after`: the rows in position order, each with the position below which
+/// every transaction has ended (the lowest id in flight, the reader's own aside, times
+/// 2^20); the rows from there on are dropped and reported as held.
+pub(crate) async fn read_page<'c, E>(
+    executor: E,
+    after: u64,
+    limit: usize,
+) -> Result<Page, StoreError>
+where
+    E: Executor<'c, Database = Postgres>,
+{
+    let sql = "SELECT position, stream, stream_version, id, name, version, occurred_on, \
+         correlation_id, causation_id, source, data::text, w.below FROM tidings_events, \
+         (SELECT (coalesce((SELECT min(x) FROM pg_snapshot_xip(s) x), pg_snapshot_xmax(s)) \
+                  ::text::bigint << 20) AS below FROM pg_current_snapshot() s) w \
+         WHERE position > $1 ORDER BY position LIMIT $2";
     let rows = sqlx::query(sql)
         .bind(clamp(after as u128))
         .bind(clamp(limit as u128))
         .fetch_all(executor)
         .await
         .map_err(backend)?;
-    rows.iter().map(stored_event).collect()
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let below: i64 = row.try_get(11).map_err(backend)?;
+        let at: i64 = row.try_get(0).map_err(backend)?;
+        if at >= below {
+            return Ok(Page { events, held: true });
+        }
+        events.push(stored_event(row)?);
+    }
+    Ok(Page {
+        events,
+        held: false,
+    })
 }
 
 /// At most `limit` events of `stream` whose stream version is greater than `after`, in order.
@@ -63,6 +105,44 @@ where
         .await
         .map_err(backend)?;
     rows.iter().map(stored_event).collect()
+}
+
+/// Hands `each` at most `limit` events of `stream` after version `after`, as loading an
+/// aggregate reads them (six columns of eleven, borrowed from their rows); returns how many.
+pub(crate) async fn replay<'c, E>(
+    executor: E,
+    stream: &str,
+    after: u64,
+    limit: usize,
+    each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+) -> Result<usize, LoadError>
+where
+    E: Executor<'c, Database = Postgres>,
+{
+    let sql = "SELECT position, stream_version, id, name, version, data::text \
+         FROM tidings_events WHERE stream = $1 AND stream_version > $2 \
+         ORDER BY stream_version LIMIT $3";
+    let rows = sqlx::query(sql)
+        .bind(stream)
+        .bind(clamp(after as u128))
+        .bind(clamp(limit as u128))
+        .fetch_all(executor)
+        .await
+        .map_err(backend)?;
+    for row in &rows {
+        let at: i64 = row.try_get(0).map_err(backend)?;
+        let column = Column { row, at };
+        let version: i32 = column.get(4, "version")?;
+        each(Replayed {
+            position: positive(at, at, "position")?,
+            stream_version: positive(column.get(1, "stream_version")?, at, "stream_version")?,
+            id: column.get::<PgUuid>(2, "id")?.0,
+            name: column.get(3, "name")?,
+            version: positive(version.into(), at, "version")? as u32,
+            data: column.get(5, "data")?,
+        })?;
+    }
+    Ok(rows.len())
 }
 
 /// PostgreSQL's `bigint` is signed; the store's numbers fit in the positive half.

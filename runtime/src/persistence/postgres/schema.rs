@@ -174,6 +174,162 @@ CREATE TABLE tidings_snapshots (
     taken_on  timestamptz NOT NULL DEFAULT now()
 );
 "#,
+    // 5: appends that do not queue on one row. A position is the appending transaction's id
+    // (`pg_current_xact_id()`) times 2^20, plus the event's rank in that transaction, so
+    // positions rise with transaction ids and have holes; readers stop below the oldest
+    // transaction still in flight, whose events can only take higher positions. Appends to
+    // one stream take turns on a transaction-level advisory lock of the stream's name; the
+    // head row is gone. Data that `jsonb` cannot hold is refused by the server
+    // (`unstorable`, with the event and the reason) instead of being parsed by the client.
+    r#"
+DO $check$
+BEGIN
+    IF (SELECT max(position) FROM tidings_events) >= (pg_current_xact_id()::text::bigint << 20)
+    THEN
+        RAISE EXCEPTION 'tidings: the stored positions run past this transaction''s id times 2^20; '
+                        'this store cannot take positions from transaction ids';
+    END IF;
+END
+$check$;
+
+DROP TABLE tidings_head;
+DROP FUNCTION tidings_append(text, smallint, bigint, uuid[], text[], integer[], timestamptz[],
+                             uuid[], uuid[], text[], text[]);
+
+-- Expected modes: 0 no stream, 1 any, 2 stream exists, 3 exact version.
+-- Outcomes: appended (at_position: the first position, at_version: the stream's version),
+-- retry (the same, of the earlier append), conflict (at_version: the stream's version),
+-- duplicate (event_id stored at at_position in in_stream), unstorable (event_id, reason).
+-- A refusal leaves nothing written and the caller's transaction usable.
+CREATE FUNCTION tidings_append(
+    p_stream text, p_mode smallint, p_expected bigint,
+    p_ids uuid[], p_names text[], p_versions integer[], p_occurred_on timestamptz[],
+    p_correlation_ids uuid[], p_causation_ids uuid[], p_sources text[], p_data text[],
+    OUT outcome text, OUT at_position bigint, OUT at_version bigint,
+    OUT in_stream text, OUT event_id uuid, OUT reason text
+) LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+    n        bigint := coalesce(cardinality(p_ids), 0);
+    xact     bigint;
+    first    bigint;
+    actual   bigint;
+    violated text;
+    same     boolean;
+    detail   text;
+BEGIN
+    -- Writers of one stream take turns until their transactions end; other streams go on.
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_stream, 7318036581));
+    SELECT coalesce(max(e.stream_version), 0) INTO actual
+    FROM tidings_events e WHERE e.stream = p_stream;
+
+    IF (CASE p_mode WHEN 0 THEN actual = 0
+                    WHEN 1 THEN true
+                    WHEN 2 THEN actual > 0
+                    ELSE actual = p_expected END) THEN
+        outcome := 'appended';
+        at_version := actual + n;
+        IF n = 0 THEN
+            RETURN;
+        END IF;
+        -- Positions of this transaction: its id times 2^20, then one more per event.
+        xact := pg_current_xact_id()::text::bigint;
+        SELECT coalesce(max(e.position) + 1, xact << 20) INTO first
+        FROM tidings_events e
+        WHERE e.position >= xact << 20 AND e.position < (xact + 1) << 20;
+        IF xact >= 1::bigint << 43 OR first + n > (xact + 1) << 20 THEN
+            outcome := 'unstorable';
+            event_id := p_ids[1];
+            reason := 'a transaction appends at most 1048576 events, and transaction ids '
+                      'below 2^43';
+            at_version := NULL;
+            RETURN;
+        END IF;
+        at_position := first;
+        -- An event already stored, or data jsonb cannot hold, fails the insert: undo it (the
+        -- block is a savepoint), then say which event.
+        BEGIN
+            INSERT INTO tidings_events (position, stream, stream_version, id, name, version,
+                                        occurred_on, correlation_id, causation_id, source, data)
+            SELECT first + b.ord - 1, p_stream, actual + b.ord, b.id, b.name, b.version,
+                   b.occurred_on, b.correlation_id, b.causation_id, b.source, b.data::jsonb
+            FROM unnest(p_ids, p_names, p_versions, p_occurred_on, p_correlation_ids,
+                        p_causation_ids, p_sources, p_data)
+                 WITH ORDINALITY AS b(id, name, version, occurred_on, correlation_id,
+                                     causation_id, source, data, ord);
+            RETURN;
+        EXCEPTION
+            WHEN unique_violation THEN
+                GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+                IF violated = 'tidings_events_stream_stream_version_key' THEN
+                    -- Only a snapshot older than the stream's last append (REPEATABLE READ,
+                    -- SERIALIZABLE) misses it: retry the whole transaction.
+                    RAISE EXCEPTION 'tidings_append: stream % was appended to after this '
+                                    'transaction''s snapshot', p_stream
+                          USING ERRCODE = 'serialization_failure';
+                ELSIF violated IS DISTINCT FROM 'tidings_events_id_key' THEN
+                    RAISE;
+                END IF;
+            WHEN invalid_text_representation OR untranslatable_character THEN
+                FOR i IN 1 .. n LOOP
+                    BEGIN
+                        PERFORM p_data[i]::jsonb;
+                    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
+                        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+                        outcome := 'unstorable';
+                        event_id := p_ids[i];
+                        reason := SQLERRM || coalesce(': ' || nullif(detail, ''), '');
+                        at_position := NULL;
+                        at_version := NULL;
+                        RETURN;
+                    END;
+                END LOOP;
+                RAISE;
+        END;
+    ELSE
+        outcome := 'conflict';
+        at_version := actual;
+    END IF;
+    at_position := NULL;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+
+    -- The batch's first event stored: a retry if the whole batch follows it, whatever the
+    -- expected version now says.
+    SELECT e.position, e.stream, e.stream_version INTO at_position, in_stream, at_version
+    FROM tidings_events e WHERE e.id = p_ids[1];
+    IF FOUND THEN
+        SELECT count(*) = n AND bool_and(e.id = p_ids[e.position - at_position + 1]
+                                         AND e.stream = p_stream)
+        INTO same
+        FROM tidings_events e
+        WHERE e.position >= at_position AND e.position < at_position + n;
+        IF same THEN
+            outcome := 'retry';
+            at_version := at_version + n - 1;
+            in_stream := NULL;
+        ELSE
+            outcome := 'duplicate';
+            event_id := p_ids[1];
+        END IF;
+        RETURN;
+    END IF;
+    SELECT e.id, e.position, e.stream INTO event_id, at_position, in_stream
+    FROM tidings_events e WHERE e.id = ANY (p_ids)
+    ORDER BY array_position(p_ids, e.id) LIMIT 1;
+    IF FOUND THEN
+        outcome := 'duplicate';
+        RETURN;
+    END IF;
+    IF outcome = 'appended' THEN
+        RAISE EXCEPTION 'tidings_append: an insert met a stored id that cannot be found';
+    END IF;
+    at_position := NULL;
+    at_version := actual;
+END
+$fn$;
+"#,
 ];
 
 /// The schema version this program writes and reads.
@@ -188,11 +344,18 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// (several processes starting at once) take turns on a transaction-level advisory lock, so
 /// each step runs once.
 pub async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
-    if current(conn).await? == Some(SCHEMA_VERSION) {
+    migrate_to(conn, SCHEMA_VERSION).await
+}
+
+/// [`migrate`] up to `version` only: what an earlier release created, for upgrade tests.
+#[doc(hidden)]
+pub async fn migrate_to(conn: &mut PgConnection, version: u32) -> Result<(), StoreError> {
+    let version = version.min(SCHEMA_VERSION);
+    if current(conn).await? == Some(version) {
         return Ok(());
     }
     let mut tx = conn.begin().await.map_err(backend)?;
-    match steps(&mut tx).await {
+    match steps(&mut tx, version).await {
         Ok(()) => tx.commit().await.map_err(backend),
         Err(error) => {
             // Roll back now, not when the connection is next used: until then it would sit
@@ -205,7 +368,7 @@ pub async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
 }
 
 /// The migration, under the lock, in the transaction `tx`.
-async fn steps(tx: &mut PgConnection) -> Result<(), StoreError> {
+async fn steps(tx: &mut PgConnection, version: u32) -> Result<(), StoreError> {
     sqlx::query(
         "SELECT pg_advisory_xact_lock(hashtextextended('tidings_schema:' || current_schema(), 0))",
     )
@@ -229,7 +392,8 @@ async fn steps(tx: &mut PgConnection) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    let steps = MIGRATIONS.iter().enumerate().take(version as usize);
+    for (step, sql) in steps.skip(found as usize) {
         sqlx::raw_sql(*sql)
             .execute(&mut *tx)
             .await

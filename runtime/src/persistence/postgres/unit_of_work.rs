@@ -2,18 +2,19 @@
 //! shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::call;
-use super::read::read_stream;
+use super::read::replay;
 use super::{backend, snapshot, PostgresStore, PostgresTransaction};
 use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
 use crate::persistence::aggregate::{LoadError, Loaded};
-use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::event::{NewEvent, Replayed};
 use crate::persistence::execute::{CommandError, Execute};
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
     load_in, settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
+use crate::persistence::StoredEvent;
 use crate::Origin;
 
 impl Transaction for PostgresTransaction {
@@ -26,13 +27,23 @@ impl Transaction for PostgresTransaction {
         call(&mut *self.lock()?, stream, expected, events).await
     }
 
+    async fn replay(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    ) -> Result<usize, LoadError> {
+        replay(&mut *self.lock()?, stream, after, limit, each).await
+    }
+
     async fn read_stream(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        read_stream(&mut *self.lock()?, stream, after, limit).await
+        super::read::read_stream(&mut *self.lock()?, stream, after, limit).await
     }
 
     async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {

@@ -2,19 +2,20 @@
 //! connection, shared by the user's writes, the `before_commit` handlers and the appends.
 
 use super::append::append_in;
-use super::read::read_stream;
+use super::read::replay;
 use super::{lock, snapshot, SqliteStore};
 use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::Phases;
 use crate::messaging::bus::scoped::ScopedType;
 use crate::persistence::aggregate::{now, LoadError, Loaded};
-use crate::persistence::event::{NewEvent, StoredEvent};
+use crate::persistence::event::{NewEvent, Replayed};
 use crate::persistence::execute::{CommandError, Execute};
 use crate::persistence::snapshot::SnapshotRow;
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use crate::persistence::unit_of_work::{
     load_in, settle, Committed, Recorded, Transaction, UnitOfWork, UnitOfWorkError,
 };
+use crate::persistence::StoredEvent;
 use crate::{AnyEnvelope, DomainEvent, Envelope, Metadata, Origin};
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,13 +137,23 @@ impl Transaction for SqliteTransaction {
         self.with_open(|conn| append_in(conn, stream, expected, events))
     }
 
+    async fn replay(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    ) -> Result<usize, LoadError> {
+        self.with_open(|conn| Ok(replay(conn, stream, after, limit, each)))?
+    }
+
     async fn read_stream(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.with_open(|conn| read_stream(conn, stream, after, limit))
+        self.with_open(|conn| super::read::read_stream(conn, stream, after, limit))
     }
 
     async fn read_snapshot(&self, stream: &str) -> Result<Option<(u64, u32, String)>, StoreError> {

@@ -1,0 +1,288 @@
+//! The round trip of `benches/benches/roundtrip.rs` on cqrs-es (postgres-es, sqlite-es):
+//! load a bank account of K events by replay, decide, append 1 event with the expected
+//! version; against raw sqlx 0.8 statements on the same table, in the same run, in pairs of
+//! rounds (each side first in turn, by a seeded generator; the seed is printed).
+//!
+//! `TIDINGS_TEST_POSTGRES=postgres://… cargo run --release` in this folder (`ROUNDS`, `SEED`);
+//! without the variable only SQLite runs. Its own crate and lock file: cqrs-es uses sqlx 0.8,
+//! which cannot share a build with the rusqlite of the workspace.
+
+use cqrs_es::{Aggregate, CqrsFramework, DomainEvent};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::time::Instant;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum AccountEvent {
+    Opened { owner: String },
+    Deposited { cents: u64, reference: String },
+}
+
+impl DomainEvent for AccountEvent {
+    fn event_type(&self) -> String {
+        match self {
+            AccountEvent::Opened { .. } => "Opened".into(),
+            AccountEvent::Deposited { .. } => "Deposited".into(),
+        }
+    }
+    fn event_version(&self) -> String {
+        "1".into()
+    }
+}
+
+#[derive(Debug)]
+struct Never;
+
+impl std::fmt::Display for Never {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("never")
+    }
+}
+impl std::error::Error for Never {}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Account {
+    owner: Option<String>,
+    balance: u64,
+}
+
+struct Deposit;
+
+impl Aggregate for Account {
+    const TYPE: &'static str = "account";
+    type Command = Deposit;
+    type Event = AccountEvent;
+    type Error = Never;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        _: Deposit,
+        _: &(),
+        sink: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), Never> {
+        sink.write(
+            AccountEvent::Deposited {
+                cents: 1,
+                reference: "bench".into(),
+            },
+            self,
+        )
+        .await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: AccountEvent) {
+        match event {
+            AccountEvent::Opened { owner } => self.owner = Some(owner),
+            AccountEvent::Deposited { cents, .. } => self.balance += cents,
+        }
+    }
+}
+
+fn history(k: usize) -> Vec<AccountEvent> {
+    (0..k)
+        .map(|i| match i {
+            0 => AccountEvent::Opened {
+                owner: "ada".into(),
+            },
+            i => AccountEvent::Deposited {
+                cents: i as u64,
+                reference: format!("ref-{i}"),
+            },
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn report(name: &str, samples: &[(f64, f64)]) {
+    let ours: Vec<f64> = samples.iter().map(|s| s.0).collect();
+    let raw: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    let ratios: Vec<f64> = samples.iter().map(|s| s.0 / s.1).collect();
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    println!(
+        "| {name} | {:.1} µs | {:.1} µs | {:.2}× | {lo:.2}–{hi:.2}× |",
+        median(ours),
+        median(raw),
+        median(ratios.clone())
+    );
+}
+
+/// The rows of one account, as postgres-es and sqlite-es write them.
+fn rows(k: usize) -> Vec<(i64, String, String)> {
+    history(k)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            (
+                i as i64 + 1,
+                e.event_type(),
+                serde_json::to_string(&e).unwrap(),
+            )
+        })
+        .collect()
+}
+
+macro_rules! round_trips {
+    ($db:ty, $pool:expr, $cqrs:expr, $name:expr, $rounds:expr, $rng:expr, $into:literal, $cast:literal) => {{
+        const STREAMS: usize = 300;
+        const OPS: usize = 150;
+        let pool = $pool;
+        let cqrs = $cqrs;
+        let insert = concat!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES ($1, $2, $3, $4, '1', $5",
+            $into,
+            ", '{}')"
+        );
+        for k in [10usize, 100] {
+            for s in 0..STREAMS {
+                for (side, kind) in [("peer", "account"), ("raw", "raw")] {
+                    let mut tx = pool.begin().await.unwrap();
+                    for (seq, ty, payload) in rows(k) {
+                        sqlx::query::<$db>(insert)
+                            .bind(kind)
+                            .bind(format!("{side}-k{k}-{s}"))
+                            .bind(seq)
+                            .bind(ty)
+                            .bind(payload)
+                            .execute(&mut *tx)
+                            .await
+                            .unwrap();
+                    }
+                    tx.commit().await.unwrap();
+                }
+            }
+            let mut samples = Vec::new();
+            let mut next = 0;
+            for _ in 0..$rounds {
+                let start = next;
+                next += OPS;
+                let peer_first: bool = $rng.bool();
+                let mut pair = [0.0; 2];
+                for turn in 0..2 {
+                    let peer = (turn == 0) == peer_first;
+                    let t = Instant::now();
+                    for i in start..start + OPS {
+                        let s = i % STREAMS;
+                        if peer {
+                            cqrs.execute(&format!("peer-k{k}-{s}"), Deposit).await.unwrap();
+                        } else {
+                            let id = format!("raw-k{k}-{s}");
+                            let mut tx = pool.begin().await.unwrap();
+                            let found = sqlx::query::<$db>(concat!(
+                                "SELECT sequence, payload",
+                                $cast,
+                                " FROM events WHERE aggregate_type = 'raw' AND aggregate_id = $1 ORDER BY sequence"
+                            ))
+                            .bind(&id)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .unwrap();
+                            let mut account = Account::default();
+                            let mut last = 0i64;
+                            for row in &found {
+                                last = row.get(0);
+                                let payload: &str = row.get(1);
+                                account.apply(serde_json::from_str(payload).unwrap());
+                            }
+                            let event = AccountEvent::Deposited {
+                                cents: 1,
+                                reference: "bench".into(),
+                            };
+                            sqlx::query::<$db>(insert)
+                                .bind("raw")
+                                .bind(&id)
+                                .bind(last + 1)
+                                .bind(event.event_type())
+                                .bind(serde_json::to_string(&event).unwrap())
+                                .execute(&mut *tx)
+                                .await
+                                .unwrap();
+                            tx.commit().await.unwrap();
+                        }
+                    }
+                    pair[usize::from(!peer)] = t.elapsed().as_secs_f64() * 1e6 / OPS as f64;
+                }
+                samples.push((pair[0], pair[1]));
+            }
+            report(&format!("{} round trip, K = {k}", $name), &samples);
+        }
+    }};
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    let seed: u64 = std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("peers: {rounds} rounds, seed {seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    println!("\n| workload | peer | raw sqlx 0.8 | ratio (median of rounds) | ratio range |\n|---|---:|---:|---:|---:|");
+
+    let dir = std::env::temp_dir().join(format!("tidings-peers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("peers.db").display());
+    let pool = sqlite_es::default_sqlite_pool(&url).await;
+    sqlx::raw_sql(include_str!("sqlite.sql"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let cqrs: CqrsFramework<Account, _> = sqlite_es::sqlite_cqrs(pool.clone(), vec![], ());
+    round_trips!(
+        sqlx::Sqlite,
+        pool.clone(),
+        cqrs,
+        "cqrs-es + sqlite-es (NORMAL)",
+        rounds,
+        rng,
+        "",
+        ""
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    if let Ok(url) = std::env::var("TIDINGS_TEST_POSTGRES") {
+        let admin = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::raw_sql("DROP SCHEMA IF EXISTS bench_peers CASCADE; CREATE SCHEMA bench_peers;")
+            .execute(&admin)
+            .await
+            .unwrap();
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(10)
+            .connect_with(options.options([("search_path", "bench_peers")]))
+            .await
+            .unwrap();
+        sqlx::raw_sql(include_str!("postgres.sql"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let cqrs: CqrsFramework<Account, _> = postgres_es::postgres_cqrs(pool.clone(), vec![], ());
+        round_trips!(
+            sqlx::Postgres,
+            pool.clone(),
+            cqrs,
+            "cqrs-es + postgres-es",
+            rounds,
+            rng,
+            "::json",
+            "::text"
+        );
+    } else {
+        println!("TIDINGS_TEST_POSTGRES is not set: PostgreSQL skipped");
+    }
+}
