@@ -184,3 +184,46 @@ fn republishing_from_a_handler_meets_the_depth_limit() {
         "{error}"
     );
 }
+
+/// Records another of itself from its `before_commit` handler: a loop of recorded events.
+#[derive(DomainEvent, Debug, Clone)]
+#[event(name = "lending.reminder_sent")]
+struct ReminderSent {
+    round: u64,
+}
+
+#[handler(phase = before_commit)]
+fn remind_again(event: &ReminderSent, tx: &SqliteTransaction) {
+    tx.record(
+        "reminders",
+        ReminderSent {
+            round: event.round + 1,
+        },
+    );
+}
+
+#[test]
+fn before_commit_handlers_recording_events_in_a_loop_roll_back_with_a_typed_error() {
+    let (store, seen) = (store(), Arc::new(Seen::default()));
+    let bus = bus(&store, &seen);
+    let error = store
+        .unit_of_work(&bus, |unit| {
+            let mut pending = Pending::new();
+            pending.record(ReminderSent { round: 0 });
+            unit.record("reminders", ExpectedVersion::NoStream, &mut pending);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            tidings::persistence::UnitOfWorkError::RecordLoop { rounds: 32, .. }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("in a loop"), "{error}");
+    assert!(
+        store.read_all_sync(0, 100).unwrap().is_empty(),
+        "nothing was stored"
+    );
+}

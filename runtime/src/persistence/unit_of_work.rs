@@ -588,6 +588,7 @@ async fn commit<T, E, Tx: Transaction>(
     let mut streams = streams.map_err(UnitOfWorkError::store)?;
     let mut held = Held::default();
     let mut round = 0..events.len();
+    let mut settled = false;
     for _ in 0..RECORD_ROUNDS {
         bus.run_phase(
             &events[round.clone()],
@@ -604,6 +605,7 @@ async fn commit<T, E, Tx: Transaction>(
         })?;
         let recorded = tx.recorded().take();
         if recorded.is_empty() {
+            settled = true;
             break;
         }
         let (more, new) = rows(
@@ -615,7 +617,8 @@ async fn commit<T, E, Tx: Transaction>(
         round = events.len()..events.len() + new.len();
         events.extend(new);
     }
-    if !tx.recorded().take().is_empty() {
+    // The last round's events recorded more, whose own handlers never ran: a loop.
+    if !settled {
         return Err(UnitOfWorkError::RecordLoop {
             rounds: RECORD_ROUNDS,
             after_rollback: None,
