@@ -54,20 +54,7 @@ impl UpcasterRegistration {
         function: &'static str,
         location: Location,
     ) -> Self {
-        UpcasterRegistration {
-            function,
-            name: input.message.name,
-            from: input.message.version,
-            to: output.message.version,
-            types: Some((input.message, output.message)),
-            call,
-            step: Step::Typed {
-                read: input.read,
-                apply: apply::<A, R>,
-                write: output.write,
-            },
-            location,
-        }
+        Self::typed_step(call, input, output, apply::<A, R>, function, location)
     }
 
     /// A typed upcaster that also reads the envelope's metadata:
@@ -76,6 +63,19 @@ impl UpcasterRegistration {
         call: &'static fn(A, &Metadata) -> R,
         input: UpcastInput<A>,
         output: UpcastInto<R>,
+        function: &'static str,
+        location: Location,
+    ) -> Self {
+        let apply = apply_with_metadata::<A, R>;
+        Self::typed_step(call, input, output, apply, function, location)
+    }
+
+    /// Either typed form, given how to apply its function.
+    const fn typed_step<A, R>(
+        call: &'static (dyn Any + Send + Sync),
+        input: UpcastInput<A>,
+        output: UpcastInto<R>,
+        apply: fn(&'static (dyn Any + Send + Sync), Erased, &Metadata) -> Erased,
         function: &'static str,
         location: Location,
     ) -> Self {
@@ -88,7 +88,7 @@ impl UpcasterRegistration {
             call,
             step: Step::Typed {
                 read: input.read,
-                apply: apply_with_metadata::<A, R>,
+                apply,
                 write: output.write,
             },
             location,
@@ -106,22 +106,28 @@ impl UpcasterRegistration {
         function: &'static str,
         location: Location,
     ) -> Self {
-        UpcasterRegistration {
-            function,
-            name,
-            from,
-            to,
-            types: None,
-            call,
-            step: Step::Json(output.step_with_metadata),
-            location,
-        }
+        let step = Step::Json(output.step_with_metadata);
+        Self::json_step(call, step, name, from, to, function, location)
     }
 
     /// A JSON upcaster: `fn(serde_json::Value) -> Value` (or `Result<Value, E>`).
     pub const fn json<R: 'static>(
         call: &'static fn(serde_json::Value) -> R,
         output: JsonInto<R>,
+        name: &'static str,
+        from: u32,
+        to: u32,
+        function: &'static str,
+        location: Location,
+    ) -> Self {
+        let step = Step::Json(output.step);
+        Self::json_step(call, step, name, from, to, function, location)
+    }
+
+    /// Either JSON form, given how to run its function.
+    const fn json_step(
+        call: &'static (dyn Any + Send + Sync),
+        step: Step,
         name: &'static str,
         from: u32,
         to: u32,
@@ -135,7 +141,7 @@ impl UpcasterRegistration {
             to,
             types: None,
             call,
-            step: Step::Json(output.step),
+            step,
             location,
         }
     }
