@@ -94,7 +94,7 @@ pub use messaging::bus::{Bus, DEFAULT_MAX_DEPTH};
 pub use messaging::cloudevents::DecodeError;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
-pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request};
+pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request, Travels};
 pub use messaging::process::{On, Process, Role, ScheduleId, Step, Unknown};
 pub use messaging::values::ContextValue;
 pub use persistence::pending::Pending;
@@ -150,6 +150,10 @@ pub use tidings_macros::AggregateEvent;
 ///
 /// - `name = ".."`: the stable wire name, unique in the program; default: the type's name.
 /// - `version = N`: a positive integer, default 1.
+/// - `integration`: the event leaves its context; the relay publishes it to other contexts.
+/// - `travels = committed` (only recorded in units of work) or `travels = published` (only
+///   published): [`Bus::build`](BusBuilder::build) refuses a handler in a phase the event
+///   never reaches ([`Travels`]).
 /// - `crate = path`: where to find `tidings` if the dependency is renamed (without it, the
 ///   derive reads the rename from Cargo.toml and says what to write).
 /// - `#[event(occurred_on)]` on a `DateTime<Utc>` (or `Option<DateTime<Utc>>`) field: the
@@ -413,7 +417,9 @@ pub mod __private {
     pub use crate::persistence::process::step as process_step;
     #[cfg(feature = "sqlite")]
     pub use crate::persistence::sqlite::SqliteTransaction;
-    pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request};
+    pub use crate::{
+        Command, DomainEvent, Envelope, Message, MessageKind, Query, Request, Travels,
+    };
 
     /// An aggregate's event in its envelope, stamped now, caused by `cause` when given.
     pub fn aggregate_envelope<E: DomainEvent>(event: E, cause: Option<&Metadata>) -> AnyEnvelope {

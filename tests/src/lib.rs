@@ -2,9 +2,12 @@
 //!
 //! The library holds what several tests share: scratch directories, the event the crash
 //! test's writer (`src/bin/store_writer.rs`) appends, the processor and lease scenarios every
-//! backend runs ([`processors`]), and (feature `postgres`) a schema of its own on the test
+//! backend runs ([`processors`]), the fault-injection test's consumer process ([`consumer`]) and
+//! broker ([`broker`]), and (feature `postgres`) a schema of its own on the test
 //! server for each PostgreSQL test.
 
+pub mod broker;
+pub mod consumer;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod processors;
@@ -79,6 +82,18 @@ pub const CONSUMER_TABLES: &str = "
         seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, event_id TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS repeats (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL);
 ";
+
+/// The seed of a test's random choices: `TIDINGS_TEST_SEED` when set (to replay a failure),
+/// a fresh one otherwise. Printed either way, so the output of a failing test says how to
+/// replay it.
+pub fn seed() -> u64 {
+    let seed = std::env::var("TIDINGS_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("seed {seed} (TIDINGS_TEST_SEED={seed} repeats this run)");
+    seed
+}
 
 /// The RabbitMQ the broadcasting tests use: `TIDINGS_TEST_AMQP`, by default
 /// `amqp://guest:guest@127.0.0.1:5672/%2f`. Fails (never skips) when nothing listens there.

@@ -10,7 +10,6 @@ use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptio
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use std::sync::Arc;
-use std::time::Duration;
 use support::{append_numbered, Context, WAIT};
 use tidings::broadcast::amqp::binding::{self, REASON_HEADER};
 use tidings::broadcast::amqp::Topology;
@@ -61,8 +60,7 @@ async fn an_undecodable_message_lands_in_the_dead_letter_queue_and_the_rest_goes
     append_numbered(&store, "order-1", 1..=2);
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
     let topology = Topology::new(unique("ordering"), unique("shipping"));
-    let _stop = shipping.consume(&uri, topology.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _stop = shipping.consume(&uri, topology.clone()).await;
 
     let connection = Connection::connect(&uri, ConnectionProperties::default())
         .await

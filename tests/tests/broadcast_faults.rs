@@ -7,6 +7,11 @@
 //! started again. Every event must have its effect exactly once, in store order; and a second queue,
 //! read raw (no inbox), shows what the relays published: every event, first arrivals in store
 //! order, and repeats only as whole resumed runs, never two relays' publications interleaved.
+//!
+//! The first consumer deployed is the consuming context without its handling crate: it
+//! refuses to start, naming the event, and the events wait in the queue until the consumer
+//! with its handler starts, halfway through the run. The broker is a node of the test's own
+//! (its restarts touch no other test), and every random choice follows one seed, printed.
 
 mod support;
 
@@ -21,7 +26,8 @@ use std::time::{Duration, Instant};
 use support::{append_numbered, assert_once_in_order};
 use tidings::broadcast::amqp::{binding, Topology};
 use tidings::persistence::sqlite::{rusqlite, SqliteStore};
-use tidings_tests::{amqp_uri, unique, Numbered, Scratch};
+use tidings_tests::broker::OwnBroker;
+use tidings_tests::{unique, Numbered, Scratch};
 
 const EVENTS: u64 = 10_000;
 const MIN_RELAY_KILLS: usize = 50;
@@ -70,14 +76,7 @@ fn spawn_relay(store: &Path, uri: &str, exchange: &str) -> Process {
 /// A consumer process; with `TIDINGS_CONSUMER_DEBUG=<file>`, its log goes to that file.
 fn spawn_consumer(inbox: &Path, uri: &str, topology: &Topology) -> Process {
     Process(
-        Command::new(env!("CARGO_BIN_EXE_consumer"))
-            .args([
-                inbox.to_str().unwrap(),
-                uri,
-                topology.exchange(),
-                topology.queue(),
-                &PREFETCH.to_string(),
-            ])
+        consumer_command(env!("CARGO_BIN_EXE_consumer"), inbox, uri, topology)
             .stdout(Stdio::null())
             .stderr(match std::env::var_os("TIDINGS_CONSUMER_DEBUG") {
                 Some(log) => Stdio::from(
@@ -94,31 +93,35 @@ fn spawn_consumer(inbox: &Path, uri: &str, topology: &Topology) -> Process {
     )
 }
 
-/// `rabbitmqctl` with the node settings of the broker on loopback.
-fn rabbitmqctl(args: &[&str]) -> std::process::Output {
-    Command::new("rabbitmqctl")
-        .args(args)
-        .env("RABBITMQ_NODENAME", "rabbit@localhost")
-        .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
-        .env("RABBITMQ_NODE_PORT", "5672")
-        .env("ERL_EPMD_ADDRESS", "127.0.0.1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("rabbitmqctl runs (scripts/test installs it)")
+fn consumer_command(program: &str, inbox: &Path, uri: &str, topology: &Topology) -> Command {
+    let mut command = Command::new(program);
+    command.args([
+        inbox.to_str().unwrap(),
+        uri,
+        topology.exchange(),
+        topology.queue(),
+        &PREFETCH.to_string(),
+    ]);
+    command
 }
 
-fn restart_broker() {
-    for command in ["stop_app", "start_app"] {
-        let output = rabbitmqctl(&[command]);
-        assert!(
-            output.status.success(),
-            "rabbitmqctl {command} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        if command == "stop_app" {
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    }
+/// The consumer deployed without its handling crate: it must refuse to start, naming the
+/// event it has no handler for, and take no message.
+fn consumer_without_its_handler_refuses_to_start(inbox: &Path, uri: &str, topology: &Topology) {
+    let output = consumer_command(
+        env!("CARGO_BIN_EXE_consumer_unlinked"),
+        inbox,
+        uri,
+        topology,
+    )
+    .stdin(Stdio::null())
+    .output()
+    .expect("the consumer binary starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("tidings_tests.numbered"),
+        "the consumer without its handler refused to start, naming the event: {stderr}"
+    );
 }
 
 /// How many `Numbered` events the relays have published with the broker's confirm: those
@@ -177,8 +180,8 @@ impl Effects {
     }
 }
 
-/// Every message in `queue`, in queue order, until none comes for a few seconds.
-async fn drain(uri: &str, queue: &str) -> Vec<u64> {
+/// The `count` messages in `queue`, in queue order.
+async fn drain(uri: &str, queue: &str, count: u64) -> Vec<u64> {
     let connection = Connection::connect(uri, ConnectionProperties::default())
         .await
         .unwrap();
@@ -196,14 +199,25 @@ async fn drain(uri: &str, queue: &str) -> Vec<u64> {
         .await
         .unwrap();
     let mut published = Vec::new();
-    while let Ok(Some(message)) =
-        tokio::time::timeout(Duration::from_secs(3), messages.next()).await
-    {
-        let message = message.unwrap();
+    while published.len() < count as usize {
+        let message = tokio::time::timeout(Duration::from_secs(60), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {count} messages came", published.len()))
+            .expect("the inspector's consumer goes on")
+            .unwrap();
         let event = binding::decode(&message.properties, &message.data).unwrap();
         published.push(event.downcast::<Numbered>().unwrap().payload().n);
     }
     published
+}
+
+/// Waits until `done` holds, failing after `within` with `what`.
+async fn until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < within, "after {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// What the relays published, as one queue received it: the number of runs (a run:
@@ -230,7 +244,9 @@ fn runs(published: &[u64]) -> (usize, Vec<(usize, u64)>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no_effect() {
-    let uri = amqp_uri();
+    let mut rng = fastrand::Rng::with_seed(tidings_tests::seed());
+    let broker = Arc::new(OwnBroker::start("faults"));
+    let uri = broker.uri();
     let dir = Scratch::new("amqp-faults");
     let store_path = dir.join("ordering.db");
     let inbox_path = dir.join("shipping.db");
@@ -248,6 +264,7 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
         raw.declare(&channel).await.unwrap();
         connection.close(200, "declared".into()).await.unwrap();
     }
+    consumer_without_its_handler_refuses_to_start(&inbox_path, &uri, &consumed);
 
     // The writer: EVENTS events in bursts, one append each (and an internal event, which the
     // relay passes over, after every tenth).
@@ -261,7 +278,8 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
         })
     };
 
-    let mut consumer = spawn_consumer(&inbox_path, &uri, &consumed);
+    // The consumer with its handler is deployed once half the events are published.
+    let mut consumer: Option<Process> = None;
     let mut relays = [
         spawn_relay(&store_path, &uri, &exchange),
         spawn_relay(&store_path, &uri, &exchange),
@@ -279,12 +297,17 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
         || broker_restarts < BROKER_RESTARTS_AT.len()
     {
         let effects = shipping.count();
+        if consumer.is_none() && confirmed(&store, &exchange) >= EVENTS / 2 {
+            assert_eq!(effects, 0, "no effect before the handler was deployed");
+            consumer = Some(spawn_consumer(&inbox_path, &uri, &consumed));
+            progress = (0, Instant::now());
+        }
         if effects > progress.0 {
             progress = (effects, Instant::now());
         }
         let waiting = confirmed(&store, &exchange).saturating_sub(effects);
         assert!(
-            waiting == 0 || progress.1.elapsed() < STALL,
+            consumer.is_none() || waiting == 0 || progress.1.elapsed() < STALL,
             "the consumer had no effect for {STALL:?} with {waiting} confirmed messages waiting \
              (after {relay_kills} relay kills, {broker_restarts} broker restarts, consumer \
              kills {consumer_kills:?})"
@@ -300,8 +323,9 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
             started.elapsed(),
             writer.is_finished()
         );
-        tokio::time::sleep(Duration::from_millis(fastrand::u64(200..1_000))).await;
-        let victim = fastrand::usize(0..relays.len());
+        // A relay dies at a random moment: that is the fault, not a wait for something.
+        tokio::time::sleep(Duration::from_millis(rng.u64(200..1_000))).await;
+        let victim = rng.usize(0..relays.len());
         relays[victim].sigkill();
         relay_kills += 1;
         relays[victim] = spawn_relay(&store_path, &uri, &exchange);
@@ -317,41 +341,67 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
             .get(broker_restarts)
             .is_some_and(|&at| effects >= at)
         {
-            tokio::task::spawn_blocking(restart_broker).await.unwrap();
+            let broker = broker.clone();
+            tokio::task::spawn_blocking(move || broker.restart())
+                .await
+                .unwrap();
             broker_restarts += 1;
         }
+        let Some(running) = consumer.as_mut() else {
+            continue;
+        };
         if CONSUMER_KILLS_AT
             .get(consumer_kills.len())
             .is_some_and(|&at| effects >= at)
         {
-            // Killed mid-batch: busy, with more confirmed messages waiting than its prefetch
-            // window, so the broker has a full window out to it, unacknowledged.
+            // Killed mid-batch: busy (at its next effect), with more confirmed messages
+            // waiting than its prefetch window, so the broker has a full window out to it,
+            // unacknowledged.
             let effects = shipping.count();
             let waiting = confirmed(&store, &exchange).saturating_sub(effects);
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            let busy = shipping.count() > effects;
-            if busy && waiting > PREFETCH {
-                consumer.sigkill();
+            if waiting > PREFETCH {
+                until("the consumer's next effect", STALL, || {
+                    shipping.count() > effects
+                })
+                .await;
+                running.sigkill();
                 consumer_kills.push((waiting, shipping.count()));
-                consumer = spawn_consumer(&inbox_path, &uri, &consumed);
+                *running = spawn_consumer(&inbox_path, &uri, &consumed);
             }
         }
     }
     writer.await.unwrap();
     let flowing = started.elapsed();
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while shipping.count() < EVENTS && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await; // any repeat still on its way
+    until(
+        "every event had its effect",
+        Duration::from_secs(120),
+        || shipping.count() >= EVENTS,
+    )
+    .await;
+    // Nothing more on its way: the relays are gone (the broker closed their connections) and
+    // the consumer acknowledged every message of its queue.
     for relay in &mut relays {
         relay.sigkill();
     }
-    consumer.sigkill();
+    until(
+        "the relays' connections closed",
+        Duration::from_secs(60),
+        || broker.connections_named("tidings relay:") == 0,
+    )
+    .await;
+    until(
+        "the consumer's queue emptied",
+        Duration::from_secs(60),
+        || broker.messages_in(consumed.queue()) == 0,
+    )
+    .await;
+    if let Some(mut consumer) = consumer {
+        consumer.sigkill();
+    }
 
     let effects = shipping.effects();
-    let published = drain(&uri, raw.queue()).await;
+    let published = drain(&uri, raw.queue(), broker.messages_in(raw.queue())).await;
     let (runs, skips) = runs(&published);
     let mut distinct = published.clone();
     distinct.sort_unstable();

@@ -295,12 +295,16 @@ struct SseEvent {
     data: String,
 }
 
+/// A block of a server-sent event stream.
+enum Block {
+    Event(SseEvent),
+    Comment,
+}
+
 /// Reads server-sent events from a response body, skipping keep-alive comments.
 struct SseReader {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
     buffer: String,
-    /// How many comment lines (keep-alives) came so far.
-    comments: usize,
 }
 
 impl SseReader {
@@ -311,14 +315,31 @@ impl SseReader {
         SseReader {
             body: Box::pin(body),
             buffer: String::new(),
-            comments: 0,
         }
     }
 
-    /// The next event, or `None` when the server ended the stream.
+    /// The next event, or `None` when the server ended the stream; keep-alives are passed
+    /// over.
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
-            while let Some(end) = self.buffer.find("\n\n") {
+            if let Block::Event(event) = self.next_block().await? {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Waits for the next keep-alive comment; an event before it fails the test.
+    async fn keep_alive(&mut self) {
+        match self.next_block().await.expect("the stream goes on") {
+            Block::Comment => {}
+            Block::Event(event) => panic!("{event:?} came where a keep-alive was expected"),
+        }
+    }
+
+    /// The next block: an event, or a comment (the keep-alive).
+    async fn next_block(&mut self) -> Option<Block> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 let mut event = SseEvent {
                     id: None,
@@ -330,11 +351,7 @@ impl SseReader {
                     let (name, value) = line.split_once(':').unwrap_or((line, ""));
                     let value = value.strip_prefix(' ').unwrap_or(value);
                     match name {
-                        "" => {
-                            // A comment: the keep-alive.
-                            self.comments += 1;
-                            continue;
-                        }
+                        "" => continue,
                         "id" => event.id = Some(value.to_owned()),
                         "event" => event.event = Some(value.to_owned()),
                         "data" => {
@@ -347,13 +364,15 @@ impl SseReader {
                     }
                     fields = true;
                 }
-                if fields {
-                    return Some(event);
-                }
+                return Some(if fields {
+                    Block::Event(event)
+                } else {
+                    Block::Comment
+                });
             }
             let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.next())
                 .await
-                .expect("no server-sent event within 10 s")?;
+                .expect("nothing from the server within 10 s")?;
             self.buffer
                 .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
         }
@@ -392,8 +411,8 @@ async fn the_live_tail_sends_new_events_and_resumes_after_the_last_event_id() {
     assert_eq!(tail.parcel().await, (2, 2));
     assert_eq!(tail.parcel().await, (3, 3));
 
-    // Appended after the connection opened and caught up (keep-alives pass meanwhile).
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Appended after the connection opened, caught up and went idle (a keep-alive came).
+    tail.keep_alive().await;
     let store_again = store.clone();
     store_again
         .append("late", ExpectedVersion::NoStream, &[parcel(4), parcel(5)])
@@ -401,7 +420,6 @@ async fn the_live_tail_sends_new_events_and_resumes_after_the_last_event_id() {
         .unwrap();
     assert_eq!(tail.parcel().await, (4, 4));
     assert_eq!(tail.parcel().await, (5, 5));
-    assert!(tail.comments > 0, "keep-alive comments while idle");
     drop(tail);
 
     // Missed while disconnected; the header wins over `after`.

@@ -1,7 +1,7 @@
 //! `build()` reports every wiring problem of the program in one error, each with its location.
 //! This binary registers deliberately broken wiring, so it has no other tests.
 
-use tidings::{handler, Bus, Command, DomainEvent, MessageKind, Problem, Query};
+use tidings::{handler, Bus, Command, DomainEvent, MessageKind, Phase, Problem, Query, Travels};
 
 #[derive(DomainEvent)]
 #[event(name = "dup.name")]
@@ -53,6 +53,36 @@ fn needs_mailer(_: &SecondWithName, mailer: &Mailer, stock: &Inventory) {
     let _ = (mailer, stock);
 }
 
+/// Only ever recorded in units of work.
+#[derive(DomainEvent)]
+#[event(name = "phase.recorded", travels = committed)]
+struct OnlyRecorded;
+
+/// Only ever published.
+#[derive(DomainEvent)]
+#[event(name = "phase.published", travels = published)]
+struct OnlyPublished;
+
+/// Recorded in units of work here, and delivered by inboxes to other contexts.
+#[derive(DomainEvent)]
+#[event(name = "phase.shared", travels = committed, integration)]
+struct RecordedAndShared;
+
+#[handler]
+fn immediate_on_recorded(_: &OnlyRecorded) {}
+
+#[handler(phase = after_commit)]
+fn after_commit_on_recorded(_: &OnlyRecorded) {}
+
+#[handler(phase = before_commit)]
+fn before_commit_on_published(_: &OnlyPublished) {}
+
+#[handler]
+fn immediate_on_published(_: &OnlyPublished) {}
+
+#[handler]
+fn immediate_on_shared(_: &RecordedAndShared) {}
+
 /// The line of the first line of this file containing `needle`.
 fn line_of(needle: &str) -> String {
     let source = include_str!("build_errors.rs");
@@ -76,11 +106,46 @@ fn every_problem_is_reported_at_once_with_its_location() {
     let text = error.to_string();
     println!("{text}");
     assert!(
-        text.starts_with("the bus cannot be built: 11 problems"),
+        text.starts_with("the bus cannot be built: 13 problems"),
         "{text}"
     );
     let problems = error.problems();
-    assert_eq!(problems.len(), 11, "{text}");
+    assert_eq!(problems.len(), 13, "{text}");
+
+    // A handler in a phase its event never reaches, as the event says how it travels; the
+    // handlers in phases it reaches are not reported, nor an `immediate` handler of an
+    // integration event (an inbox delivers it).
+    assert!(
+        problems.iter().any(|p| matches!(
+            p,
+            Problem::PhaseNeverReached {
+                handler: "build_errors::immediate_on_recorded",
+                phase: Phase::Immediate,
+                event: "phase.recorded",
+                travels: Travels::Committed,
+                ..
+            }
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "{}: handler `build_errors::immediate_on_recorded` runs `immediate`, but `phase.recorded` is declared `travels = committed`: it is only recorded in units of work",
+        line_of("fn immediate_on_recorded")
+    )), "{text}");
+    assert!(text.contains(&format!(
+        "{}: handler `build_errors::before_commit_on_published` runs `before_commit`, but `phase.published` is declared `travels = published`: no unit of work records it",
+        line_of("fn before_commit_on_published")
+    )), "{text}");
+    for reached in [
+        "after_commit_on_recorded",
+        "immediate_on_published",
+        "immediate_on_shared",
+    ] {
+        assert!(
+            !text.contains(&format!("build_errors::{reached}`")),
+            "{reached}: {text}"
+        );
+    }
 
     assert!(text.contains(&format!(
         "query `wiring.asked_twice` has 2 handlers, and must have exactly one: `build_errors::answer_a` ({}) `build_errors::answer_b` ({})",

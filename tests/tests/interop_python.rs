@@ -101,7 +101,7 @@ async fn every_form_the_python_sdk_publishes_has_its_effect_once_and_none_is_dea
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
     let topology = Topology::new(unique("storefront"), unique("shipping"));
     let channel = declare(&uri, &topology).await;
-    let _stop = shipping.consume(&uri, topology.clone());
+    let _stop = shipping.consume(&uri, topology.clone()).await;
     const EACH: usize = 10;
     for (i, form) in FORMS.iter().enumerate() {
         let args = [

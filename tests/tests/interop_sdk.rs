@@ -240,11 +240,7 @@ fn check(case: &Case, handled: &Value, seed: u64) {
 #[cfg(feature = "amqp")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_event_the_sdk_can_make_round_trips_through_the_consumer() {
-    let seed = std::env::var("TIDINGS_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    println!("seed {seed} (TIDINGS_TEST_SEED={seed} repeats this run)");
+    let seed = tidings_tests::seed();
     let mut rng = fastrand::Rng::with_seed(seed);
     let uri = amqp_uri();
     let dir = Scratch::new("interop-sdk");

@@ -195,20 +195,13 @@ async fn race(race: Race) {
     );
 }
 
-fn seed() -> u64 {
-    std::env::var("TIDINGS_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readers_never_skip_an_event_that_concurrent_writers_committed() {
     race(Race {
         writers: 8,
         batches: 260,
         long: Duration::from_micros(200),
-        seed: seed(),
+        seed: tidings_tests::seed(),
     })
     .await;
 }
@@ -221,7 +214,7 @@ async fn readers_never_skip_an_event_with_32_writers_and_long_transactions() {
         writers: 32,
         batches: 80,
         long: Duration::from_millis(20),
-        seed: seed(),
+        seed: tidings_tests::seed(),
     })
     .await;
 }

@@ -19,6 +19,9 @@ pub(crate) struct Message {
     pub(crate) occurred_on: Option<OccurredOn>,
     /// `#[event(integration)]`: the event leaves the context (the relay publishes it).
     pub(crate) integration: bool,
+    /// `#[event(travels = published)]` or `#[event(travels = committed)]`: which phases of
+    /// handlers the event reaches in its own context.
+    pub(crate) travels: Option<syn::Ident>,
     /// Traits that a later `#[derive(..)]` on the item implements itself (`Serialize`), so
     /// this derive leaves them out instead of conflicting.
     pub(crate) derived_elsewhere: Vec<syn::Path>,
@@ -37,6 +40,7 @@ struct Keys {
     output: Once<syn::Type>,
     error: Once<syn::Type>,
     integration: Once<()>,
+    travels: Once<syn::Ident>,
 }
 
 impl Message {
@@ -49,6 +53,7 @@ impl Message {
             output: Once::new("output"),
             error: Once::new("error"),
             integration: Once::new("integration"),
+            travels: Once::new("travels"),
         };
         for attr in input
             .attrs
@@ -67,6 +72,7 @@ impl Message {
             error: keys.error.get(),
             occurred_on,
             integration: keys.integration.get().is_some(),
+            travels: keys.travels.get(),
             derived_elsewhere: later_derives(input),
         };
         (message, errors)
@@ -115,6 +121,16 @@ fn read_container(attr: &syn::Attribute, kind: Kind, keys: &mut Keys, errors: &m
         } else if kind == Kind::Event && key.is_ident("integration") {
             let value = read::flag(&meta, errors, "#[event(integration)]").then_some(());
             keys.integration.set(&key, value, errors);
+        } else if kind == Kind::Event && key.is_ident("travels") {
+            const EXAMPLE: &str = "travels = committed` or `travels = published";
+            let value = read::word(&meta, errors, EXAMPLE).filter(|word| {
+                let known = word == "committed" || word == "published";
+                if !known {
+                    errors.at(word, format!("`{word}` is not a way an event travels: write `{EXAMPLE}` (only recorded in units of work, or only published)"));
+                }
+                known
+            });
+            keys.travels.set(&key, value, errors);
         } else if kind == Kind::Event && key.is_ident("occurred_on") {
             unknown_key(&meta, errors, "`occurred_on` belongs on a field: write `#[event(occurred_on)]` above a `DateTime<Utc>` field".into());
         } else if kind == Kind::Event && (key.is_ident("output") || key.is_ident("error")) {
@@ -123,7 +139,7 @@ fn read_container(attr: &syn::Attribute, kind: Kind, keys: &mut Keys, errors: &m
             let expected = if kind.is_request() {
                 "`name`, `version`, `output`, `error` or `crate`"
             } else {
-                "`name`, `version`, `integration` or `crate`"
+                "`name`, `version`, `integration`, `travels` or `crate`"
             };
             unknown_key(&meta, errors, format!("unknown key `{}` in #[{attribute}(..)]: expected {expected}", key_text(&key)));
         }

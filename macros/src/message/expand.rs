@@ -77,6 +77,16 @@ pub(crate) fn trait_impls(
             const INTEGRATION: bool = true;
         )
     });
+    let travels = message.travels.as_ref().map(|word| {
+        let variant = if word == "committed" {
+            quote!(Committed)
+        } else {
+            quote!(Published)
+        };
+        quote!(
+            const TRAVELS: #p::Travels = #p::Travels::#variant;
+        )
+    });
     let schema = crate::message::schema::describe(input);
     quote! {
         #[automatically_derived]
@@ -88,6 +98,7 @@ pub(crate) fn trait_impls(
             const SCHEMA: &'static str = #schema;
             #occurred_on
             #integration
+            #travels
             #[inline]
             fn slot() -> &'static #p::Slot {
                 static SLOT: #p::Slot = #p::Slot::new();

@@ -57,6 +57,10 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// [`DomainEvent::INTEGRATION`] or in [`Bus::routes`](crate::Bus::routes).
     #[doc(hidden)]
     const INTEGRATION: bool = false;
+    /// How the event travels in its own context (`#[event(travels = ..)]`). Read it through
+    /// [`DomainEvent::TRAVELS`] or in [`Bus::routes`](crate::Bus::routes).
+    #[doc(hidden)]
+    const TRAVELS: Travels = Travels::Any;
     /// The type's fields as the derive read them (serde attributes, names and Rust types as
     /// written), one a line: what a schema snapshot compares.
     #[doc(hidden)]
@@ -109,6 +113,49 @@ impl Slot {
     }
 }
 
+/// How an event travels in the context that makes it, as `#[event(travels = ..)]` declares:
+/// which phases of handlers it reaches there. [`Bus::build`](crate::BusBuilder::build)
+/// refuses a handler in a phase its event never reaches, naming the handler's file and line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Travels {
+    /// Not declared: published, recorded in units of work, or both; every phase may run.
+    #[default]
+    Any,
+    /// Only published (`bus.publish`, `ctx.publish`): its handlers run at once
+    /// (`immediate`); no unit of work records it, so its `before_commit`, `after_commit` and
+    /// `after_rollback` handlers would never run.
+    Published,
+    /// Only recorded in units of work (`tx.record`, an aggregate's decision): its
+    /// `before_commit`, `after_commit` and `after_rollback` handlers run; an `immediate`
+    /// handler would never run, except for an integration event, which an inbox delivers to
+    /// the `immediate` handlers of the context that consumes it.
+    Committed,
+}
+
+impl Travels {
+    /// Whether an event that travels this way reaches handlers of `phase` (`integration`:
+    /// whether it is an integration event, delivered by inboxes to `immediate` handlers).
+    pub fn reaches(self, phase: crate::Phase, integration: bool) -> bool {
+        match (self, phase) {
+            (Travels::Any, _) => true,
+            (Travels::Published, phase) => phase == crate::Phase::Immediate,
+            (Travels::Committed, crate::Phase::Immediate) => integration,
+            (Travels::Committed, _) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Travels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Travels::Any => "any",
+            Travels::Published => "published",
+            Travels::Committed => "committed",
+        })
+    }
+}
+
 /// Something that happened in the domain, named in the past tense.
 ///
 /// Implemented by `#[derive(DomainEvent)]`; see the [crate docs](crate) for the attributes.
@@ -121,6 +168,11 @@ pub trait DomainEvent: Message {
     /// Whether this event leaves its context (`#[event(integration)]`): the relay publishes
     /// the stored events of integration types to other contexts, and only those.
     const INTEGRATION: bool = <Self as Message>::INTEGRATION;
+
+    /// How this event travels in its own context (`#[event(travels = published)]` or
+    /// `#[event(travels = committed)]`): [`Bus::build`](crate::BusBuilder::build) refuses a
+    /// handler in a phase that such an event never reaches.
+    const TRAVELS: Travels = <Self as Message>::TRAVELS;
 
     /// The time carried by the payload itself (`#[event(occurred_on)]`), if any; otherwise
     /// the envelope is stamped when the event is published.

@@ -12,12 +12,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tidings::broadcast::amqp::binding;
-use tidings::broadcast::amqp::{Consumer, Relay, Topology};
+use tidings::broadcast::amqp::{Activity, Consumer, ConsumerStatus, Relay, Topology};
 use tidings::broadcast::{Checkpoints, Inbox, Leases};
 use tidings::persistence::{EventStore, ExpectedVersion, NewEvent};
 use tidings::{Bus, Envelope};
 use tidings_tests::{unique, Internal, Numbered};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// How long a scenario waits for effects.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -55,6 +55,28 @@ pub struct Consuming<I> {
     pub inbox: I,
     pub bus: Bus,
     pub flaky: Arc<Flaky>,
+    /// The state of each consumer [`Consuming::consume`] started.
+    consumers: Mutex<Vec<watch::Receiver<ConsumerStatus>>>,
+}
+
+/// What the consumers of a context did with the messages they received, summed over them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Deliveries {
+    /// Handled, with their effect.
+    pub handled: u64,
+    /// Repeats the inbox absorbed.
+    pub repeats: u64,
+    /// Handler failures, given back to the queue.
+    pub failed: u64,
+    /// Put in the dead-letter queue.
+    pub dead_lettered: u64,
+}
+
+impl Deliveries {
+    /// Every delivery that was settled (acknowledged or given back).
+    pub fn settled(&self) -> u64 {
+        self.handled + self.repeats + self.failed + self.dead_lettered
+    }
 }
 
 impl<I: Effects> Consuming<I> {
@@ -66,7 +88,43 @@ impl<I: Effects> Consuming<I> {
             .provide_arc(flaky.clone())
             .build()
             .unwrap();
-        Consuming { inbox, bus, flaky }
+        Consuming {
+            inbox,
+            bus,
+            flaky,
+            consumers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What this context's consumers did so far.
+    pub fn deliveries(&self) -> Deliveries {
+        let consumers = self.consumers.lock().unwrap();
+        consumers.iter().fold(Deliveries::default(), |sum, status| {
+            let status = status.borrow();
+            Deliveries {
+                handled: sum.handled + status.handled,
+                repeats: sum.repeats + status.repeats,
+                failed: sum.failed + status.failed,
+                dead_lettered: sum.dead_lettered + status.dead_lettered,
+            }
+        })
+    }
+
+    /// Waits until this context's consumers settled `count` deliveries, and returns what
+    /// they did: nothing is still on its way when a test knows how many messages it sent.
+    pub async fn until_settled(&self, count: u64) -> Deliveries {
+        let start = Instant::now();
+        loop {
+            let deliveries = self.deliveries();
+            if deliveries.settled() >= count {
+                return deliveries;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "{deliveries:?} after {WAIT:?}, not {count} deliveries settled"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until `count` effects happened (or `within` passed), and returns them.
@@ -82,10 +140,32 @@ impl<I: Effects> Consuming<I> {
     }
 
     /// Runs a consumer of `topology` in the background until the returned sender is dropped
-    /// or used.
-    pub fn consume(self: &Arc<Self>, uri: &str, topology: Topology) -> oneshot::Sender<()> {
+    /// or used; returns once it consumes (its queue declared and bound).
+    pub async fn consume(self: &Arc<Self>, uri: &str, topology: Topology) -> oneshot::Sender<()> {
+        let stop = self.start(uri, topology);
+        let mut status = self.consumers.lock().unwrap().last().unwrap().clone();
+        let running = status.wait_for(|status| {
+            assert_ne!(
+                status.activity,
+                Activity::Failed,
+                "the consumer failed: {:?}",
+                status.last_error
+            );
+            status.activity == Activity::Running
+        });
+        tokio::time::timeout(WAIT, running)
+            .await
+            .expect("the consumer runs")
+            .unwrap();
+        stop
+    }
+
+    /// Runs a consumer of `topology` in the background until the returned sender is dropped
+    /// or used, without waiting for it to connect.
+    pub fn start(self: &Arc<Self>, uri: &str, topology: Topology) -> oneshot::Sender<()> {
         let (stop, stopped) = oneshot::channel::<()>();
         let consumer = Consumer::new(uri, topology).max_backoff(Duration::from_millis(500));
+        self.consumers.lock().unwrap().push(consumer.status());
         let context = self.clone();
         tokio::spawn(async move {
             consumer
@@ -161,8 +241,7 @@ pub async fn relayed_events_have_their_effect_once_in_order<S, I>(
 {
     let exchange = unique("ordering");
     let topology = Topology::new(&exchange, unique("shipping"));
-    let _stop = shipping.consume(uri, topology.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await; // the queue is declared and bound
+    let _stop = shipping.consume(uri, topology.clone()).await;
 
     append_numbered_to(&*store, "order-1", 1..=50).await;
     let relay = Relay::new(store.clone(), uri, &exchange).batch(16);
@@ -181,8 +260,9 @@ pub async fn relayed_events_have_their_effect_once_in_order<S, I>(
     relay.publish_pending().await.unwrap();
     append_numbered_to(&*store, "order-1", 51..=60).await;
     relay.publish_pending().await.unwrap();
-    assert_once_in_order(&shipping.wait_for(60, WAIT).await, 60);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // 50 messages, the same 50 again, then 10 new ones.
+    let deliveries = shipping.until_settled(110).await;
+    assert_eq!((deliveries.handled, deliveries.repeats), (60, 50));
     assert_once_in_order(&shipping.inbox.recorded().await, 60);
     assert_eq!(store.read_all(0, 1000).await.unwrap().len(), 66);
 }
@@ -201,8 +281,7 @@ pub async fn redelivered_and_failed_messages_have_their_effect_once<S, I>(
     append_numbered_to(store, "order-1", 1..=3).await;
     shipping.flaky.fail_next(2);
     let topology = Topology::new(unique("ordering"), unique("shipping"));
-    let _stop = shipping.consume(uri, topology.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _stop = shipping.consume(uri, topology.clone()).await;
 
     let connection = Connection::connect(uri, ConnectionProperties::default())
         .await
@@ -222,11 +301,11 @@ pub async fn redelivered_and_failed_messages_have_their_effect_once<S, I>(
                 .unwrap();
         }
     }
-    let mut effects = shipping.wait_for(3, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nine messages, and the failed one once more.
+    let deliveries = shipping.until_settled(10).await;
+    assert_eq!(deliveries.failed, 1, "{deliveries:?}");
+    assert_eq!((deliveries.handled, deliveries.repeats), (3, 6));
     assert!(!shipping.flaky.fails(2), "the failure happened");
-    effects.sort_unstable();
-    assert_eq!(effects, [1, 2, 3]);
     let mut effects = shipping.inbox.recorded().await;
     effects.sort_unstable();
     assert_eq!(effects, [1, 2, 3], "nothing more came");
@@ -279,9 +358,10 @@ pub async fn competing_consumers_have_each_effect_once<S, I>(
 {
     let exchange = unique("ordering");
     let topology = Topology::new(&exchange, unique("shipping"));
-    let _stops: Vec<_> = (0..3)
-        .map(|_| shipping.consume(uri, topology.clone()))
-        .collect();
+    let mut stops = Vec::new();
+    for _ in 0..3 {
+        stops.push(shipping.consume(uri, topology.clone()).await);
+    }
     until_consumers(uri, topology.queue(), 3).await;
 
     append_numbered_to(&*store, "order-1", 1..=200).await;
@@ -290,15 +370,11 @@ pub async fn competing_consumers_have_each_effect_once<S, I>(
         .publish_pending()
         .await
         .unwrap();
-    let mut effects = shipping.wait_for(200, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deliveries = shipping.until_settled(200).await;
+    assert_eq!(deliveries.handled, 200, "{deliveries:?}");
+    let mut effects = shipping.inbox.recorded().await;
     effects.sort_unstable();
     assert_once_in_order(&effects, 200);
-    assert_eq!(
-        shipping.inbox.recorded().await.len(),
-        200,
-        "nothing more came"
-    );
 }
 
 /// A single active consumer: of two consumers on the queue the broker delivers to the first
@@ -314,12 +390,11 @@ pub async fn a_second_single_active_consumer_takes_over_in_order<S, I>(
 {
     let exchange = unique("ordering");
     let topology = Topology::new(&exchange, unique("shipping")).single_active_consumer();
-    let first = shipping.consume(uri, topology.clone());
+    let first = shipping.consume(uri, topology.clone()).await;
     until_consumers(uri, topology.queue(), 1).await;
-    // The broker counts only the active consumer of such a queue: give the second time to
-    // attach as the one waiting.
-    let _second = shipping.consume(uri, topology.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Attached as the one waiting (the broker counts only the active consumer of such a
+    // queue).
+    let _second = shipping.consume(uri, topology.clone()).await;
 
     append_numbered_to(&*store, "order-1", 1..=300).await;
     let relay = Relay::new(store.clone(), uri, &exchange).batch(50);
@@ -333,7 +408,8 @@ pub async fn a_second_single_active_consumer_takes_over_in_order<S, I>(
     drop(first);
     until_consumers(uri, topology.queue(), 1).await;
 
-    assert_once_in_order(&shipping.wait_for(300, WAIT).await, 300);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The messages the first had been sent ahead went back to the queue unhandled.
+    let deliveries = shipping.until_settled(300).await;
+    assert_eq!((deliveries.handled, deliveries.repeats), (300, 0));
     assert_once_in_order(&shipping.inbox.recorded().await, 300);
 }

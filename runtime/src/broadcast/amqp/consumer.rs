@@ -152,12 +152,19 @@ impl Consumer {
     }
 
     /// The consumer's state while it runs: what it is doing, its attempts and last error,
-    /// the events handled, repeated and dead-lettered, the last one handled, and the
+    /// the events handled, repeated, failed and dead-lettered, the last one handled, and the
     /// messages waiting in the queue. The same figures go to `metrics`
     /// (`tidings_consumer_*`, labelled `queue`), and each change of activity and error to
     /// `tracing`. Clones of a consumer share it.
     pub fn status(&self) -> watch::Receiver<ConsumerStatus> {
         self.status.subscribe()
+    }
+
+    /// The consumer's connections are named after its queue (as the broker's management
+    /// tools list them).
+    fn connection_properties(&self) -> ConnectionProperties {
+        ConnectionProperties::default()
+            .with_connection_name(format!("tidings consumer {}", self.topology.queue()).into())
     }
 
     fn report(&self, change: impl FnOnce(&mut ConsumerStatus)) {
@@ -181,8 +188,7 @@ impl Consumer {
     /// receives events published before the consumer first runs.
     pub async fn declare(&self) -> Result<(), ConsumeError> {
         let declared = within("declaring the topology", bounded::SETUP, async {
-            let connection =
-                Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+            let connection = Connection::connect(&self.uri, self.connection_properties()).await?;
             let channel = connection.create_channel().await?;
             self.topology.declare(&channel).await?;
             connection.close(200, "declared".into()).await?;
@@ -195,8 +201,7 @@ impl Consumer {
     /// there; they stay where they are.
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ConsumeError> {
         let listed = within("listing the dead letters", bounded::SETUP, async {
-            let connection =
-                Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+            let connection = Connection::connect(&self.uri, self.connection_properties()).await?;
             let channel = connection.create_channel().await?;
             let queue = self.topology.dead_letter_queue();
             let mut letters = Vec::new();
@@ -221,8 +226,7 @@ impl Consumer {
     /// were there when it started, so one that fails again is not put back twice.
     pub async fn replay_dead_letters(&self) -> Result<usize, ConsumeError> {
         let replayed = within("putting back the dead letters", bounded::SETUP, async {
-            let connection =
-                Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+            let connection = Connection::connect(&self.uri, self.connection_properties()).await?;
             let channel = connection.create_channel().await?;
             channel
                 .confirm_select(ConfirmSelectOptions::default())
@@ -539,7 +543,7 @@ impl Consumer {
     /// A connection, a channel with the topology declared and the queue claimed, and its
     /// deliveries.
     async fn open(&self, context: &str) -> Result<(Connection, Channel, Deliveries), ConsumeError> {
-        let connection = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+        let connection = Connection::connect(&self.uri, self.connection_properties()).await?;
         let channel = connection.create_channel().await?;
         self.topology.declare(&channel).await?;
         channel
@@ -611,6 +615,8 @@ impl Consumer {
                 // dead-letters it.
                 tracing::warn!(queue = self.topology.queue(), error = %error, "handlers failed; message requeued");
                 acknowledge(delivery.acker.nack(requeue())).await?;
+                self.count("tidings_consumer_failed_total");
+                self.report(|status| status.failed += 1);
                 Ok(())
             }
             Err(error) => {

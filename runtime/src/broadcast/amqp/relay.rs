@@ -358,8 +358,9 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
             "the relay's connection and channel setup",
             bounded::SETUP,
             async {
-                let connection =
-                    Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+                let properties = ConnectionProperties::default()
+                    .with_connection_name(format!("tidings {}", self.name()).into());
+                let connection = Connection::connect(&self.uri, properties).await?;
                 let channel = connection.create_channel().await?;
                 channel
                     .confirm_select(ConfirmSelectOptions::default())

@@ -135,6 +135,9 @@ pub struct ConsumerStatus {
     pub handled: u64,
     /// Deliveries of events the inbox had already recorded (repeats, with no effect).
     pub repeats: u64,
+    /// Deliveries whose handlers failed: rolled back and given back to the queue for
+    /// another try.
+    pub failed: u64,
     /// Messages put in the dead-letter queue by this consumer.
     pub dead_lettered: u64,
     /// The last event handled: its id as the producer sent it.

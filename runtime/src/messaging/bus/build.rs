@@ -168,6 +168,19 @@ fn place_handlers(
                 }
             }
         }
+        let message = &registration.message;
+        if !message
+            .travels
+            .reaches(registration.phase, message.integration)
+        {
+            problems.push(Problem::PhaseNeverReached {
+                handler: registration.name,
+                phase: registration.phase,
+                event: message.name,
+                travels: message.travels,
+                location: registration.location,
+            });
+        }
         // The message derive registers every type a handler can name; a miss is only possible
         // on targets where inventory registers nothing.
         let Some(&route) = index.get(&(registration.message.type_id)()) else {

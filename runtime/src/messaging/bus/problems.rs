@@ -1,7 +1,8 @@
 //! What `build()` reports: every problem found in the routing table, each with its location.
 
 use crate::messaging::bus::location::Location;
-use crate::messaging::message::MessageKind;
+use crate::messaging::bus::registry::Phase;
+use crate::messaging::message::{MessageKind, Travels};
 
 /// One problem found while building the table; `build()` reports all of them together.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,20 @@ pub enum Problem {
         rust_type: &'static str,
         /// Who lends it.
         lent_by: &'static str,
+        /// Where the handler is declared.
+        location: Location,
+    },
+    /// A handler is in a phase its event never reaches, as the event declares how it travels
+    /// (`#[event(travels = ..)]`): it would never run.
+    PhaseNeverReached {
+        /// The handler's name.
+        handler: &'static str,
+        /// The handler's phase.
+        phase: Phase,
+        /// The event's wire name.
+        event: &'static str,
+        /// How the event travels.
+        travels: Travels,
         /// Where the handler is declared.
         location: Location,
     },
@@ -213,6 +228,23 @@ impl std::fmt::Display for Problem {
                  delivers: an `after_commit` or `after_rollback` handler runs once the \
                  transaction has ended (open one of your own, or make it `phase = \
                  before_commit`), and a command or query handler is never lent one"
+            ),
+            Problem::PhaseNeverReached { handler, phase, event, travels: Travels::Published, location } => write!(
+                f,
+                "{location}: handler `{handler}` runs `{}`, but `{event}` is declared \
+                 `travels = published`: no unit of work records it, so the handler would never \
+                 run; make it `immediate` (remove `phase`), or record the event in a unit of \
+                 work and drop `travels = published`",
+                phase.as_str()
+            ),
+            Problem::PhaseNeverReached { handler, phase, event, travels, location } => write!(
+                f,
+                "{location}: handler `{handler}` runs `{}`, but `{event}` is declared \
+                 `travels = {travels}`: it is only recorded in units of work, whose handlers run \
+                 `before_commit`, `after_commit` or `after_rollback`, so the handler would \
+                 never run; give it one of those phases, or mark the event `integration` if \
+                 this handler consumes it from another context",
+                phase.as_str()
             ),
             Problem::ProvidedTwice { rust_type, locations } => {
                 let at: Vec<String> = locations.iter().map(Location::to_string).collect();

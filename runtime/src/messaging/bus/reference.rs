@@ -1,6 +1,6 @@
 //! `MessageRef`: a message type as registrations name it, without naming the type.
 
-use crate::messaging::message::{Message, MessageKind};
+use crate::messaging::message::{Message, MessageKind, Travels};
 use std::any::TypeId;
 
 /// A reference to a message type from a handler registration.
@@ -13,6 +13,7 @@ pub struct MessageRef {
     pub(super) version: u32,
     pub(super) kind: MessageKind,
     pub(super) integration: bool,
+    pub(super) travels: Travels,
 }
 
 impl MessageRef {
@@ -33,6 +34,7 @@ impl MessageRef {
             version: M::VERSION,
             kind: M::KIND,
             integration: M::INTEGRATION,
+            travels: M::TRAVELS,
         }
     }
 }

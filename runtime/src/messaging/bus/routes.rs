@@ -36,6 +36,8 @@ pub struct MessageRoute {
     /// Whether it is an integration event (`#[event(integration)]`), which the relay
     /// publishes to other contexts.
     pub integration: bool,
+    /// How the event travels in its own context (`#[event(travels = ..)]`).
+    pub travels: crate::Travels,
     /// The Rust type.
     pub rust_type: &'static str,
     /// Where the type is declared.
@@ -80,6 +82,7 @@ impl Routes {
                     version: message.version,
                     kind: message.kind,
                     integration: message.integration,
+                    travels: message.travels,
                     rust_type: (message.rust_type)(),
                     location: route.message.location,
                     handlers: route
@@ -192,10 +195,17 @@ impl std::fmt::Display for Routes {
         ]];
         for message in &self.messages {
             let label = format!("{} v{}", message.name, message.version);
-            let kind = if message.integration {
-                "event (integration)".to_owned()
-            } else {
+            let mut qualifiers = Vec::new();
+            if message.integration {
+                qualifiers.push("integration".to_owned());
+            }
+            if message.travels != crate::Travels::Any {
+                qualifiers.push(message.travels.to_string());
+            }
+            let kind = if qualifiers.is_empty() {
                 message.kind.to_string()
+            } else {
+                format!("{} ({})", message.kind, qualifiers.join(", "))
             };
             if message.handlers.is_empty() {
                 rows.push([
