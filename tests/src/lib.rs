@@ -2,9 +2,11 @@
 //!
 //! The library holds what several tests share: scratch directories, the event the crash
 //! test's writer (`src/bin/store_writer.rs`) appends, the processor and lease scenarios every
-//! backend runs ([`processors`]), and (feature `postgres`) a schema of its own on the test
+//! backend runs ([`processors`]), the process kill test's domain and node loop ([`killed`]),
+//! and (feature `postgres`) a schema of its own on the test
 //! server for each PostgreSQL test.
 
+pub mod killed;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod processors;
