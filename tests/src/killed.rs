@@ -147,13 +147,12 @@ macro_rules! killed_order_process {
     ($store:ident) => {
         #[derive(tidings::Process, Default, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
+        #[process(name = "killed.order", store = $store)]
         #[process(
-                                                    name = "killed.order",
-                                                    store = $store,
-                                                    start(OrderStarted),
-                                                    on(StockConfirmed),
-                                                    timeouts(GraceEnded, StockTimedOut)
-                                                )]
+            start(OrderStarted),
+            on(StockConfirmed),
+            timeouts(GraceEnded, StockTimedOut)
+        )]
         struct KilledOrder($crate::killed::OrderState);
 
         impl tidings::On<OrderStarted> for KilledOrder {

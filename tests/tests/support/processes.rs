@@ -100,13 +100,8 @@ fn ship(command: Ship, shipments: &Shipments) {
 macro_rules! fulfilment {
     ($store:ident) => {
         #[derive(tidings::Process, Default, Debug, serde::Serialize, serde::Deserialize)]
-        #[process(
-                                                            name = "tidings_tests.fulfilment",
-                                                            store = $store,
-                                                            start(OrderPlaced),
-                                                            on(OrderCancelled),
-                                                            timeouts(GraceEnded)
-                                                        )]
+        #[process(name = "tidings_tests.fulfilment", store = $store)]
+        #[process(start(OrderPlaced), on(OrderCancelled), timeouts(GraceEnded))]
         struct Fulfilment {
             grace: Option<tidings::ScheduleId>,
             steps: u32,
