@@ -5,7 +5,8 @@ use super::inbox::SqliteInbox;
 use crate::broadcast::due::{self, Claimed, DueMessages};
 use crate::broadcast::inbox::InboxError;
 use crate::messaging::bus::Bus;
-use crate::persistence::schedule::DueDelivery;
+use crate::persistence::schedule::{DueDelivery, DueRow};
+use crate::persistence::sqlite::rusqlite::Connection;
 use crate::persistence::sqlite::schedule;
 use crate::persistence::sqlite::SqliteTransaction;
 use crate::persistence::StoreError;
@@ -73,24 +74,8 @@ impl DueMessages for SqliteInbox {
         now: DateTime<Utc>,
     ) -> Result<Option<Claimed<SqliteTransaction, OwnedTurn>>, StoreError> {
         let turn = self.turn.clone().lock_owned().await;
-        let conn = self.lock();
-        if !conn.is_autocommit() {
-            // A delivery dropped half way left its transaction open.
-            conn.execute_batch("ROLLBACK")?;
-        }
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let claimed = schedule::next_due(&conn, now).and_then(|due| match due {
-            Some(row) => {
-                schedule::take(&conn, &row.id)?;
-                Ok(Some(row))
-            }
-            None => Ok(None),
-        });
-        if !matches!(claimed, Ok(Some(_))) {
-            conn.execute_batch("ROLLBACK")?;
-        }
-        drop(conn);
-        Ok(claimed?.map(|row| Claimed {
+        let claimed = self.on_own_thread(move |conn| claim_on(conn, now)).await?;
+        Ok(claimed.map(|row| Claimed {
             row,
             tx: SqliteTransaction::begun(self.conn.clone()),
             turn,
@@ -104,15 +89,39 @@ impl DueMessages for SqliteInbox {
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let retried = conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(StoreError::from)
-            .and_then(|()| schedule::retry(&conn, id, attempts, now, error))
-            .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
-        if retried.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        retried
+        let (id, error) = (id.to_owned(), error.to_owned());
+        self.on_own_thread(move |conn| {
+            let retried = conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(StoreError::from)
+                .and_then(|()| schedule::retry(conn, &id, attempts, now, &error))
+                .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+            if retried.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            retried
+        })
+        .await
     }
+}
+
+/// Opens a transaction on `conn` and removes in it the first row due at `now`; with none
+/// due, the transaction is closed.
+fn claim_on(conn: &Connection, now: DateTime<Utc>) -> Result<Option<DueRow>, StoreError> {
+    if !conn.is_autocommit() {
+        // A delivery dropped half way left its transaction open.
+        conn.execute_batch("ROLLBACK")?;
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let claimed = schedule::next_due(conn, now).and_then(|due| match due {
+        Some(row) => {
+            schedule::take(conn, &row.id)?;
+            Ok(Some(row))
+        }
+        None => Ok(None),
+    });
+    if !matches!(claimed, Ok(Some(_))) {
+        conn.execute_batch("ROLLBACK")?;
+    }
+    claimed
 }
