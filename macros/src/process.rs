@@ -71,11 +71,8 @@ fn read(input: &syn::DeriveInput, errors: &mut Errors) -> Attrs {
                 }
                 "store" => {
                     let store: syn::Ident = meta.value()?.parse()?;
-                    if store == "postgres" {
-                        return Err(syn::Error::new(store.span(), "processes run on SQLite so far: write `store = sqlite`"));
-                    }
-                    if store != "sqlite" {
-                        return Err(syn::Error::new(store.span(), "the store is `sqlite`: the one whose transaction delivers the process's events"));
+                    if store != "sqlite" && store != "postgres" {
+                        return Err(syn::Error::new(store.span(), "the store is `sqlite` or `postgres`: the one whose transaction delivers the process's events"));
                     }
                     once(&mut attrs.store, store, &meta)
                 }
@@ -130,7 +127,7 @@ fn read(input: &syn::DeriveInput, errors: &mut Errors) -> Attrs {
             errors.at(at, format!("the process has no `name`: {SHAPE}"));
         }
         if attrs.store.is_none() {
-            errors.at(at, "the process has no `store`: `store = sqlite`, whose transaction delivers its events");
+            errors.at(at, "the process has no `store`: `store = sqlite` or `store = postgres`, whose transaction delivers its events");
         }
         if !attrs.events.iter().any(|(_, role)| *role == "Start")
             && attrs.unknown.as_ref().is_none_or(|u| u != "start")

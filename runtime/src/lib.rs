@@ -244,7 +244,8 @@ pub use tidings_macros::Query;
 ///
 /// - `name = ".."`: the process's stable name, which its rows keep.
 /// - `store = sqlite | postgres`: the store whose transaction delivers its events (an
-///   inbox's delivery, or the delivery of due scheduled messages).
+///   inbox's delivery, or the delivery of due scheduled messages), with tidings' feature of
+///   the same name (without it, the derive fails and names the feature).
 /// - `start(..)`: the events that start an instance when none exists for their key;
 ///   `on(..)`: those that move an existing one on; `timeouts(..)`: those it schedules for
 ///   itself (`routes()` shows each step with its role, and the timeouts it emits).
@@ -415,6 +416,10 @@ pub mod __private {
     #[cfg(feature = "postgres")]
     pub use crate::persistence::postgres::PostgresTransaction;
     pub use crate::persistence::process::step as process_step;
+    #[cfg(not(feature = "postgres"))]
+    pub use crate::persistence::process::PostgresTransaction;
+    #[cfg(not(feature = "sqlite"))]
+    pub use crate::persistence::process::SqliteTransaction;
     #[cfg(feature = "sqlite")]
     pub use crate::persistence::sqlite::SqliteTransaction;
     pub use crate::{

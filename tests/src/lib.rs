@@ -3,11 +3,12 @@
 //! The library holds what several tests share: scratch directories, the event the crash
 //! test's writer (`src/bin/store_writer.rs`) appends, the processor and lease scenarios every
 //! backend runs ([`processors`]), the fault-injection test's consumer process ([`consumer`]) and
-//! broker ([`broker`]), and (feature `postgres`) a schema of its own on the test
-//! server for each PostgreSQL test.
+//! broker ([`broker`]), the process kill test's domain and node loop ([`killed`]), and (feature
+//! `postgres`) a schema of its own on the test server for each PostgreSQL test.
 
 pub mod broker;
 pub mod consumer;
+pub mod killed;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod processors;

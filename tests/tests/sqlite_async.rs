@@ -1,9 +1,11 @@
 //! The SQLite store in async code: every async call (the event store's, checkpoints, leases,
-//! a unit of work, `execute`) runs on the store's own thread, so an executor with one thread
-//! goes on with its other tasks while SQLite waits on a busy database.
+//! a unit of work, `execute`, and the inbox's delivery of due scheduled messages) runs on the
+//! store's (or the inbox's) own thread, so an executor with one thread goes on with its other
+//! tasks while SQLite waits on a busy database.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tidings::broadcast::sqlite::SqliteInbox;
 use tidings::broadcast::{Checkpoints, Leases};
 use tidings::persistence::sqlite::{rusqlite, SqliteStore};
 use tidings::persistence::{EventStore, Execute, ExpectedVersion, NewEvent};
@@ -92,6 +94,35 @@ async fn a_runtime_with_one_thread_runs_on_while_a_unit_of_work_waits_on_a_busy_
     assert_eq!(committed.value().state().ticks, 1);
     assert!(entered.load(Ordering::SeqCst));
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_runtime_with_one_thread_runs_on_while_due_messages_wait_on_a_busy_database() {
+    let path = file("busy-due.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let inbox = SqliteInbox::open(&path).unwrap();
+    let bus = Arc::new(Bus::builder().build().unwrap());
+    let due = chrono::Utc::now();
+    store
+        .unit_of_work(&*bus, |unit| unit.transaction().schedule_at(due, Ticked))
+        .unwrap();
+    // Another connection holds the database's write lock.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let delivery = {
+        let bus = bus.clone();
+        tokio::spawn(async move { inbox.deliver_due(&bus, due).await })
+    };
+    // Had the delivery waited for the write lock on this runtime's one thread, these round
+    // trips would not run until SQLite gave up, and the delivery would fail.
+    ping_pong(1_000).await;
+    blocker.execute_batch("COMMIT").unwrap();
+    let delivered = delivery
+        .await
+        .unwrap()
+        .expect("it delivers once the lock is free");
+    assert_eq!((delivered.delivered, delivered.failed), (1, 0));
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -29,6 +29,7 @@
 #[cfg(feature = "amqp")]
 pub mod amqp;
 mod catch_up;
+mod due;
 #[cfg(feature = "http")]
 pub mod http;
 mod inbox;

@@ -28,6 +28,11 @@ pub struct StateRow {
 
 /// A backend's transaction as a process's step uses it. Implemented by the SQLite and
 /// PostgreSQL transactions.
+#[diagnostic::on_unimplemented(
+    message = "processes on this store need tidings' feature for it",
+    label = "`{Self}` is not enabled",
+    note = "`store = sqlite` needs tidings' `sqlite` feature, and `store = postgres` its `postgres` feature"
+)]
 pub trait ProcessTransaction: Send + Sync + 'static + sealed::Sealed {
     /// The state of the instance `key` of `process`.
     #[doc(hidden)]
@@ -58,6 +63,20 @@ pub trait ProcessTransaction: Send + Sync + 'static + sealed::Sealed {
     #[doc(hidden)]
     fn record_any(&self, stream: &str, envelope: AnyEnvelope);
 }
+
+/// What a process declared on the SQLite store names when tidings is built without its
+/// `sqlite` feature: no transaction, so the process's step reports the missing feature.
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum SqliteTransaction {}
+
+/// What a process declared on the PostgreSQL store names when tidings is built without its
+/// `postgres` feature: no transaction, so the process's step reports the missing feature.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum PostgresTransaction {}
 
 pub(crate) mod sealed {
     pub trait Sealed {}

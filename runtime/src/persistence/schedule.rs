@@ -7,13 +7,16 @@
 //! back with the rest of the transaction, so a message scheduled by work that failed is never
 //! delivered, and one cancelled by work that failed still is.
 //!
-//! The inbox delivers what is due (`SqliteInbox::deliver_due`; the SQLite store is the one
-//! that schedules so far): each message in a transaction of its own that removes its row,
-//! runs its handlers (lent the transaction, as for any delivered event) and commits their
-//! effects with the removal. Any number of instances may deliver from one database: a row is
-//! claimed by its transaction (SQLite's single writer), and an instance killed half way rolls
-//! back, leaving the row for the next one. A message whose handlers fail stays,
-//! due again after a backoff, with its error kept beside it.
+//! On PostgreSQL the transaction's calls are async (`tx.schedule_at(at, event).await`).
+//!
+//! The inbox delivers what is due (`SqliteInbox::deliver_due`, `PostgresInbox::deliver_due`):
+//! each message in a transaction of its own that removes its row, runs its handlers (lent the
+//! transaction, as for any delivered event) and commits their effects with the removal. Any
+//! number of instances may deliver from one database: a row is claimed by its transaction
+//! (SQLite's single writer; on PostgreSQL a row lock that other deliveries skip, so they
+//! deliver other rows meanwhile), and an instance killed half way rolls back, leaving the row
+//! for the next one. A message whose handlers fail stays, due again after a backoff, with its
+//! error kept beside it.
 //!
 //! Times are given by the caller: the delivery takes `now`, so tests (and a scheduler that
 //! wants to deliver early) choose it.
@@ -39,8 +42,8 @@ pub struct DueDelivery {
 
 /// A scheduled message as its row holds it.
 #[cfg_attr(
-    not(feature = "sqlite"),
-    allow(dead_code, reason = "stored only by the SQLite backend so far")
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "stored only by the backends")
 )]
 pub(crate) struct ScheduledRow {
     pub(crate) id: Uuid,
@@ -52,8 +55,8 @@ pub(crate) struct ScheduledRow {
 }
 
 #[cfg_attr(
-    not(feature = "sqlite"),
-    allow(dead_code, reason = "stored only by the SQLite backend so far")
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "stored only by the backends")
 )]
 impl ScheduledRow {
     pub(crate) fn new(
@@ -73,6 +76,21 @@ impl ScheduledRow {
     }
 }
 
+/// A message a delivery took from its table, in the transaction that removed its row.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "read only by the backends")
+)]
+#[derive(Debug)]
+pub(crate) struct DueRow {
+    /// The envelope's id, as text.
+    pub(crate) id: String,
+    /// The envelope's CloudEvents JSON.
+    pub(crate) envelope: String,
+    /// The deliveries that failed before this one.
+    pub(crate) attempts: u32,
+}
+
 /// `at` as milliseconds since 1970-01-01 UTC.
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -80,8 +98,8 @@ pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
 
 /// The time `delay` from now.
 #[cfg_attr(
-    not(feature = "sqlite"),
-    allow(dead_code, reason = "used only by the SQLite backend so far")
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends")
 )]
 pub(crate) fn after(delay: Duration) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
@@ -90,8 +108,8 @@ pub(crate) fn after(delay: Duration) -> DateTime<Utc> {
 /// How long a message whose handlers failed `attempts` times waits before it is due again:
 /// doubling from one second, at most five minutes.
 #[cfg_attr(
-    not(feature = "sqlite"),
-    allow(dead_code, reason = "used only by the SQLite backend so far")
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends")
 )]
 pub(crate) fn backoff(attempts: u32) -> chrono::Duration {
     chrono::Duration::seconds(1i64 << attempts.min(8)).min(chrono::Duration::minutes(5))

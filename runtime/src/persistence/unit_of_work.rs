@@ -98,8 +98,8 @@ impl Recorded {
 
     /// Records an event already erased.
     #[cfg_attr(
-        not(feature = "sqlite"),
-        allow(dead_code, reason = "used only by SQLite's process steps so far")
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the backends' process steps")
     )]
     pub(crate) fn push(&self, stream: &str, envelope: AnyEnvelope) {
         self.0

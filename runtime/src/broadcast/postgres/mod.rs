@@ -1,12 +1,14 @@
 //! The broadcasting layer over the PostgreSQL store (feature `postgres`): checkpoints and
 //! leases in the store's schema, a projection that saves its checkpoint in the transaction of
-//! its writes, and an inbox whose record commits with the handlers' effects.
+//! its writes, and an inbox whose record commits with the handlers' effects and which
+//! delivers due scheduled messages.
 //!
 //! Leases run on the database's clock and are taken with one conditional upsert, so instances
 //! on several machines, whatever their clocks say, never hold one lease at once.
 
 mod inbox;
 mod projection;
+mod scheduler;
 
 pub use crate::broadcast::projection::ProjectionError;
 pub use inbox::PostgresInbox;

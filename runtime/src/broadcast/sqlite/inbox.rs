@@ -86,9 +86,12 @@ impl SqliteInbox {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Opens the delivery's transaction and records the id, on the inbox's own thread:
-    /// `false` when it was recorded before (the transaction is then closed).
-    async fn begin(&self, consumer: &str, envelope: &AnyEnvelope) -> Result<bool, StoreError> {
+    /// Runs `f` on the inbox's connection on the inbox's own thread, where a statement that
+    /// waits for another writer (`BEGIN IMMEDIATE`) never holds the executor's.
+    pub(super) async fn on_own_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let worker = match self.worker.get() {
             Some(worker) => worker,
             None => {
@@ -96,18 +99,23 @@ impl SqliteInbox {
                 self.worker.get_or_init(|| started)
             }
         };
-        let meta = envelope.metadata();
-        let (conn, consumer) = (self.conn.clone(), consumer.to_owned());
-        let (source, id) = (meta.source().to_owned(), meta.wire_id().into_owned());
-        let began = worker.run(move || {
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            begin_on(&conn, &consumer, &source, &id)
-        });
-        began.await.unwrap_or_else(|| {
+        let conn = self.conn.clone();
+        let answer = worker.run(move || f(&conn.lock().unwrap_or_else(PoisonError::into_inner)));
+        answer.await.unwrap_or_else(|| {
             Err(StoreError::Backend(
                 "the inbox's thread stopped before it answered".into(),
             ))
         })
+    }
+
+    /// Opens the delivery's transaction and records the id, on the inbox's own thread:
+    /// `false` when it was recorded before (the transaction is then closed).
+    async fn begin(&self, consumer: &str, envelope: &AnyEnvelope) -> Result<bool, StoreError> {
+        let meta = envelope.metadata();
+        let consumer = consumer.to_owned();
+        let (source, id) = (meta.source().to_owned(), meta.wire_id().into_owned());
+        self.on_own_thread(move |conn| begin_on(conn, &consumer, &source, &id))
+            .await
     }
 }
 

@@ -2,17 +2,17 @@
 //! connection.
 
 use super::inbox::SqliteInbox;
-use crate::broadcast::inbox::{append_recorded, InboxError};
-use crate::messaging::bus::scoped::Scope;
+use crate::broadcast::due::{self, Claimed, DueMessages};
+use crate::broadcast::inbox::InboxError;
 use crate::messaging::bus::Bus;
-use crate::persistence::schedule::DueDelivery;
+use crate::persistence::schedule::{DueDelivery, DueRow};
+use crate::persistence::sqlite::rusqlite::Connection;
 use crate::persistence::sqlite::schedule;
 use crate::persistence::sqlite::SqliteTransaction;
-use crate::persistence::unit_of_work::Transaction;
 use crate::persistence::StoreError;
-use crate::AnyEnvelope;
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
+
+type OwnedTurn = futures_util::lock::OwnedMutexGuard<()>;
 
 impl SqliteInbox {
     /// Delivers every scheduled message due at `now`, oldest first, each in a transaction of
@@ -60,107 +60,68 @@ impl SqliteInbox {
         bus: &Bus,
         now: DateTime<Utc>,
     ) -> Result<DueDelivery, InboxError> {
-        let mut done = DueDelivery::default();
-        loop {
-            let _turn = self.turn.lock().await;
-            let Some((id, json, attempts)) = self
-                .claim(now)
-                .map_err(|source| store(String::new(), source))?
-            else {
-                return Ok(done);
-            };
-            let envelope = match AnyEnvelope::from_json(&json) {
-                Ok(envelope) => envelope,
-                Err(error) => {
-                    self.end("ROLLBACK")
-                        .map_err(|source| store(id.clone(), source))?;
-                    let reason = format!("the scheduled message does not decode: {error}");
-                    self.retry(&id, attempts, now, &reason)?;
-                    done.failed += 1;
-                    continue;
-                }
-            };
-            let tx = Arc::new(SqliteTransaction::begun(self.conn.clone()));
-            let outcome = match bus.publish_any_lending(envelope, Scope::new(&tx)).await {
-                Ok(()) => append_recorded(&*tx)
-                    .await
-                    .map_err(|source| store(id.clone(), source)),
-                Err(source) => Err(InboxError::Handlers {
-                    id: id.clone(),
-                    source,
-                }),
-            };
-            match outcome {
-                Ok(()) => {
-                    tx.commit()
-                        .await
-                        .map_err(|source| store(id.clone(), source))?;
-                    done.delivered += 1;
-                }
-                Err(error) => {
-                    tx.rollback()
-                        .await
-                        .map_err(|source| store(id.clone(), source))?;
-                    self.retry(&id, attempts, now, &error.to_string())?;
-                    done.failed += 1;
-                }
-            }
-        }
+        due::deliver_due(self, bus, now).await
+    }
+}
+
+impl DueMessages for SqliteInbox {
+    type Tx = SqliteTransaction;
+    /// No other delivery begins on the inbox's connection until this one ends.
+    type Turn = OwnedTurn;
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Claimed<SqliteTransaction, OwnedTurn>>, StoreError> {
+        let turn = self.turn.clone().lock_owned().await;
+        let claimed = self.on_own_thread(move |conn| claim_on(conn, now)).await?;
+        Ok(claimed.map(|row| Claimed {
+            row,
+            tx: SqliteTransaction::begun(self.conn.clone()),
+            turn,
+        }))
     }
 
-    /// Opens a transaction and removes the first row due at `now` in it: its id, JSON and
-    /// attempts. With none due, the transaction is closed.
-    fn claim(&self, now: DateTime<Utc>) -> Result<Option<(String, String, u32)>, StoreError> {
-        let conn = self.lock();
-        if !conn.is_autocommit() {
-            // A delivery dropped half way left its transaction open.
-            conn.execute_batch("ROLLBACK")?;
-        }
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let claimed = schedule::next_due(&conn, now).and_then(|due| match due {
-            Some((id, json, attempts)) => {
-                schedule::take(&conn, &id)?;
-                Ok(Some((id, json, attempts)))
-            }
-            None => Ok(None),
-        });
-        if !matches!(claimed, Ok(Some(_))) {
-            conn.execute_batch("ROLLBACK")?;
-        }
-        claimed
-    }
-
-    fn end(&self, statement: &str) -> Result<(), StoreError> {
-        Ok(self.lock().execute_batch(statement)?)
-    }
-
-    /// Keeps the message `id` for another attempt, in a transaction of its own.
-    fn retry(
+    async fn retry(
         &self,
         id: &str,
         attempts: u32,
         now: DateTime<Utc>,
         error: &str,
-    ) -> Result<(), InboxError> {
-        tracing::warn!(
-            id,
-            attempts = attempts + 1,
-            error,
-            "a scheduled message failed and will be delivered again"
-        );
-        let conn = self.lock();
-        let retried = conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(StoreError::from)
-            .and_then(|()| schedule::retry(&conn, id, attempts, now, error))
-            .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
-        if retried.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        retried.map_err(|source| store(id.to_owned(), source))
+    ) -> Result<(), StoreError> {
+        let (id, error) = (id.to_owned(), error.to_owned());
+        self.on_own_thread(move |conn| {
+            let retried = conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(StoreError::from)
+                .and_then(|()| schedule::retry(conn, &id, attempts, now, &error))
+                .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+            if retried.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            retried
+        })
+        .await
     }
 }
 
-fn store(id: String, source: StoreError) -> InboxError {
-    InboxError::Store { id, source }
+/// Opens a transaction on `conn` and removes in it the first row due at `now`; with none
+/// due, the transaction is closed.
+fn claim_on(conn: &Connection, now: DateTime<Utc>) -> Result<Option<DueRow>, StoreError> {
+    if !conn.is_autocommit() {
+        // A delivery dropped half way left its transaction open.
+        conn.execute_batch("ROLLBACK")?;
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let claimed = schedule::next_due(conn, now).and_then(|due| match due {
+        Some(row) => {
+            schedule::take(conn, &row.id)?;
+            Ok(Some(row))
+        }
+        None => Ok(None),
+    });
+    if !matches!(claimed, Ok(Some(_))) {
+        conn.execute_batch("ROLLBACK")?;
+    }
+    claimed
 }

@@ -92,6 +92,7 @@
 mod append;
 mod processing;
 mod read;
+mod schedule;
 mod schema;
 mod snapshot;
 mod transaction;
@@ -105,6 +106,7 @@ pub use processing::{
 };
 pub(crate) use read::read_page;
 pub use read::{read_all, read_stream};
+pub(crate) use schedule::{claim as claim_due, retry as retry_due};
 pub use schema::{migrate, migrate_to, SCHEMA_VERSION};
 pub use sqlx;
 pub use transaction::{PostgresTransaction, TransactionGuard};

@@ -330,6 +330,30 @@ BEGIN
 END
 $fn$;
 "#,
+    // 6: scheduled messages (each an event's envelope, due at a time, kept until it is
+    // delivered or cancelled; a delivery locks its row, so other instances skip it) and the
+    // state of each process instance, by process and key.
+    r#"
+CREATE TABLE tidings_scheduled (
+    id           uuid        PRIMARY KEY, -- the envelope's id
+    due_on       timestamptz NOT NULL,
+    name         text        NOT NULL,    -- the message's name, for whoever reads the table
+    envelope     text        NOT NULL,    -- its CloudEvents JSON
+    attempts     integer     NOT NULL DEFAULT 0,
+    last_error   text,
+    scheduled_on timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX tidings_scheduled_due ON tidings_scheduled (due_on, id);
+CREATE TABLE tidings_processes (
+    process    text        NOT NULL,
+    key        text        NOT NULL, -- the correlation key of the instance
+    state      text        NOT NULL, -- the state's JSON
+    ended      boolean     NOT NULL,
+    version    bigint      NOT NULL, -- steps taken
+    updated_on timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (process, key)
+);
+"#,
 ];
 
 /// The schema version this program writes and reads.

@@ -4,7 +4,7 @@
 use super::unit_of_work::SqliteTransaction;
 use crate::messaging::any::AnyEnvelope;
 use crate::persistence::process::{ProcessTransaction, StateRow};
-use crate::persistence::schedule::{self, millis, ScheduleId, ScheduledRow};
+use crate::persistence::schedule::{self, millis, DueRow, ScheduleId, ScheduledRow};
 use crate::persistence::store::StoreError;
 use crate::{DomainEvent, Envelope};
 use chrono::{DateTime, Utc};
@@ -45,15 +45,19 @@ pub(crate) fn cancel(conn: &Connection, id: ScheduleId) -> Result<bool, StoreErr
     Ok(removed == 1)
 }
 
-/// The first message due at `now`: its id, JSON and the attempts made so far.
+/// The first message due at `now`.
 pub(crate) fn next_due(
     conn: &Connection,
     now: DateTime<Utc>,
-) -> Result<Option<(String, String, u32)>, StoreError> {
+) -> Result<Option<DueRow>, StoreError> {
     Ok(conn
         .prepare_cached(NEXT_DUE)?
         .query_row([millis(now)], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok(DueRow {
+                id: row.get(0)?,
+                envelope: row.get(1)?,
+                attempts: row.get(2)?,
+            })
         })
         .optional()?)
 }
