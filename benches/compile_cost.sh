@@ -8,13 +8,20 @@
 #
 #   sh benches/compile_cost.sh            # N=200 RUNS=5
 #   N=50 RUNS=3 sh benches/compile_cost.sh
+#   COMPILE_COST_DIR=/tmp/cc sh benches/compile_cost.sh   # keep the crates and their target
+#                                                          # directory there between runs
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${N:-200}
 runs=${RUNS:-5}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${COMPILE_COST_DIR:-}" ]; then
+    work=$COMPILE_COST_DIR
+    mkdir -p "$work"
+else
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+fi
 
 generate() {
     kind=$1

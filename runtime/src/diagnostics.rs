@@ -11,6 +11,8 @@ pub trait RequestError: std::error::Error + Send + Sync + 'static {}
 
 impl<E: std::error::Error + Send + Sync + 'static> RequestError for E {}
 
+/// Names `E` where the derive checks it, so that a type that is not an error is reported at
+/// the `error = E` the user wrote.
 pub const fn request_error<E: RequestError>() {}
 
 /// What a command or query handler may return: its message's declared reply.
@@ -20,6 +22,7 @@ pub const fn request_error<E: RequestError>() {}
     note = "a handler returns the declared `output` itself, or `Result<output, error>` when its message declares an `error` (`#[command(output = T, error = E)]`)"
 )]
 pub trait HandlerReply<M, Declared> {
+    /// The reply itself.
     fn into_reply(self) -> Declared;
 }
 
@@ -29,6 +32,8 @@ impl<M, R> HandlerReply<M, R> for R {
     }
 }
 
+/// A handler's return value as its message's declared reply, checked where the handler
+/// returns it.
 pub fn request_reply<M, Declared, R: HandlerReply<M, Declared>>(
     _: core::marker::PhantomData<fn() -> (M, Declared)>,
     reply: R,
@@ -39,10 +44,12 @@ pub fn request_reply<M, Declared, R: HandlerReply<M, Declared>>(
 /// Stands in for the functions serde derives for a message's wire mirror when serde rejected
 /// the mirror (a bad `#[serde(..)]` attribute), so that serde's error is the only one.
 pub trait MirrorFallback<T> {
+    /// Never called: the build failed.
     fn serialize<S: serde::Serializer>(_: &T, _: S) -> Result<S::Ok, S::Error> {
         unreachable!("serde rejected the wire mirror, so the build failed")
     }
 
+    /// Never called: the build failed.
     fn deserialize<'de, D: serde::Deserializer<'de>>(_: D) -> Result<T, D::Error> {
         unreachable!("serde rejected the wire mirror, so the build failed")
     }

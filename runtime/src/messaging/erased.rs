@@ -37,7 +37,10 @@ impl<E: Message> ErasedEvent for Envelope<E> {
         self
     }
     fn to_json(&self) -> serde_json::Result<serde_json::Value> {
-        Envelope::to_json(self)
+        // Through the payload's text, whose encoder the registration already instantiates:
+        // the envelope's encoder is compiled once, not once per event type.
+        let data = crate::messaging::payload::json_of(&self.payload)?;
+        crate::messaging::cloudevents::to_value(&self.meta, E::NAME, E::VERSION, &data)
     }
 }
 

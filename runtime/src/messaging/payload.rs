@@ -12,7 +12,6 @@ pub(crate) trait Payload: Any + Send + Sync {
     fn kind(&self) -> MessageKind;
     /// The type's slot in every routing table.
     fn slot(&self) -> usize;
-    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
     /// The JSON text, written in one pass.
     fn to_text(&self) -> serde_json::Result<String>;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
@@ -34,9 +33,6 @@ impl<M: Message> Payload for M {
     fn slot(&self) -> usize {
         M::slot().index()
     }
-    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
-        serde_json::to_value(self)
-    }
     fn to_text(&self) -> serde_json::Result<String> {
         serde_json::to_string(self)
     }
@@ -54,12 +50,29 @@ impl<M: Message> Payload for M {
     }
 }
 
-/// Decodes the JSON form of an `M`, as its registration does for the registry.
-pub(crate) fn decode<M: Message>(value: serde_json::Value) -> serde_json::Result<Box<dyn Payload>> {
-    Ok(Box::new(serde_json::from_value::<M>(value)?))
+impl dyn Payload {
+    /// The JSON form, read back from the text: each message type's `Serialize` is
+    /// instantiated once, for text, where its derive registers it.
+    pub(crate) fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::from_str(&self.to_text()?)
+    }
 }
 
-/// Decodes the JSON text of an `M` in one pass, with no intermediate `serde_json::Value`.
+/// The JSON form of a payload, through its text (see [`Payload::to_text`]).
+pub(crate) fn json_of<M: Message>(payload: &M) -> serde_json::Result<serde_json::Value> {
+    serde_json::from_str(&serde_json::to_string(payload)?)
+}
+
+/// Decodes the JSON text of an `M` in one pass, with no intermediate `serde_json::Value`: the
+/// registration's decoder, and the one instantiation of `M`'s `Deserialize` it makes.
 pub(crate) fn decode_text<M: Message>(text: &str) -> serde_json::Result<Box<dyn Payload>> {
     Ok(Box::new(serde_json::from_str::<M>(text)?))
+}
+
+/// Decodes a parsed JSON value with a registration's decoder, through its text.
+pub(crate) fn decode_value(
+    decode: fn(&str) -> serde_json::Result<Box<dyn Payload>>,
+    value: &serde_json::Value,
+) -> serde_json::Result<Box<dyn Payload>> {
+    decode(&value.to_string())
 }

@@ -153,15 +153,91 @@ pub(super) struct EventHandlers<E> {
 pub(super) trait TypedEvent: Send + Sync {
     fn as_any(&self) -> &dyn Any;
 
-    fn run_erased<'a>(
+    /// How many handlers there are.
+    fn count(&self) -> usize;
+
+    /// What the dispatch needs of handler `index` besides its call: no part of it depends on
+    /// the event type, so the loop that runs an erased envelope's handlers is compiled once.
+    fn info(&self, index: usize) -> Info<'_>;
+
+    /// Calls handler `index` if it is sync; `None` for an async one.
+    fn call_sync(
+        &self,
+        index: usize,
+        event: &dyn ErasedEvent,
+        invocation: &Invocation<'_>,
+    ) -> Option<Result<(), FailureReason>>;
+
+    /// The future of async handler `index` (`None` for a sync one).
+    fn call_async<'a>(
         &'a self,
+        index: usize,
         event: &'a dyn ErasedEvent,
-        bus: &'a Bus,
-        lineage: &'a Lineage,
-        span: tracing::Span,
-        mode: Mode,
-        run: &'a mut Run<'_>,
-    ) -> BoxFuture<'a, ()>;
+        invocation: &'a Invocation<'a>,
+    ) -> Option<BoxFuture<'a, HandlerResult>>;
+}
+
+/// A handler's parts that do not depend on its message type.
+#[derive(Clone, Copy)]
+pub(super) struct Info<'a> {
+    pub(super) name: &'static str,
+    pub(super) takes_context: bool,
+    pub(super) slots: &'a [usize],
+    pub(super) scoped: Option<&'static ScopedType>,
+}
+
+impl<C> Handler<C> {
+    pub(super) fn info(&self) -> Info<'_> {
+        Info {
+            name: self.name,
+            takes_context: self.takes_context,
+            slots: &self.slots,
+            scoped: self.scoped,
+        }
+    }
+}
+
+impl<E: DomainEvent> TypedEvent for EventHandlers<E> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn count(&self) -> usize {
+        self.handlers.len()
+    }
+
+    fn info(&self, index: usize) -> Info<'_> {
+        self.handlers[index].info()
+    }
+
+    fn call_sync(
+        &self,
+        index: usize,
+        event: &dyn ErasedEvent,
+        invocation: &Invocation<'_>,
+    ) -> Option<Result<(), FailureReason>> {
+        self.handlers[index].call_sync(own(event), invocation)
+    }
+
+    fn call_async<'a>(
+        &'a self,
+        index: usize,
+        event: &'a dyn ErasedEvent,
+        invocation: &'a Invocation<'a>,
+    ) -> Option<BoxFuture<'a, HandlerResult>> {
+        match &self.handlers[index].call {
+            EventCall::Async(f) => Some(f(own(event), invocation)),
+            EventCall::Sync(_) | EventCall::Closure(_) => None,
+        }
+    }
+}
+
+/// The envelope of a route's own type.
+fn own<E: DomainEvent>(event: &dyn ErasedEvent) -> &Envelope<E> {
+    event
+        .as_any()
+        .downcast_ref::<Envelope<E>>()
+        .expect("the table gives each route envelopes of its own type")
 }
 
 /// The handler of some command or query type: the bus downcasts it once per send, or runs it
@@ -181,34 +257,40 @@ pub(super) trait TypedRequest: Send + Sync {
 }
 
 pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> OrMismatch<Box<dyn TypedEvent>> {
-    let handlers = specs
-        .iter()
-        .map(|spec| {
-            let call = match &spec.callee {
-                Callee::Registered(Invoke::Event(f)) => {
-                    f.downcast_ref::<EventFn<E>>().map(|f| EventCall::Sync(*f))
-                }
-                Callee::Registered(Invoke::AsyncEvent(f)) => f
-                    .downcast_ref::<AsyncEventFn<E>>()
-                    .map(|f| EventCall::Async(*f)),
-                Callee::Closure(closure) => closure
-                    .downcast_ref::<EventClosure<E>>()
-                    .map(|c| EventCall::Closure(c.clone())),
-                Callee::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => None,
-            };
-            Ok::<_, &'static str>(Handler {
-                call: call.ok_or(spec.name)?,
-                name: spec.name,
-                takes_context: spec.takes_context,
-                slots: spec.slots.clone(),
-                scoped: spec.scoped,
-            })
-        })
-        .collect::<Result<Box<[_]>, _>>()?;
-    let simple = handlers
-        .iter()
-        .all(|h| !h.takes_context && h.scoped.is_none() && !matches!(h.call, EventCall::Async(_)));
-    Ok(Box::new(EventHandlers { handlers, simple }))
+    // A plain loop: this is instantiated for every event type the program registers.
+    let mut handlers = Vec::with_capacity(specs.len());
+    let mut simple = true;
+    for spec in specs {
+        let call = match &spec.callee {
+            Callee::Registered(Invoke::Event(f)) => {
+                f.downcast_ref::<EventFn<E>>().map(|f| EventCall::Sync(*f))
+            }
+            Callee::Registered(Invoke::AsyncEvent(f)) => f
+                .downcast_ref::<AsyncEventFn<E>>()
+                .map(|f| EventCall::Async(*f)),
+            Callee::Closure(closure) => closure
+                .downcast_ref::<EventClosure<E>>()
+                .map(|c| EventCall::Closure(c.clone())),
+            Callee::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => None,
+        };
+        let Some(call) = call else {
+            return Err(spec.name);
+        };
+        simple &= !spec.takes_context
+            && spec.scoped.is_none()
+            && !matches!(call, EventCall::Async(_));
+        handlers.push(Handler {
+            call,
+            name: spec.name,
+            takes_context: spec.takes_context,
+            slots: spec.slots.clone(),
+            scoped: spec.scoped,
+        });
+    }
+    Ok(Box::new(EventHandlers {
+        handlers: handlers.into_boxed_slice(),
+        simple,
+    }))
 }
 
 pub(super) fn request_handler<R: Request>(spec: &Spec) -> OrMismatch<Box<dyn TypedRequest>> {
@@ -291,24 +373,6 @@ impl<E: DomainEvent> Handler<EventCall<E>> {
         };
         Some(flatten(result))
     }
-
-    pub(super) async fn call(
-        &self,
-        envelope: &Envelope<E>,
-        invocation: &Invocation<'_>,
-        mode: Mode,
-    ) -> Result<(), FailureReason> {
-        if let Some(outcome) = self.call_sync(envelope, invocation) {
-            return outcome;
-        }
-        let EventCall::Async(f) = &self.call else {
-            unreachable!("`call_sync` calls every sync handler")
-        };
-        if mode == Mode::Sync {
-            return Err(FailureReason::AsyncInSyncCall);
-        }
-        flatten(guard_async(f(envelope, invocation)).await)
-    }
 }
 
 impl<R: Request> Handler<RequestCall<R>> {
@@ -351,14 +415,14 @@ pub(super) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, FailureReason> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(panicked)
 }
 
-async fn guard_async<T>(future: impl Future<Output = T>) -> Result<T, FailureReason> {
+pub(super) async fn guard_async<T>(future: impl Future<Output = T>) -> Result<T, FailureReason> {
     AssertUnwindSafe(future)
         .catch_unwind()
         .await
         .map_err(panicked)
 }
 
-fn flatten(result: Result<HandlerResult, FailureReason>) -> Result<(), FailureReason> {
+pub(super) fn flatten(result: Result<HandlerResult, FailureReason>) -> Result<(), FailureReason> {
     match result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(FailureReason::Error(error)),

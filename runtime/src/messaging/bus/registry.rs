@@ -20,8 +20,7 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub struct MessageRegistration {
     pub(super) message: MessageRef,
-    pub(super) decode: fn(serde_json::Value) -> serde_json::Result<Box<dyn Payload>>,
-    /// The same from JSON text, in one pass.
+    /// Decodes the type from JSON text, in one pass.
     pub(super) decode_text: fn(&str) -> serde_json::Result<Box<dyn Payload>>,
     pub(super) slot: fn() -> &'static Slot,
     /// How to type the calls of this message's handlers.
@@ -36,7 +35,6 @@ impl MessageRegistration {
     pub const fn new<M: Message>(location: Location, typing: fn() -> Typing) -> Self {
         MessageRegistration {
             message: MessageRef::of::<M>(),
-            decode: payload::decode::<M>,
             decode_text: payload::decode_text::<M>,
             slot: M::slot,
             typing,
@@ -248,7 +246,7 @@ impl Registry {
             return Err(DecodeError::UnknownName { name });
         };
         if current.message.version == version {
-            return (current.decode)(data).map_err(|source| DecodeError::Data {
+            return payload::decode_value(current.decode_text, &data).map_err(|source| DecodeError::Data {
                 name,
                 version,
                 source,
@@ -257,7 +255,7 @@ impl Registry {
         if version < current.message.version && current.message.kind == MessageKind::Event {
             let current = Current {
                 message: current.message,
-                decode: current.decode,
+                decode: current.decode_text,
             };
             return upcast::upcast(name.clone(), version, data, meta, current, |from| {
                 self.upcaster(&name, from)
@@ -271,7 +269,7 @@ impl Registry {
                 known,
             });
         };
-        (registration.decode)(data).map_err(|source| DecodeError::Data {
+        payload::decode_value(registration.decode_text, &data).map_err(|source| DecodeError::Data {
             name,
             version,
             source,

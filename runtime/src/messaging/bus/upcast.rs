@@ -363,7 +363,8 @@ fn json_step_with_metadata<R: JsonUpcastOutput>(
 /// The current type of an event: the one older data is upcast into.
 pub(crate) struct Current {
     pub(crate) message: MessageRef,
-    pub(crate) decode: fn(serde_json::Value) -> serde_json::Result<Box<dyn Payload>>,
+    /// Decodes the current type from JSON text.
+    pub(crate) decode: fn(&str) -> serde_json::Result<Box<dyn Payload>>,
 }
 
 /// Upcasts `data` of `version` step by step (`next` finds the upcaster from a version), then
@@ -409,6 +410,9 @@ pub(crate) fn upcast<'a>(
         Stage::Typed(payload) if (*payload.as_any()).type_id() == current.message.type_id() => {
             Ok(payload)
         }
-        other => (current.decode)(other.into_json().map_err(data_error)?).map_err(data_error),
+        other => {
+            let json = other.into_json().map_err(data_error)?;
+            crate::messaging::payload::decode_value(current.decode, &json).map_err(data_error)
+        }
     }
 }

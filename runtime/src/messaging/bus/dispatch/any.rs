@@ -101,8 +101,7 @@ impl Bus {
         let span = publish_span(None, event.name(), event.meta());
         let lineage = Lineage::default();
         if let Some(handlers) = route.events[Phase::Immediate as usize].as_deref() {
-            handlers
-                .run_erased(event, self, &lineage, span.clone(), mode, &mut run)
+            self.run_typed(handlers, event, &lineage, span.clone(), mode, &mut run)
                 .await;
         }
         if route.live.active() {

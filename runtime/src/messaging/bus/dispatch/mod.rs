@@ -203,9 +203,8 @@ impl Bus {
         };
         let span = publish_span(Some(cause), event.name(), event.meta());
         if let Some(handlers) = route.events[Phase::Immediate as usize].as_deref() {
-            handlers
-                .run_erased(event, self, lineage, span.clone(), mode, run)
-                .await;
+            // Boxed: a follow-up's handlers may publish follow-ups of their own.
+            Box::pin(self.run_typed(handlers, event, lineage, span.clone(), mode, run)).await;
         }
         if route.live.active() {
             let _span = span.enter();

@@ -104,8 +104,7 @@ impl Bus {
             };
             if let Some(handlers) = route.events[phase as usize].as_deref() {
                 let span = publish_span(None, event.name(), event.meta());
-                handlers
-                    .run_erased(&**event, self, root, span, mode, &mut run)
+                self.run_typed(handlers, &**event, root, span, mode, &mut run)
                     .await;
             }
         }

@@ -3,7 +3,7 @@
 //! first.
 
 use super::{publish_span, run_sync};
-use crate::messaging::bus::call::{BoxFuture, EventHandlers, Mode, TypedEvent};
+use crate::messaging::bus::call::{flatten, guard_async, EventHandlers, Mode, TypedEvent};
 use crate::messaging::bus::context::Context;
 use crate::messaging::bus::invocation::Invocation;
 use crate::messaging::bus::live::Live;
@@ -16,7 +16,6 @@ use crate::messaging::erased::ErasedEvent;
 use crate::messaging::error::{FailureReason, PublishError};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::DomainEvent;
-use std::any::Any;
 use tracing::{Instrument, Span};
 
 impl Bus {
@@ -139,52 +138,62 @@ impl Bus {
     }
 
     /// Runs one phase's handlers of one envelope, each in its span (inside `span`, the
-    /// envelope's), handing what they publish or queue to the run's sink.
-    async fn run_typed<E: DomainEvent>(
+    /// envelope's), handing what they publish or queue to the run's sink. Written over the
+    /// erased envelope, so it is compiled once rather than once per event type.
+    pub(in crate::messaging::bus) async fn run_typed(
         &self,
-        handlers: &EventHandlers<E>,
-        envelope: &Envelope<E>,
+        handlers: &dyn TypedEvent,
+        envelope: &dyn ErasedEvent,
         lineage: &Lineage,
         span: Span,
         mode: Mode,
         run: &mut Run<'_>,
     ) {
         let scope = run.scope;
+        let (name, meta) = (envelope.name(), envelope.meta());
         async {
-            for handler in handlers.handlers.iter() {
+            for index in 0..handlers.count() {
+                let handler = handlers.info(index);
                 if let Some(scoped) = handler.scoped {
                     if !scope.is_some_and(|scope| scope.lends(scoped)) {
                         let reason = FailureReason::NotLent {
                             rust_type: scoped.rust_type(),
                             lent_by: scoped.lent_by,
                         };
-                        let failure = self.failed(handler.name, E::NAME, envelope.id(), reason);
+                        let failure = self.failed(handler.name, name, meta.id, reason);
                         run.failures.push(failure);
                         continue;
                     }
                 }
                 let context = handler
                     .takes_context
-                    .then(|| Context::new(self, &envelope.meta, E::NAME, handler.name, lineage));
+                    .then(|| Context::new(self, meta, name, handler.name, lineage));
                 let invocation = Invocation {
                     provided: &self.inner.provided,
-                    slots: &handler.slots,
+                    slots: handler.slots,
                     context: context.as_ref(),
                     scope,
                 };
                 let span = tracing::debug_span!("tidings.handler", handler = handler.name);
-                match handler
-                    .call(envelope, &invocation, mode)
-                    .instrument(span.clone())
-                    .await
-                {
+                let called = span.in_scope(|| handlers.call_sync(index, envelope, &invocation));
+                let outcome = match called {
+                    Some(outcome) => outcome,
+                    None if mode == Mode::Sync => Err(FailureReason::AsyncInSyncCall),
+                    None => {
+                        let future = handlers
+                            .call_async(index, envelope, &invocation)
+                            .expect("a handler that is not sync is async");
+                        flatten(guard_async(future).instrument(span.clone()).await)
+                    }
+                };
+                match outcome {
                     Ok(()) => {
                         if let Some(context) = &context {
                             self.enqueue(context, &span, run);
                         }
                     }
                     Err(reason) => {
-                        let failure = self.failed(handler.name, E::NAME, envelope.id(), reason);
+                        let failure = self.failed(handler.name, name, meta.id, reason);
                         run.failures.push(failure);
                     }
                 }
@@ -192,27 +201,5 @@ impl Bus {
         }
         .instrument(span)
         .await;
-    }
-}
-
-impl<E: DomainEvent> TypedEvent for EventHandlers<E> {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn run_erased<'a>(
-        &'a self,
-        event: &'a dyn ErasedEvent,
-        bus: &'a Bus,
-        lineage: &'a Lineage,
-        span: Span,
-        mode: Mode,
-        run: &'a mut Run<'_>,
-    ) -> BoxFuture<'a, ()> {
-        let envelope = event
-            .as_any()
-            .downcast_ref::<Envelope<E>>()
-            .expect("the table gives each route envelopes of its own type");
-        Box::pin(bus.run_typed(self, envelope, lineage, span, mode, run))
     }
 }
