@@ -14,8 +14,8 @@ pub use crate::messaging::bus::registry::{
     ProbeEvent, ProbeOther, ProbeRequest, Typing,
 };
 pub use crate::messaging::bus::upcast::{
-    json_output, upcast_input, upcast_output, JsonInto, JsonUpcastOutput, OldEvent,
-    UpcastInput, UpcastInto, UpcastOutput, UpcasterRegistration,
+    json_output, upcast_input, upcast_output, JsonInto, JsonUpcastOutput, OldEvent, UpcastInput,
+    UpcastInto, UpcastOutput, UpcasterRegistration,
 };
 pub use crate::messaging::message::Slot;
 
@@ -34,9 +34,7 @@ pub use crate::persistence::process::PostgresTransaction;
 pub use crate::persistence::process::SqliteTransaction;
 #[cfg(feature = "sqlite")]
 pub use crate::persistence::sqlite::SqliteTransaction;
-pub use crate::{
-    Command, DomainEvent, Envelope, Message, MessageKind, Query, Request, Travels,
-};
+pub use crate::{Command, DomainEvent, Envelope, Message, MessageKind, Query, Request, Travels};
 
 /// An aggregate's event in its envelope, stamped now, caused by `cause` when given.
 pub fn aggregate_envelope<E: DomainEvent>(event: E, cause: Option<&Metadata>) -> AnyEnvelope {

@@ -40,6 +40,15 @@ impl Deliverer for SqliteInbox {
     async fn deliver_due(&self, bus: &Bus, now: DateTime<Utc>) -> DueDelivery {
         SqliteInbox::deliver_due(self, bus, now).await.unwrap()
     }
+
+    fn run_due_until(
+        &self,
+        bus: &Bus,
+        poll: std::time::Duration,
+        stop: impl Future<Output = ()> + Send,
+    ) -> impl Future<Output = ()> + Send {
+        SqliteInbox::run_due_until(self, bus, poll, stop)
+    }
 }
 
 impl Backend for Db {

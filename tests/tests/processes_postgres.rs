@@ -44,6 +44,15 @@ impl Deliverer for PostgresInbox {
     async fn deliver_due(&self, bus: &Bus, now: DateTime<Utc>) -> DueDelivery {
         PostgresInbox::deliver_due(self, bus, now).await.unwrap()
     }
+
+    fn run_due_until(
+        &self,
+        bus: &Bus,
+        poll: std::time::Duration,
+        stop: impl Future<Output = ()> + Send,
+    ) -> impl Future<Output = ()> + Send {
+        PostgresInbox::run_due_until(self, bus, poll, stop)
+    }
 }
 
 impl Db {

@@ -95,6 +95,45 @@ pub(crate) async fn deliver_due<D: DueMessages>(
     Ok(done)
 }
 
+/// Delivers messages as they fall due until `stop` completes: a pass of [`deliver_due`] at
+/// the current time, again at once while a pass delivers anything, otherwise after `poll`.
+/// A pass that fails (the database unreachable, say) is logged at WARN and tried again after
+/// `poll`; its messages stay where they are. `stop` is looked at between passes, so a
+/// delivery under way finishes.
+#[cfg(any(feature = "tokio", feature = "postgres"))]
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends")
+)]
+pub(crate) async fn run_until<D: DueMessages>(
+    due: &D,
+    bus: &Bus,
+    poll: std::time::Duration,
+    stop: impl Future<Output = ()>,
+) {
+    use futures_util::FutureExt;
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        match deliver_due(due, bus, Utc::now()).await {
+            Ok(done) if done.delivered + done.failed > 0 => {
+                if (&mut stop).now_or_never().is_some() {
+                    return;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "scheduled messages could not be delivered; trying again");
+            }
+        }
+        tokio::select! {
+            biased;
+            () = &mut stop => return,
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
 fn store(id: String, source: StoreError) -> InboxError {
     InboxError::Store { id, source }
 }

@@ -25,6 +25,50 @@
 //!
 //! Which events leave is declared on the type: `#[event(name = "..", integration)]`, shown in
 //! [`Bus::routes`](crate::Bus::routes).
+//!
+//! A read model kept by a catch-up processor over the SQLite store:
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use tidings::broadcast::{CatchUp, Handle};
+//! use tidings::persistence::sqlite::SqliteStore;
+//! use tidings::persistence::{EventStore, ExpectedVersion, NewEvent, StoredEvent};
+//! use tidings::{DomainEvent, Envelope};
+//!
+//! #[derive(DomainEvent, Debug)]
+//! #[event(name = "docs.broadcast_parcel_sent")]
+//! struct ParcelSent { parcel: u64 }
+//!
+//! /// How many parcels left.
+//! struct Sent(usize);
+//!
+//! impl Handle for Sent {
+//!     type Error = std::convert::Infallible;
+//!     async fn handle(&mut self, events: &[StoredEvent]) -> Result<(), Self::Error> {
+//!         self.0 += events.len();
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let store = Arc::new(SqliteStore::open_in_memory()?);
+//! let sent = NewEvent::from_envelope(&Envelope::new(ParcelSent { parcel: 1 }))?;
+//! store.append("parcel-1", ExpectedVersion::NoStream, &[sent]).await?;
+//!
+//! let processor = CatchUp::new(store.clone(), "parcels-sent");
+//! let mut read_model = Sent(0);
+//! processor.run(&mut read_model).await?;
+//! processor.run(&mut read_model).await?; // nothing after its checkpoint now
+//! assert_eq!(read_model.0, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
+//! ```
 
 #[cfg(feature = "amqp")]
 pub mod amqp;

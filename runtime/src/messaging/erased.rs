@@ -39,7 +39,7 @@ impl<E: Message> ErasedEvent for Envelope<E> {
     fn to_json(&self) -> serde_json::Result<serde_json::Value> {
         // Through the payload's text, whose encoder the registration already instantiates:
         // the envelope's encoder is compiled once, not once per event type.
-        let data = crate::messaging::payload::json_of(&self.payload)?;
+        let data: serde_json::Value = serde_json::from_str(&serde_json::to_string(&self.payload)?)?;
         crate::messaging::cloudevents::to_value(&self.meta, E::NAME, E::VERSION, &data)
     }
 }

@@ -58,11 +58,6 @@ impl dyn Payload {
     }
 }
 
-/// The JSON form of a payload, through its text (see [`Payload::to_text`]).
-pub(crate) fn json_of<M: Message>(payload: &M) -> serde_json::Result<serde_json::Value> {
-    serde_json::from_str(&serde_json::to_string(payload)?)
-}
-
 /// Decodes the JSON text of an `M` in one pass, with no intermediate `serde_json::Value`: the
 /// registration's decoder, and the one instantiation of `M`'s `Deserialize` it makes.
 pub(crate) fn decode_text<M: Message>(text: &str) -> serde_json::Result<Box<dyn Payload>> {

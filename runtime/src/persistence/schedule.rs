@@ -20,6 +20,44 @@
 //!
 //! Times are given by the caller: the delivery takes `now`, so tests (and a scheduler that
 //! wants to deliver early) choose it.
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tidings::broadcast::sqlite::SqliteInbox;
+//! use tidings::persistence::sqlite::SqliteStore;
+//! use tidings::{handler, Bus, DomainEvent};
+//! use std::time::Duration;
+//!
+//! #[derive(DomainEvent, Debug)]
+//! #[event(name = "docs.schedule_trial_ended")]
+//! struct TrialEnded { account: u64 }
+//!
+//! #[handler]
+//! fn end_trial(event: &TrialEnded) {
+//!     println!("trial of {} over", event.account);
+//! }
+//!
+//! # let dir = std::env::temp_dir().join(format!("tidings-doc-schedule-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let store = SqliteStore::open(dir.join("app.db"))?;
+//! let inbox = SqliteInbox::open(dir.join("app.db"))?; // the same file
+//! let bus = Bus::builder().build()?;
+//! store.unit_of_work(&bus, |unit| {
+//!     let trial = Duration::from_secs(14 * 24 * 3600);
+//!     unit.transaction().schedule_after(trial, TrialEnded { account: 7 })
+//! })?;
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let in_a_month = chrono::Utc::now() + chrono::Duration::days(30);
+//! assert_eq!(inbox.deliver_due(&bus, in_a_month).await?.delivered, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
+//! ```
 
 use crate::messaging::any::AnyEnvelope;
 use crate::persistence::store::StoreError;

@@ -173,6 +173,13 @@ macro_rules! fulfilment {
 pub trait Deliverer: Send + 'static {
     /// The backend's `deliver_due`.
     async fn deliver_due(&self, bus: &Bus, now: DateTime<Utc>) -> DueDelivery;
+    /// The backend's scheduler, `run_due_until`.
+    fn run_due_until(
+        &self,
+        bus: &Bus,
+        poll: std::time::Duration,
+        stop: impl Future<Output = ()> + Send,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// A store and an inbox on one database, which has the table `rung (n)`.
@@ -350,6 +357,56 @@ pub async fn several_deliverers_on_one_database_deliver_each_message_once<B: Bac
     assert_eq!(f.db.waiting().await, 0);
 }
 
+/// Two schedulers on one database deliver what falls due while they run, each message once,
+/// and stop when asked.
+pub async fn schedulers_deliver_messages_as_they_fall_due_and_stop_when_asked<B: Backend>(
+    f: &Fixture<B>,
+) {
+    let now = Utc::now();
+    f.db.schedule(&f.bus, now - chrono::Duration::seconds(1), Rang { n: 1 })
+        .await;
+    f.db.schedule(
+        &f.bus,
+        now + chrono::Duration::milliseconds(300),
+        Rang { n: 2 },
+    )
+    .await;
+    let mut stops = Vec::new();
+    let mut schedulers = Vec::new();
+    for _ in 0..2 {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (inbox, bus) = (f.db.other().await, f.bus.clone());
+        schedulers.push(tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            inbox
+                .run_due_until(&bus, std::time::Duration::from_millis(20), stopped)
+                .await;
+        }));
+        stops.push(stop);
+    }
+    let start = std::time::Instant::now();
+    while f.db.rung().await.len() < 2 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "delivered so far: {:?}",
+            f.db.rung().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(stops);
+    for scheduler in schedulers {
+        scheduler.await.expect("the scheduler stopped when asked");
+    }
+    assert_eq!(
+        f.db.rung().await,
+        [1, 2],
+        "each once, in order of their time"
+    );
+    assert_eq!(f.db.waiting().await, 0);
+}
+
 pub async fn a_process_waits_out_its_timeout_then_sends_and_records_and_ends<B: Backend>(
     f: &Fixture<B>,
 ) {
@@ -494,6 +551,7 @@ macro_rules! scenarios {
             a_cancelled_message_is_not_delivered,
             a_message_whose_handler_fails_stays_and_is_delivered_after_its_backoff,
             several_deliverers_on_one_database_deliver_each_message_once,
+            schedulers_deliver_messages_as_they_fall_due_and_stop_when_asked,
             a_process_waits_out_its_timeout_then_sends_and_records_and_ends,
             a_cancelled_process_cancels_its_timeout_and_ignores_what_comes_after,
             an_event_for_an_unknown_instance_is_ignored_as_declared,

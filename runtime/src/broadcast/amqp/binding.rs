@@ -28,6 +28,21 @@
 //!
 //! A message it cannot read is a [`DecodeError`] that says why; the consumer dead-letters
 //! it with that reason.
+//!
+//! ```
+//! use tidings::broadcast::amqp::binding;
+//! use tidings::persistence::{NewEvent, StoredEvent};
+//! use tidings::{DomainEvent, Envelope};
+//! # #[derive(DomainEvent, Debug)] #[event(name = "docs.binding_order_paid", integration)] struct OrderPaid { order: u64 }
+//!
+//! // A message as another producer would send it, in structured mode.
+//! let json = Envelope::new(OrderPaid { order: 7 }).to_json()?.to_string();
+//! let properties = tidings::broadcast::amqp::lapin::BasicProperties::default()
+//!     .with_content_type("application/cloudevents+json".into());
+//! let event = binding::decode(&properties, json.as_bytes())?;
+//! assert_eq!(event.downcast::<OrderPaid>().ok().map(|paid| paid.order), Some(7));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::messaging::any::AnyEnvelope;
 use crate::messaging::base64;

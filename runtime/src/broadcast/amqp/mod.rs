@@ -43,6 +43,35 @@
 //!
 //! The relay's process must link the crates that declare the integration events: it reads
 //! `#[event(integration)]` from the link-time registry, by event name.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tidings::broadcast::amqp::{Consumer, Relay, Topology};
+//! # #[cfg(feature = "sqlite")]
+//! use tidings::broadcast::sqlite::SqliteInbox;
+//! # #[cfg(feature = "sqlite")]
+//! use tidings::persistence::sqlite::SqliteStore;
+//! use tidings::Bus;
+//!
+//! # #[cfg(feature = "sqlite")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let uri = "amqp://guest:guest@127.0.0.1:5672/%2f";
+//! // The producing context: its store is the outbox, and the relay publishes its
+//! // integration events to the exchange `ordering`.
+//! let relay = Relay::new(Arc::new(SqliteStore::open("ordering.db")?), uri, "ordering");
+//! // The consuming context: its queue, bound to that exchange, read through its inbox.
+//! let inbox = SqliteInbox::open("shipping.db")?;
+//! let bus = Bus::builder().build()?;
+//! let consumer = Consumer::new(uri, Topology::new("ordering", "shipping"));
+//! let (relayed, consumed) = tokio::join!(
+//!     relay.run_until(std::future::pending()),
+//!     consumer.run_until(&inbox, &bus, std::future::pending()),
+//! );
+//! relayed?; // only what retrying cannot fix ends them: a refused password, say
+//! consumed?;
+//! # Ok(())
+//! # }
+//! ```
 
 /// The AMQP client the relay, the consumer and [`Topology::declare`] speak through, at the
 /// version they use: its types appear in their signatures.

@@ -5,6 +5,23 @@
 //!
 //! Leases run on the database's clock and are taken with one conditional upsert, so instances
 //! on several machines, whatever their clocks say, never hold one lease at once.
+//!
+//! ```no_run
+//! use tidings::broadcast::postgres::PostgresInbox;
+//! use tidings::broadcast::{Delivered, Inbox};
+//! use tidings::persistence::postgres::sqlx;
+//! use tidings::{AnyEnvelope, Bus};
+//!
+//! # async fn run(message: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::PgPool::connect("postgres://app@db/app").await?;
+//! let inbox = PostgresInbox::open(pool).await?;
+//! let bus = Bus::builder().build()?;
+//! // An event from another context, as CloudEvents JSON: its handlers run and its id is
+//! // recorded in one transaction; the same event again has no effect.
+//! let delivered = inbox.deliver("shipping", AnyEnvelope::from_json(message)?, &bus).await?;
+//! assert_eq!(delivered, Delivered::Handled);
+//! # Ok(()) }
+//! ```
 
 mod inbox;
 mod projection;

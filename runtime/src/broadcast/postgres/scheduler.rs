@@ -55,6 +55,34 @@ impl PostgresInbox {
     ) -> Result<DueDelivery, InboxError> {
         due::deliver_due(self, bus, now).await
     }
+
+    /// The scheduler: delivers messages as they fall due ([`PostgresInbox::deliver_due`] at
+    /// the current time) until `stop` completes, looking again every `poll` while nothing is
+    /// due. Several may run on one database, in one process or several: each message is
+    /// delivered by one of them. A pass that fails is logged at WARN and tried again; a
+    /// delivery under way when `stop` completes finishes first.
+    ///
+    /// ```no_run
+    /// use tidings::broadcast::postgres::PostgresInbox;
+    /// use tidings::persistence::postgres::sqlx;
+    /// use tidings::Bus;
+    /// use std::time::Duration;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let inbox = PostgresInbox::open(sqlx::PgPool::connect("postgres://app@db/app").await?).await?;
+    /// let bus = Bus::builder().build()?;
+    /// // Until the process ends; any future that completes stops it.
+    /// inbox.run_due_until(&bus, Duration::from_millis(100), std::future::pending()).await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_due_until(
+        &self,
+        bus: &Bus,
+        poll: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        due::run_until(self, bus, poll, stop).await;
+    }
 }
 
 impl DueMessages for PostgresInbox {

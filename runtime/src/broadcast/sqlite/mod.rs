@@ -1,6 +1,32 @@
 //! The broadcasting layer over the SQLite store (feature `sqlite`): checkpoints and leases
 //! in the store's file, a projection that saves its checkpoint in the transaction of its
 //! writes, and an inbox whose record commits with the handlers' effects.
+//!
+//! ```
+//! use tidings::broadcast::sqlite::SqliteInbox;
+//! use tidings::broadcast::{Delivered, Inbox};
+//! use tidings::{handler, AnyEnvelope, Bus, DomainEvent, Envelope};
+//!
+//! #[derive(DomainEvent, Debug)]
+//! #[event(name = "docs.broadcast_sqlite_order_paid", integration)]
+//! struct OrderPaid { order: u64 }
+//!
+//! #[handler]
+//! fn note_paid(event: &OrderPaid) {
+//!     println!("order {} paid", event.order);
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let inbox = SqliteInbox::open_in_memory()?;
+//! let bus = Bus::builder().build()?;
+//! let paid = Envelope::new(OrderPaid { order: 7 }).to_json()?.to_string();
+//! let first = inbox.deliver("shipping", AnyEnvelope::from_json(&paid)?, &bus).await?;
+//! let again = inbox.deliver("shipping", AnyEnvelope::from_json(&paid)?, &bus).await?;
+//! assert_eq!((first, again), (Delivered::Handled, Delivered::AlreadyHandled));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod inbox;
 mod projection;

@@ -62,6 +62,40 @@ impl SqliteInbox {
     ) -> Result<DueDelivery, InboxError> {
         due::deliver_due(self, bus, now).await
     }
+
+    /// The scheduler: delivers messages as they fall due ([`SqliteInbox::deliver_due`] at
+    /// the current time) until `stop` completes, looking again every `poll` while nothing is
+    /// due. Several may run on one database, in one process or several: each message is
+    /// delivered by one of them. A pass that fails is logged at WARN and tried again; a
+    /// delivery under way when `stop` completes finishes first.
+    ///
+    /// ```
+    /// # use tidings::broadcast::sqlite::SqliteInbox;
+    /// # use tidings::Bus;
+    /// # use std::time::Duration;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let inbox = SqliteInbox::open_in_memory()?;
+    /// let bus = Bus::builder().build()?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let scheduler = inbox.run_due_until(&bus, Duration::from_millis(100), async {
+    ///     let _ = stopped.await;
+    /// });
+    /// drop(stop); // at shutdown
+    /// scheduler.await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub async fn run_due_until(
+        &self,
+        bus: &Bus,
+        poll: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        due::run_until(self, bus, poll, stop).await;
+    }
 }
 
 impl DueMessages for SqliteInbox {

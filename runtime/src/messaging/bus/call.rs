@@ -276,9 +276,8 @@ pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> OrMismatch<Box<
         let Some(call) = call else {
             return Err(spec.name);
         };
-        simple &= !spec.takes_context
-            && spec.scoped.is_none()
-            && !matches!(call, EventCall::Async(_));
+        simple &=
+            !spec.takes_context && spec.scoped.is_none() && !matches!(call, EventCall::Async(_));
         handlers.push(Handler {
             call,
             name: spec.name,

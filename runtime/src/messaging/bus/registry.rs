@@ -246,10 +246,12 @@ impl Registry {
             return Err(DecodeError::UnknownName { name });
         };
         if current.message.version == version {
-            return payload::decode_value(current.decode_text, &data).map_err(|source| DecodeError::Data {
-                name,
-                version,
-                source,
+            return payload::decode_value(current.decode_text, &data).map_err(|source| {
+                DecodeError::Data {
+                    name,
+                    version,
+                    source,
+                }
             });
         }
         if version < current.message.version && current.message.kind == MessageKind::Event {
