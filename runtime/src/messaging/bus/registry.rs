@@ -28,6 +28,9 @@ pub struct MessageRegistration {
     pub(super) typing: fn() -> Typing,
     /// The type's fields as the derive read them, for schema snapshots.
     pub(super) schema: &'static str,
+    /// The type's JSON Schema, for the catalog.
+    #[cfg(feature = "catalog")]
+    pub(crate) json_schema: Option<crate::messaging::message::SchemaFn>,
     pub(super) location: Location,
 }
 
@@ -41,6 +44,8 @@ impl MessageRegistration {
             slot: M::slot,
             typing,
             schema: M::SCHEMA,
+            #[cfg(feature = "catalog")]
+            json_schema: M::JSON_SCHEMA,
             location,
         }
     }
@@ -364,6 +369,13 @@ impl Registry {
                 krate: m.location.krate(),
             })
             .collect()
+    }
+
+    /// The upcaster from this name and version: its function's path and the version it
+    /// gives.
+    #[cfg(feature = "catalog")]
+    pub(crate) fn upcaster_from(&self, name: &str, from: u32) -> Option<(&'static str, u32)> {
+        self.upcaster(name, from).map(|u| (u.function, u.to))
     }
 
     /// The registered types with this wire name, oldest version first.
