@@ -1,12 +1,13 @@
 //! The event catalog: JSON Schema per message and version (honouring the derive's serde
 //! attributes, nested types included), every message the tests publish valid against its
 //! schema, the AsyncAPI 3.0 document valid against AsyncAPI's own JSON Schema, the JSON and
-//! HTML renderings.
+//! HTML renderings, and the compatibility check of the JSON Schema snapshot.
 
 use serde_json::{json, Value};
 use tidings::catalog::{AsyncApi, Catalog};
-use tidings::testing::Recorder;
+use tidings::testing::{Recorder, SchemaChange, SchemaSnapshot};
 use tidings::{handler, upcaster, Bus, Command, Context, DomainEvent};
+use tidings_tests::Scratch;
 
 /// A type inside a message: it derives its schema beside serde's.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -421,4 +422,143 @@ fn the_catalog_renders_as_json_and_as_one_page() {
         );
     }
     assert!(page.contains("<svg"), "the routes graph");
+}
+
+const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/catalog_snapshot.json");
+
+#[test]
+fn the_schemas_match_the_checked_in_json_schema_snapshot() {
+    SchemaSnapshot::json_schema(SNAPSHOT)
+        .only(tidings::linked!(crate))
+        .assert();
+}
+
+/// A JSON Schema snapshot of this program, edited to look as if it had been taken before a
+/// change, then checked.
+fn check_against(edit: impl FnOnce(&mut Value)) -> Result<(), tidings::testing::SchemaDrift> {
+    let dir = Scratch::new("catalog-snapshot");
+    let snapshot =
+        SchemaSnapshot::json_schema(dir.join("catalog.json")).only(tidings::linked!(crate));
+    snapshot.write().unwrap();
+    snapshot.check().expect("a fresh snapshot matches");
+    let mut recorded: Value =
+        serde_json::from_str(&std::fs::read_to_string(snapshot.path()).unwrap()).unwrap();
+    let entry = recorded["messages"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["name"] == "catalog.order_placed" && m["version"] == 2)
+        .unwrap();
+    edit(&mut entry["schema"]);
+    std::fs::write(snapshot.path(), recorded.to_string()).unwrap();
+    snapshot.check()
+}
+
+fn breaking(result: Result<(), tidings::testing::SchemaDrift>) -> Vec<(String, String)> {
+    let drift = result.expect_err("a breaking change fails");
+    let message = drift.to_string();
+    assert!(
+        message.contains("`catalog.order_placed` v2 changed in a way that breaks its readers"),
+        "{message}"
+    );
+    drift
+        .changes
+        .into_iter()
+        .flat_map(|change| match change {
+            SchemaChange::Breaking {
+                name,
+                version,
+                incompatibilities,
+            } => {
+                assert_eq!((name.as_str(), version), ("catalog.order_placed", 2));
+                incompatibilities
+                    .into_iter()
+                    .map(|i| (i.field, i.change))
+                    .collect::<Vec<_>>()
+            }
+            other => panic!("not a breaking change: {other}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_removed_field_breaks_readers_and_is_named() {
+    // As if the snapshot had a field the program no longer has.
+    let found = breaking(check_against(|schema| {
+        schema["properties"]["giftWrap"] = json!({ "type": "boolean" });
+    }));
+    assert_eq!(found, [("giftWrap".to_owned(), "was removed".to_owned())]);
+}
+
+#[test]
+fn a_retyped_field_breaks_readers_and_is_named() {
+    let found = breaking(check_against(|schema| {
+        schema["properties"]["orderId"] = json!({ "type": "string" });
+        schema["$defs"]["Line"]["properties"]["quantity"] = json!({ "type": "string" });
+    }));
+    assert_eq!(
+        found,
+        [
+            (
+                "lines[].quantity".to_owned(),
+                "was `string` and is now `integer`".to_owned()
+            ),
+            (
+                "orderId".to_owned(),
+                "was `string` and is now `integer`".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_new_required_field_breaks_readers_and_is_named() {
+    // As if the snapshot had been taken before `lines` existed.
+    let found = breaking(check_against(|schema| {
+        schema["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("lines");
+        let required = schema["required"].as_array_mut().unwrap();
+        required.retain(|r| r != "lines");
+    }));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "lines");
+    assert!(found[0].1.starts_with("is new and required"), "{found:?}");
+}
+
+#[test]
+fn a_new_optional_field_is_compatible() {
+    // As if the snapshot had been taken before `coupon` (`#[serde(default)]`) existed.
+    check_against(|schema| {
+        schema["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("coupon");
+    })
+    .expect("a new optional field breaks no reader");
+}
+
+#[test]
+fn a_new_variant_breaks_readers_of_the_enum() {
+    let dir = Scratch::new("catalog-snapshot");
+    let snapshot =
+        SchemaSnapshot::json_schema(dir.join("catalog.json")).only(tidings::linked!(crate));
+    snapshot.write().unwrap();
+    let mut recorded: Value =
+        serde_json::from_str(&std::fs::read_to_string(snapshot.path()).unwrap()).unwrap();
+    let entry = recorded["messages"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["name"] == "catalog.payment_settled")
+        .unwrap();
+    // As if `Voucher` had been added since.
+    entry["schema"]["oneOf"].as_array_mut().unwrap().pop();
+    std::fs::write(snapshot.path(), recorded.to_string()).unwrap();
+    let drift = snapshot.check().unwrap_err();
+    assert!(
+        drift.to_string().contains("`voucher` is a new variant"),
+        "{drift}"
+    );
 }

@@ -35,9 +35,11 @@
 //! ```
 
 mod asyncapi;
+pub(crate) mod compat;
 mod html;
 
 pub use asyncapi::AsyncApi;
+pub use compat::Incompatibility;
 
 use crate::messaging::bus::registry::Registry;
 use crate::messaging::bus::routes::{HandlerRoute, Routes};
