@@ -75,6 +75,23 @@ struct Timed {
 #[event(name = "shape.maybe_timed")]
 struct MaybeTimed(#[event(occurred_on)] Option<DateTime<Utc>>);
 
+#[derive(DomainEvent, Debug, PartialEq)]
+#[event(name = "shape.defaulted")]
+#[serde(default)]
+struct Defaulted {
+    count: u32,
+    label: String,
+}
+
+impl Default for Defaulted {
+    fn default() -> Self {
+        Defaulted {
+            count: 3,
+            label: "none".into(),
+        }
+    }
+}
+
 mod renamed_dependency {
     // A crate that renamed `tidings` points the derive at it with `crate = path`.
     use tidings as events_toolkit;
@@ -291,6 +308,7 @@ fn every_shape_matches_the_json_schema_its_derive_gives() {
         matches_its_schema(catalog, &MaybeTimed(Some(time))),
         matches_its_schema(catalog, &MaybeTimed(None)),
         matches_its_schema(catalog, &renamed_dependency::Renamed { id: 4 }),
+        matches_its_schema(catalog, &Defaulted::default()),
     ];
     let failed: Vec<String> = checks.into_iter().filter_map(Result::err).collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
@@ -302,4 +320,23 @@ fn every_shape_matches_the_json_schema_its_derive_gives() {
     assert!(!validator("shape.payment").is_valid(&json!({"amount": 5})));
     assert!(!validator("shape.payment").is_valid(&json!({"kind": "refunded"})));
     assert!(!validator("shape.renamed").is_valid(&json!({"firstName": "Ada", "surname": "L"})));
+}
+
+#[test]
+fn a_container_default_makes_every_field_optional_with_the_type_s_default() {
+    assert_eq!(
+        serde_json::from_value::<Defaulted>(json!({"label": "x"})).unwrap(),
+        Defaulted {
+            count: 3,
+            label: "x".into()
+        }
+    );
+    let catalog = tidings::Bus::builder().build().unwrap().catalog();
+    let schema = catalog.schema("shape.defaulted", 1).unwrap();
+    assert!(schema.get("required").is_none(), "{schema:#}");
+    assert_eq!(schema["properties"]["count"]["default"], 3, "{schema:#}");
+    assert_eq!(
+        schema["properties"]["label"]["default"], "none",
+        "{schema:#}"
+    );
 }

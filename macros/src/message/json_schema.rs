@@ -26,6 +26,7 @@ pub(crate) fn impls(input: &syn::DeriveInput, message: &Message) -> TokenStream 
     mirror.ident = format_ident!("__TidingsSchema");
     mirror.vis = syn::Visibility::Inherited;
     mirror.attrs.retain(kept);
+    default_from_type(&mut mirror);
     let mut field_types = Vec::new();
     let mut strip = |fields: &mut syn::Fields| {
         for field in fields.iter_mut() {
@@ -92,21 +93,70 @@ pub(crate) fn message_item(message: &Message) -> TokenStream {
     quote!(#p::json_schema_item!();)
 }
 
-/// `#[serde(skip)]` (or `skip_serializing`/`skip_deserializing`): a field the wire never carries.
+/// A struct's `#[serde(default)]` reads as `Self::default()` in serde's and schemars' derives,
+/// which a mirror has not: this rewrites it to `default = "__tidings_default"`, a function
+/// that returns the type's own default (`default_fn` emits it); whether it did.
+pub(crate) fn default_from_type(mirror: &mut syn::DeriveInput) -> bool {
+    if !matches!(mirror.data, syn::Data::Struct(_)) {
+        return false;
+    }
+    let mut rewritten = false;
+    for attr in mirror.attrs.iter_mut() {
+        rewritten |= rewrite_default(attr);
+    }
+    rewritten
+}
+
+/// The function a rewritten `#[serde(default)]` names.
+pub(crate) fn default_fn(ident: &syn::Ident) -> TokenStream {
+    quote! {
+        fn __tidings_default() -> #ident {
+            ::core::default::Default::default()
+        }
+    }
+}
+
+fn rewrite_default(attr: &mut syn::Attribute) -> bool {
+    type Metas = syn::punctuated::Punctuated<syn::Meta, syn::Token![,]>;
+    if !attr.path().is_ident("serde") {
+        return false;
+    }
+    let Ok(metas) = attr.parse_args_with(Metas::parse_terminated) else {
+        return false;
+    };
+    if !metas
+        .iter()
+        .any(|m| m.path().is_ident("default") && matches!(m, syn::Meta::Path(_)))
+    {
+        return false;
+    }
+    let metas = metas.into_iter().map(|meta| match meta {
+        syn::Meta::Path(path) if path.is_ident("default") => {
+            syn::parse_quote!(default = "__tidings_default")
+        }
+        other => other,
+    });
+    *attr = syn::parse_quote!(#[serde(#(#metas),*)]);
+    true
+}
+
+/// `#[serde(skip)]` or `#[serde(skip_deserializing)]`: a field the schema (a reader's) leaves
+/// out.
 fn skips(attr: &syn::Attribute) -> bool {
     if !attr.path().is_ident("serde") {
         return false;
     }
     let mut found = false;
     let _ = attr.parse_nested_meta(|meta| {
-        if meta.path.is_ident("skip")
-            || meta.path.is_ident("skip_serializing")
-            || meta.path.is_ident("skip_deserializing")
-        {
+        if meta.path.is_ident("skip") || meta.path.is_ident("skip_deserializing") {
             found = true;
         }
         if meta.input.peek(syn::Token![=]) {
             let _: syn::Expr = meta.value()?.parse()?;
+        } else if meta.input.peek(syn::token::Paren) {
+            let content;
+            syn::parenthesized!(content in meta.input);
+            let _: TokenStream = content.parse()?;
         }
         Ok(())
     });
