@@ -422,6 +422,11 @@ fn the_catalog_renders_as_json_and_as_one_page() {
         );
     }
     assert!(page.contains("<svg"), "the routes graph");
+    // An enum's variants, by their tag.
+    assert!(
+        page.contains("<code>method = &quot;bank_transfer&quot; { iban: string, reference: string | null }</code>"),
+        "{page}"
+    );
 }
 
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/catalog_snapshot.json");

@@ -193,8 +193,24 @@ fn handlers(out: &mut String, title: &str, handlers: &[HandlerRoute]) {
     out.push_str("</ul>\n");
 }
 
-/// The top-level fields of a schema: name, type, required.
+/// The top-level fields of a schema (name, type, required), or an enum's variants.
 fn fields(out: &mut String, schema: &Value) {
+    if let Some(variants) = schema
+        .get("oneOf")
+        .or(schema.get("anyOf"))
+        .and_then(Value::as_array)
+    {
+        out.push_str("<p>Variants:</p><ul>");
+        for variant in variants {
+            let _ = write!(
+                out,
+                "<li><code>{}</code></li>",
+                escape(&variant_label(variant))
+            );
+        }
+        out.push_str("</ul>\n");
+        return;
+    }
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
@@ -225,6 +241,35 @@ fn fields(out: &mut String, schema: &Value) {
         );
     }
     out.push_str("</table>\n");
+}
+
+/// A variant as a reader tells it apart: its tag's value, or its one property, or its type;
+/// and its fields.
+fn variant_label(variant: &Value) -> String {
+    let properties = variant.get("properties").and_then(Value::as_object);
+    let tag = properties.and_then(|p| {
+        p.iter().find_map(|(name, property)| {
+            property
+                .get("const")
+                .and_then(Value::as_str)
+                .map(|value| (name.clone(), value.to_owned()))
+        })
+    });
+    let fields: Vec<String> = properties
+        .map(|p| {
+            p.iter()
+                .filter(|(name, _)| tag.as_ref().is_none_or(|(tag, _)| tag != *name))
+                .map(|(name, property)| format!("{name}: {}", type_of(property)))
+                .collect()
+        })
+        .unwrap_or_default();
+    match (tag, variant.get("const").or(variant.get("enum"))) {
+        (Some((tag, value)), _) if fields.is_empty() => format!("{tag} = \"{value}\""),
+        (Some((tag, value)), _) => format!("{tag} = \"{value}\" {{ {} }}", fields.join(", ")),
+        (None, Some(values)) => values.to_string(),
+        (None, None) if !fields.is_empty() => format!("{{ {} }}", fields.join(", ")),
+        (None, None) => type_of(variant),
+    }
 }
 
 fn type_of(schema: &Value) -> String {
