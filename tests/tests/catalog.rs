@@ -438,6 +438,23 @@ fn the_schemas_match_the_checked_in_json_schema_snapshot() {
         .assert();
 }
 
+#[test]
+fn a_catalog_the_program_wrote_serves_as_the_snapshot() {
+    let dir = Scratch::new("catalog-snapshot");
+    let path = dir.join("catalog.json");
+    // Every message of the bus's table: every one registered in this binary.
+    let written = Bus::builder()
+        .only(tidings::linked!(crate))
+        .build()
+        .unwrap()
+        .catalog()
+        .to_json();
+    std::fs::write(&path, serde_json::to_string_pretty(&written).unwrap()).unwrap();
+    SchemaSnapshot::json_schema(&path)
+        .check()
+        .expect("the program's own catalog matches it");
+}
+
 /// A JSON Schema snapshot of this program, edited to look as if it had been taken before a
 /// change, then checked.
 fn check_against(edit: impl FnOnce(&mut Value)) -> Result<(), tidings::testing::SchemaDrift> {
