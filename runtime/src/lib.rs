@@ -92,6 +92,8 @@ pub use messaging::bus::problems::{BuildError, Problem, UpcastEnd};
 pub use messaging::bus::registry::Phase;
 pub use messaging::bus::routes::{HandlerRoute, MessageRoute, Routes};
 pub use messaging::bus::{Bus, DEFAULT_MAX_DEPTH};
+#[cfg(feature = "catalog")]
+pub use messaging::catalog;
 pub use messaging::cloudevents::DecodeError;
 pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
@@ -384,6 +386,43 @@ macro_rules! linked {
         extern crate $renamed as _;
         $crate::LinkedCrate::new(::core::stringify!($krate))
     }};
+}
+
+/// Expands to the items given when the `catalog` feature is on (the derives' `JsonSchema`
+/// impls), and to nothing otherwise.
+#[cfg(feature = "catalog")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __json_schema {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands to the items given when the `catalog` feature is on (the derives' `JsonSchema`
+/// impls), and to nothing otherwise.
+#[cfg(not(feature = "catalog"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __json_schema {
+    ($($item:tt)*) => {};
+}
+
+/// In a derived `impl Message`: the type's JSON Schema, with the `catalog` feature.
+#[cfg(feature = "catalog")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __json_schema_item {
+    () => {
+        const JSON_SCHEMA: ::core::option::Option<$crate::__private::SchemaFn> =
+            ::core::option::Option::Some($crate::__private::schema_of::<Self>);
+    };
+}
+
+/// In a derived `impl Message`: nothing without the `catalog` feature.
+#[cfg(not(feature = "catalog"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __json_schema_item {
+    () => {};
 }
 
 /// What the macros expand to. Not a public API: it changes without notice.

@@ -4,6 +4,19 @@ pub use chrono;
 pub use inventory;
 pub use serde;
 
+pub use crate::__json_schema as json_schema;
+pub use crate::__json_schema_item as json_schema_item;
+#[cfg(feature = "catalog")]
+pub use crate::messaging::catalog::{
+    needs_json_schema, MirrorSchema, MirrorSchemaDerived, MirrorSchemaRejected,
+};
+#[cfg(feature = "catalog")]
+pub use crate::messaging::message::{schema_of, SchemaFn};
+#[cfg(feature = "catalog")]
+pub use schemars;
+#[cfg(feature = "catalog")]
+pub use std::borrow::Cow;
+
 pub use crate::messaging::bus::call::{
     AsyncEventFn, AsyncRequestFn, BoxFuture, EventFn, HandlerResult, Invoke, RequestFn,
     RequestResult,

@@ -148,3 +148,109 @@ async fn an_undecodable_message_lands_in_the_dead_letter_queue_and_the_rest_goes
     );
     assert!(reasons[1].starts_with("malformed"), "{reasons:?}");
 }
+
+/// What the relay puts on the wire, read raw from a queue: each body matches its event's JSON
+/// Schema in the catalog, and its headers match the AsyncAPI document's headers schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_s_messages_match_the_catalog_s_schemas() {
+    use tidings::broadcast::amqp::Relay;
+    use tidings::catalog::AsyncApi;
+
+    let uri = amqp_uri();
+    let dir = Scratch::new("amqp-schemas");
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    append_numbered(&store, "order-1", 1..=3);
+    let topology = Topology::new(unique("ordering"), unique("inspected"));
+    let connection = Connection::connect(&uri, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    topology.declare(&channel).await.unwrap();
+    Relay::new(store.clone(), &uri, topology.exchange())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    // Every registered message is in the catalog; the handlers do not matter here.
+    let catalog = tidings::Bus::builder()
+        .only(tidings::linked!(tidings_tests))
+        .build()
+        .unwrap()
+        .catalog();
+    let document =
+        catalog.asyncapi(&AsyncApi::new("relay", "1").sends("tests", topology.exchange()));
+    let mut deliveries = channel
+        .basic_consume(
+            topology.queue().into(),
+            "inspector".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    for n in 1..=3u64 {
+        let message = tokio::time::timeout(WAIT, deliveries.next())
+            .await
+            .expect("the relay's message arrives")
+            .unwrap()
+            .unwrap();
+        let headers: serde_json::Map<String, serde_json::Value> = message
+            .properties
+            .headers()
+            .clone()
+            .unwrap()
+            .inner()
+            .iter()
+            .map(|(name, value)| (name.to_string(), header_json(value)))
+            .collect();
+        let name = headers["cloudEvents:type"].as_str().unwrap().to_owned();
+        let version = headers["cloudEvents:typeversion"].as_u64().unwrap() as u32;
+        let body: serde_json::Value = serde_json::from_slice(&message.data).unwrap();
+        assert_eq!(body["n"], n, "in store order");
+
+        let schema = catalog
+            .schema(&name, version)
+            .expect("a schema for what the relay sends");
+        let errors: Vec<String> = jsonschema::validator_for(schema)
+            .unwrap()
+            .iter_errors(&body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name} v{version}: {errors:?}\n{body}");
+
+        let key = format!("{name}.v{version}");
+        let header_schema = &document["components"]["messages"][&key]["headers"];
+        assert!(header_schema.is_object(), "{key} in the AsyncAPI document");
+        let errors: Vec<String> = jsonschema::validator_for(header_schema)
+            .unwrap()
+            .iter_errors(&serde_json::Value::Object(headers.clone()))
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{key}'s headers: {errors:?}\n{headers:?}"
+        );
+    }
+}
+
+/// An AMQP header's value as JSON: text, numbers, booleans, times (seconds).
+fn header_json(value: &lapin::types::AMQPValue) -> serde_json::Value {
+    use lapin::types::AMQPValue;
+    match value {
+        AMQPValue::LongString(text) => String::from_utf8_lossy(text.as_bytes()).into(),
+        AMQPValue::ShortString(text) => text.as_str().into(),
+        AMQPValue::Boolean(b) => (*b).into(),
+        AMQPValue::ShortShortInt(n) => (*n).into(),
+        AMQPValue::ShortShortUInt(n) => (*n).into(),
+        AMQPValue::ShortInt(n) => (*n).into(),
+        AMQPValue::ShortUInt(n) => (*n).into(),
+        AMQPValue::LongInt(n) => (*n).into(),
+        AMQPValue::LongUInt(n) => (*n).into(),
+        AMQPValue::LongLongInt(n) => (*n).into(),
+        AMQPValue::Timestamp(seconds) => (*seconds).into(),
+        other => format!("{other:?}").into(),
+    }
+}

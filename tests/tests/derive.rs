@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
+use tidings::catalog::Catalog;
 use tidings::{DomainEvent, Envelope, Message, MessageKind};
 
 #[derive(DomainEvent, Debug, Clone, PartialEq)]
@@ -40,7 +41,7 @@ struct Strict {
     id: u8,
 }
 
-#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Default)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema, Debug, PartialEq, Default)]
 struct Extra {
     tag: String,
 }
@@ -73,6 +74,23 @@ struct Timed {
 #[derive(DomainEvent, Debug, PartialEq)]
 #[event(name = "shape.maybe_timed")]
 struct MaybeTimed(#[event(occurred_on)] Option<DateTime<Utc>>);
+
+#[derive(DomainEvent, Debug, PartialEq)]
+#[event(name = "shape.defaulted")]
+#[serde(default)]
+struct Defaulted {
+    count: u32,
+    label: String,
+}
+
+impl Default for Defaulted {
+    fn default() -> Self {
+        Defaulted {
+            count: 3,
+            label: "none".into(),
+        }
+    }
+}
 
 mod renamed_dependency {
     // A crate that renamed `tidings` points the derive at it with `crate = path`.
@@ -221,4 +239,104 @@ fn events_without_a_time_field_are_stamped_when_wrapped() {
     assert_eq!(envelope.correlation_id(), envelope.id());
     assert_eq!(envelope.causation_id(), None);
     assert_eq!(envelope.metadata().source(), "/tidings-tests");
+}
+
+/// The value's JSON against the schema the catalog gives its type.
+fn matches_its_schema<M: Message>(catalog: &Catalog, value: &M) -> Result<(), String> {
+    let schema = catalog
+        .schema(M::NAME, M::VERSION)
+        .ok_or_else(|| format!("no schema for {}", M::NAME))?;
+    let instance = serde_json::to_value(value).unwrap();
+    let validator = jsonschema::validator_for(schema).map_err(|e| e.to_string())?;
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{instance} against {schema:#}: {}",
+            errors.join("; ")
+        ))
+    }
+}
+
+#[test]
+fn every_shape_matches_the_json_schema_its_derive_gives() {
+    let time = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let catalog = &tidings::Bus::builder().build().unwrap().catalog();
+    let checks = [
+        matches_its_schema(
+            catalog,
+            &OrderStarted {
+                order_id: 1,
+                buyer: "ada".into(),
+                coupon: Some("X".into()),
+            },
+        ),
+        matches_its_schema(catalog, &Unnamed(3, "x".into())),
+        matches_its_schema(catalog, &Ping),
+        matches_its_schema(
+            catalog,
+            &Renamed {
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                cached: Some(9),
+                extra: Extra { tag: "vip".into() },
+            },
+        ),
+        matches_its_schema(catalog, &Strict { id: 1 }),
+        matches_its_schema(catalog, &PaymentChanged::Authorized { amount: 5 }),
+        matches_its_schema(
+            catalog,
+            &PaymentChanged::Captured {
+                amount: 5,
+                reference: "r".into(),
+            },
+        ),
+        matches_its_schema(catalog, &PaymentChanged::Voided),
+        matches_its_schema(catalog, &Reading::Number(1.5)),
+        matches_its_schema(catalog, &Reading::Text("high".into())),
+        matches_its_schema(
+            catalog,
+            &Timed {
+                at: time,
+                note: "n".into(),
+            },
+        ),
+        matches_its_schema(catalog, &MaybeTimed(Some(time))),
+        matches_its_schema(catalog, &MaybeTimed(None)),
+        matches_its_schema(catalog, &renamed_dependency::Renamed { id: 4 }),
+        matches_its_schema(catalog, &Defaulted::default()),
+    ];
+    let failed: Vec<String> = checks.into_iter().filter_map(Result::err).collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+
+    // `deny_unknown_fields` closes the schema; a tagged enum's tag is required.
+    let validator =
+        |name: &str| jsonschema::validator_for(catalog.schema(name, 1).unwrap()).unwrap();
+    assert!(!validator("shape.strict").is_valid(&json!({"id": 1, "other": 2})));
+    assert!(!validator("shape.payment").is_valid(&json!({"amount": 5})));
+    assert!(!validator("shape.payment").is_valid(&json!({"kind": "refunded"})));
+    assert!(!validator("shape.renamed").is_valid(&json!({"firstName": "Ada", "surname": "L"})));
+}
+
+#[test]
+fn a_container_default_makes_every_field_optional_with_the_type_s_default() {
+    assert_eq!(
+        serde_json::from_value::<Defaulted>(json!({"label": "x"})).unwrap(),
+        Defaulted {
+            count: 3,
+            label: "x".into()
+        }
+    );
+    let catalog = tidings::Bus::builder().build().unwrap().catalog();
+    let schema = catalog.schema("shape.defaulted", 1).unwrap();
+    assert!(schema.get("required").is_none(), "{schema:#}");
+    assert_eq!(schema["properties"]["count"]["default"], 3, "{schema:#}");
+    assert_eq!(
+        schema["properties"]["label"]["default"], "none",
+        "{schema:#}"
+    );
 }

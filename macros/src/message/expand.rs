@@ -13,12 +13,14 @@ pub(crate) fn expand(input: &syn::DeriveInput, message: &Message) -> TokenStream
     let p = message.krate.private();
     let serde = crate::message::serde::impls(input, message);
     let traits = trait_impls(input, message, true);
+    let json_schema = crate::message::json_schema::impls(input, message);
     let line = quote_spanned!(ident.span()=> ::core::line!());
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
         const _: () = {
             #serde
             #traits
+            #json_schema
 
             // Found by probing, so that a failed check of the derive adds no second error.
             fn __tidings_typing() -> #p::Typing {
@@ -88,6 +90,8 @@ pub(crate) fn trait_impls(
         )
     });
     let schema = crate::message::schema::describe(input);
+    // The fallback implements no `JsonSchema`, so it hands no schema on.
+    let json_schema = check_error.then(|| crate::message::json_schema::message_item(message));
     quote! {
         #[automatically_derived]
         impl #p::Message for #ident {
@@ -99,6 +103,7 @@ pub(crate) fn trait_impls(
             #occurred_on
             #integration
             #travels
+            #json_schema
             #[inline]
             fn slot() -> &'static #p::Slot {
                 static SLOT: #p::Slot = #p::Slot::new();

@@ -4,6 +4,7 @@
 mod attr;
 mod expand;
 mod fallback;
+mod json_schema;
 mod schema;
 mod serde;
 pub(crate) mod valid;

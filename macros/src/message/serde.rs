@@ -31,7 +31,11 @@ pub(crate) fn impls(input: &syn::DeriveInput, message: &Message) -> TokenStream 
         }
         syn::Data::Union(_) => return TokenStream::new(),
     }
+    let default_fn = crate::message::json_schema::default_from_type(&mut mirror)
+        .then(|| crate::message::json_schema::default_fn(ident));
     quote! {
+        #default_fn
+
         #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
         #[serde(crate = #serde_crate, remote = #remote)]
         #[allow(dead_code, non_camel_case_types)]

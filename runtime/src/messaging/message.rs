@@ -65,9 +65,34 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// written), one a line: what a schema snapshot compares.
     #[doc(hidden)]
     const SCHEMA: &'static str = "";
+    /// The type's JSON Schema (`schemars::JsonSchema::json_schema`), which the derives
+    /// implement with the `catalog` feature; `None` for a type that has none.
+    #[cfg(feature = "catalog")]
+    #[doc(hidden)]
+    const JSON_SCHEMA: Option<SchemaFn> = None;
     /// The type's slot in every routing table, so a route is found without hashing.
     #[doc(hidden)]
     fn slot() -> &'static Slot;
+}
+
+/// A message type's JSON Schema: the whole document (`root`), or a reference to it among the
+/// generator's definitions.
+#[cfg(feature = "catalog")]
+#[doc(hidden)]
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator, bool) -> schemars::Schema;
+
+/// The [`SchemaFn`] of a type with a schema.
+#[cfg(feature = "catalog")]
+#[doc(hidden)]
+pub fn schema_of<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+    root: bool,
+) -> schemars::Schema {
+    if root {
+        generator.root_schema_for::<T>()
+    } else {
+        generator.subschema_for::<T>()
+    }
 }
 
 /// The default `Message::OCCURRED_ON`: no time of its own.

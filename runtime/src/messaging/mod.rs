@@ -8,6 +8,8 @@ pub(crate) mod aggregate;
 pub(crate) mod any;
 pub(crate) mod base64;
 pub(crate) mod bus;
+#[cfg(feature = "catalog")]
+pub mod catalog;
 pub(crate) mod cloudevents;
 pub(crate) mod envelope;
 pub(crate) mod erased;

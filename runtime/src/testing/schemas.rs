@@ -1,5 +1,7 @@
 //! Schema snapshots: a checked-in file records every registered event's fields by name and
-//! version, and a test fails when an event's fields change without a version bump.
+//! version, and a test fails when an event's fields change without a version bump. With the
+//! `catalog` feature, the file can hold the messages' JSON Schemas instead, and the test then
+//! fails only on changes that break readers of the same version.
 
 use crate::messaging::bus::builder::LinkedCrate;
 use crate::messaging::bus::registry::Registry;
@@ -34,10 +36,29 @@ const HEADER: &str = "\
 /// `version` and keep the old type for an [`upcaster`](macro@crate::upcaster), or rewrite the
 /// file if nothing was ever stored in the old shape. Events added or removed are reported too,
 /// so the file stays the program's record.
+///
+/// With the `catalog` feature, [`SchemaSnapshot::json_schema`] keeps the messages' JSON
+/// Schemas (the catalog's) instead, and fails only on a change that breaks readers of the
+/// same version, naming the message and the field.
 #[derive(Debug, Clone)]
 pub struct SchemaSnapshot {
     path: PathBuf,
     only: Vec<&'static str>,
+    #[cfg_attr(
+        not(feature = "catalog"),
+        allow(dead_code, reason = "one form without the catalog")
+    )]
+    form: Form,
+}
+
+/// What a snapshot records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// Each event's fields as written: any change is a drift.
+    Fields,
+    /// Each message's JSON Schema: only a breaking change is a drift.
+    #[cfg(feature = "catalog")]
+    JsonSchema,
 }
 
 impl SchemaSnapshot {
@@ -46,6 +67,35 @@ impl SchemaSnapshot {
         SchemaSnapshot {
             path: path.into(),
             only: Vec::new(),
+            form: Form::Fields,
+        }
+    }
+
+    /// A snapshot of every registered message's JSON Schema (events, commands and queries,
+    /// older versions included), kept in this JSON file: the `messages` of
+    /// [`Catalog::to_json`](crate::catalog::Catalog::to_json), so a catalog written by the
+    /// program serves as well.
+    ///
+    /// [`check`](SchemaSnapshot::check) compares each recorded message with the program's
+    /// schema of the same name and version, and reports a change that breaks readers of that
+    /// version ([`SchemaChange::Breaking`]): a field removed or retyped, a field that is new
+    /// and required, a variant added or removed. A compatible change (a new field with
+    /// `#[serde(default)]`) passes; rewrite the file to record it.
+    ///
+    /// ```no_run
+    /// #[test]
+    /// fn message_schemas_stay_compatible() {
+    ///     tidings::testing::SchemaSnapshot::json_schema(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/catalog.json"))
+    ///         .only(tidings::linked!(crate))
+    ///         .assert();
+    /// }
+    /// ```
+    #[cfg(feature = "catalog")]
+    pub fn json_schema(path: impl Into<PathBuf>) -> SchemaSnapshot {
+        SchemaSnapshot {
+            path: path.into(),
+            only: Vec::new(),
+            form: Form::JsonSchema,
         }
     }
 
@@ -63,6 +113,10 @@ impl SchemaSnapshot {
 
     /// The text the file holds for the events linked into this program.
     pub fn render(&self) -> String {
+        #[cfg(feature = "catalog")]
+        if self.form == Form::JsonSchema {
+            return self.render_json();
+        }
         let mut out = HEADER.to_owned();
         for (key, entry) in self.registered() {
             out.push('\n');
@@ -93,6 +147,10 @@ impl SchemaSnapshot {
                 })
             }
         };
+        #[cfg(feature = "catalog")]
+        if self.form == Form::JsonSchema {
+            return self.check_json(&text);
+        }
         let recorded = parse(&text);
         let current = self.registered();
         let mut changes = Vec::new();
@@ -149,6 +207,95 @@ impl SchemaSnapshot {
         if let Err(drift) = self.check() {
             panic!("{drift}");
         }
+    }
+}
+
+#[cfg(feature = "catalog")]
+impl SchemaSnapshot {
+    /// Every registered message with its JSON Schema, by name and version.
+    fn json_schemas(&self) -> BTreeMap<(&'static str, u32), serde_json::Value> {
+        Registry::get()
+            .json_schemas()
+            .into_iter()
+            .filter(|m| self.only.is_empty() || self.only.contains(&m.krate))
+            .map(|m| {
+                let entry = serde_json::json!({
+                    "name": m.name,
+                    "version": m.version,
+                    "kind": m.kind.as_str(),
+                    "rust_type": m.rust_type,
+                    "schema": m.schema.map(crate::messaging::catalog::root_schema),
+                });
+                ((m.name, m.version), entry)
+            })
+            .collect()
+    }
+
+    fn render_json(&self) -> String {
+        let messages: Vec<serde_json::Value> = self.json_schemas().into_values().collect();
+        let document = serde_json::json!({ "messages": messages });
+        let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    fn check_json(&self, text: &str) -> Result<(), SchemaDrift> {
+        let drift = |changes| SchemaDrift {
+            path: self.path.clone(),
+            changes,
+        };
+        let document: serde_json::Value = serde_json::from_str(text)
+            .map_err(|error| drift(vec![SchemaChange::Unreadable(format!("not JSON: {error}"))]))?;
+        let Some(messages) = document.get("messages").and_then(|m| m.as_array()) else {
+            let why = "no `messages` list: write it with `SchemaSnapshot::json_schema(..).write()`";
+            return Err(drift(vec![SchemaChange::Unreadable(why.to_owned())]));
+        };
+        let mut recorded = BTreeMap::new();
+        for message in messages {
+            let name = message.get("name").and_then(|n| n.as_str());
+            let version = message.get("version").and_then(|v| v.as_u64());
+            let (Some(name), Some(version)) = (name, version.and_then(|v| u32::try_from(v).ok()))
+            else {
+                let why = format!("a message without a name and a version: {message}");
+                return Err(drift(vec![SchemaChange::Unreadable(why)]));
+            };
+            recorded.insert((name.to_owned(), version), message.get("schema"));
+        }
+        let current = self.json_schemas();
+        let mut changes = Vec::new();
+        for ((name, version), entry) in &current {
+            match recorded.get(&(name.to_string(), *version)) {
+                None => changes.push(SchemaChange::Added {
+                    name: name.to_string(),
+                    version: *version,
+                }),
+                Some(old) => {
+                    let (Some(old), Some(new)) = (old, entry.get("schema")) else {
+                        continue;
+                    };
+                    let found = crate::messaging::catalog::compat::incompatibilities(old, new);
+                    if !found.is_empty() {
+                        changes.push(SchemaChange::Breaking {
+                            name: name.to_string(),
+                            version: *version,
+                            incompatibilities: found,
+                        });
+                    }
+                }
+            }
+        }
+        for (name, version) in recorded.keys() {
+            if !current.contains_key(&(name.as_str(), *version)) {
+                changes.push(SchemaChange::Removed {
+                    name: name.clone(),
+                    version: *version,
+                });
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        Err(drift(changes))
     }
 }
 
@@ -286,6 +433,17 @@ pub enum SchemaChange {
         /// Its version.
         version: u32,
     },
+    /// A recorded message's JSON Schema changed, its version did not, in a way that breaks
+    /// its readers ([`SchemaSnapshot::json_schema`]).
+    #[cfg(feature = "catalog")]
+    Breaking {
+        /// The message's wire name.
+        name: String,
+        /// Its version, the same in both.
+        version: u32,
+        /// Each breaking change, by field.
+        incompatibilities: Vec<crate::catalog::Incompatibility>,
+    },
     /// The file could not be read.
     Unreadable(String),
 }
@@ -305,6 +463,13 @@ impl std::fmt::Display for SchemaChange {
             SchemaChange::Removed { name, version } => write!(
                 f,
                 "`{name}` v{version} is in the snapshot but no longer registered: if its stored events are upcast by a JSON `#[upcaster]`, remove it from the snapshot"
+            ),
+            #[cfg(feature = "catalog")]
+            SchemaChange::Breaking { name, version, incompatibilities } => write!(
+                f,
+                "`{name}` v{version} changed in a way that breaks its readers: {}; data sent or stored as v{version} would not read as it did: declare the new shape as version {} and turn the old type into an `#[upcaster]`, or make the change compatible (a new field with `#[serde(default)]`)",
+                incompatibilities.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                version + 1
             ),
             SchemaChange::Unreadable(error) => write!(f, "the snapshot cannot be read ({error})"),
         }

@@ -11,7 +11,7 @@ pub(crate) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS reservations (order_id INTEGER NOT NULL, product TEXT NOT NULL, quantity INTEGER NOT NULL);
 ";
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct OrderLine {
     pub(crate) product: String,
     pub(crate) quantity: u32,

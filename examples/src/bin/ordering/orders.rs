@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tidings::persistence::sqlite::SqliteStore;
 use tidings::{handler, Aggregate, AggregateEvent, Command, Context, DomainEvent};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct OrderId(pub(crate) u64);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct OrderLine {
     pub(crate) product: String,
     pub(crate) quantity: u32,

@@ -11,7 +11,7 @@ pub(crate) struct OrderFinalized {
     pub(crate) items: Vec<Item>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct Item {
     /// `None` for lines that are not products, such as shipping.
     pub(crate) product_id: Option<u64>,

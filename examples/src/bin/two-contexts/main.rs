@@ -7,11 +7,17 @@
 //! same transaction as the inbox's record of the event id. The two services have separate
 //! modules and separate SQLite files, and share only the event's wire form.
 //!
+//! Both services' catalog (every message with its JSON Schema, producers and consumers, as
+//! JSON and as one HTML page, and the AsyncAPI document of the integration events) is written
+//! beside the databases first; `two-contexts --catalog DIR` writes it into `DIR` and stops
+//! there, with no broker.
+//!
 //! Run against local servers: `scripts/test --run cargo run -p tidings-examples --features amqp --bin two-contexts`
 //! or, with a broker already running, `cargo run -p tidings-examples --features amqp --bin two-contexts [amqp-uri]`
 //! (default: `$TIDINGS_AMQP`, else `$TIDINGS_TEST_AMQP` as `scripts/test` exports it, else
 //! `amqp://guest:guest@127.0.0.1:5672/%2f`).
 
+mod catalog;
 mod contract;
 mod ordering;
 mod shipping;
@@ -26,6 +32,19 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--catalog") {
+        let Some(dir) = std::env::args().nth(2) else {
+            eprintln!("two-contexts: --catalog takes the directory to write to");
+            return ExitCode::FAILURE;
+        };
+        return match write_catalog(std::path::Path::new(&dir)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("two-contexts: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let uri = std::env::args()
         .nth(1)
         .or_else(|| std::env::var("TIDINGS_AMQP").ok())
@@ -40,10 +59,19 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Writes both services' catalog into `dir` and prints where.
+fn write_catalog(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    for path in catalog::write(dir)? {
+        println!("catalog: {}", path.display());
+    }
+    Ok(())
+}
+
 async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
-    declare(uri).await?;
     let dir = std::env::temp_dir().join("tidings-two-contexts");
-    std::fs::create_dir_all(&dir)?;
+    write_catalog(&dir)?;
+    declare(uri).await?;
     let ordering = ordering::Ordering::open(&dir.join("ordering.db"))?;
     let shipping = std::sync::Arc::new(shipping::Shipping::open(&dir.join("shipping.db"))?);
     println!("ordering: {}", dir.join("ordering.db").display());

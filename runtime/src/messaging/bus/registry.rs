@@ -27,6 +27,9 @@ pub struct MessageRegistration {
     pub(super) typing: fn() -> Typing,
     /// The type's fields as the derive read them, for schema snapshots.
     pub(super) schema: &'static str,
+    /// The type's JSON Schema, for the catalog.
+    #[cfg(feature = "catalog")]
+    pub(crate) json_schema: Option<crate::messaging::message::SchemaFn>,
     pub(super) location: Location,
 }
 
@@ -39,6 +42,8 @@ impl MessageRegistration {
             slot: M::slot,
             typing,
             schema: M::SCHEMA,
+            #[cfg(feature = "catalog")]
+            json_schema: M::JSON_SCHEMA,
             location,
         }
     }
@@ -366,6 +371,29 @@ impl Registry {
             .collect()
     }
 
+    /// The upcaster from this name and version: its function's path and the version it
+    /// gives.
+    #[cfg(feature = "catalog")]
+    pub(crate) fn upcaster_from(&self, name: &str, from: u32) -> Option<(&'static str, u32)> {
+        self.upcaster(name, from).map(|u| (u.function, u.to))
+    }
+
+    /// Every registered message type with its JSON Schema, by name and version.
+    #[cfg(feature = "catalog")]
+    pub(crate) fn json_schemas(&self) -> Vec<JsonSchemaOf> {
+        self.messages
+            .iter()
+            .map(|m| JsonSchemaOf {
+                name: m.message.name,
+                version: m.message.version,
+                kind: m.message.kind,
+                rust_type: (m.message.rust_type)(),
+                krate: m.location.krate(),
+                schema: m.json_schema,
+            })
+            .collect()
+    }
+
     /// The registered types with this wire name, oldest version first.
     pub(crate) fn named(&self, name: &str) -> &[&'static MessageRegistration] {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
@@ -381,4 +409,16 @@ pub(crate) struct EventSchema {
     pub(crate) fields: &'static str,
     /// The crate that declares it.
     pub(crate) krate: &'static str,
+}
+
+/// A registered message type's JSON Schema, as the catalog's schema snapshot records it.
+#[cfg(feature = "catalog")]
+pub(crate) struct JsonSchemaOf {
+    pub(crate) name: &'static str,
+    pub(crate) version: u32,
+    pub(crate) kind: MessageKind,
+    pub(crate) rust_type: &'static str,
+    /// The crate that declares it.
+    pub(crate) krate: &'static str,
+    pub(crate) schema: Option<crate::messaging::message::SchemaFn>,
 }

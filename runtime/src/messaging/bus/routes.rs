@@ -44,6 +44,9 @@ pub struct MessageRoute {
     pub location: Location,
     /// Its handlers, in the order they run: registered handlers, then live subscriptions.
     pub handlers: Vec<HandlerRoute>,
+    /// The type's JSON Schema, for the catalog.
+    #[cfg(feature = "catalog")]
+    pub(crate) json_schema: Option<crate::messaging::message::SchemaFn>,
 }
 
 /// One handler of a message.
@@ -85,6 +88,8 @@ impl Routes {
                     travels: message.travels,
                     rust_type: (message.rust_type)(),
                     location: route.message.location,
+                    #[cfg(feature = "catalog")]
+                    json_schema: route.message.json_schema,
                     handlers: route
                         .entries
                         .iter()
