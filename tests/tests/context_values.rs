@@ -243,3 +243,44 @@ fn a_value_may_not_take_a_reserved_attribute() {
     let bus = Bus::builder().provide(Seen::default()).build().unwrap();
     let _ = bus.with(Spoof);
 }
+
+#[test]
+fn a_value_that_travels_is_stored_with_its_event_and_relayed_as_its_attribute() {
+    use tidings::broadcast::amqp::binding;
+    use tidings::persistence::sqlite::SqliteStore;
+    use tidings::persistence::{ExpectedVersion, NewEvent};
+
+    let placed = Envelope::new(OrderPlaced);
+    let meta = placed
+        .metadata()
+        .clone()
+        .with(TenantId(42))
+        .with(CurrentUser("ann".into()));
+    let placed = Envelope::from_parts(meta, OrderPlaced);
+    let store = SqliteStore::open_in_memory().unwrap();
+    store
+        .append_sync(
+            "order-1",
+            ExpectedVersion::NoStream,
+            &[NewEvent::from_envelope(&placed).unwrap()],
+        )
+        .unwrap();
+    let stored = store.read_all_sync(0, 10).unwrap();
+    assert_eq!(stored[0].metadata().get::<TenantId>(), Some(&TenantId(42)));
+    assert_eq!(
+        stored[0].metadata().get::<CurrentUser>(),
+        None,
+        "a value that stays in the process is not stored"
+    );
+    // What the relay publishes for it carries the attribute.
+    let properties = binding::properties(&stored[0]).unwrap();
+    let headers = properties.headers().clone().unwrap();
+    let tenant = headers
+        .inner()
+        .get("cloudEvents:tenantid")
+        .unwrap_or_else(|| panic!("no tenant attribute in {headers:?}"));
+    assert_eq!(
+        tenant,
+        &tidings::broadcast::amqp::lapin::types::AMQPValue::LongString("42".into())
+    );
+}

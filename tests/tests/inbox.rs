@@ -180,6 +180,9 @@ fn drop_tables_after_version_2(conn: &Connection) {
     for table in later {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
+    // And the columns later versions added.
+    conn.execute_batch("ALTER TABLE tidings_events DROP COLUMN extensions")
+        .unwrap();
 }
 
 fn schema_versions(conn: &Connection) -> Vec<i64> {

@@ -101,18 +101,28 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// A stored event from its parts, for backends outside this crate.
+    /// A stored event from its parts, for backends outside this crate. It keeps the context
+    /// values that travel (those whose type names a CloudEvents attribute), as every store
+    /// does, and leaves the others, which belong to the process that appended it.
     pub fn from_parts(
         position: u64,
         stream: impl Into<String>,
         stream_version: u64,
         event: NewEvent,
     ) -> StoredEvent {
+        let mut meta = event.meta;
+        meta.values = crate::messaging::values::Values::from_wire(
+            meta.values
+                .attributes()
+                .into_iter()
+                .map(|(attribute, text)| (attribute.to_owned(), text.to_owned()))
+                .collect(),
+        );
         StoredEvent {
             position,
             stream: stream.into(),
             stream_version,
-            meta: event.meta,
+            meta,
             name: event.name.into_owned(),
             version: event.version,
             data: event.data,
@@ -274,4 +284,36 @@ impl Replayed<'_> {
             source,
         }
     }
+}
+
+/// The context values of `meta` that travel (those whose type names a CloudEvents attribute)
+/// as the stores keep them beside an event: a JSON object of attribute and text, `None` when
+/// there are none.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends")
+)]
+pub(crate) fn extensions_text(meta: &Metadata) -> Option<String> {
+    let attributes = meta.values.attributes();
+    if attributes.is_empty() {
+        return None;
+    }
+    let object: serde_json::Map<String, serde_json::Value> = attributes
+        .into_iter()
+        .map(|(attribute, text)| (attribute.to_owned(), serde_json::Value::from(text)))
+        .collect();
+    Some(serde_json::Value::Object(object).to_string())
+}
+
+/// `meta` with the context values read back from what [`extensions_text`] wrote; the reason
+/// when the text is not such an object.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends")
+)]
+pub(crate) fn with_extensions(mut meta: Metadata, text: &str) -> Result<Metadata, String> {
+    let attributes: std::collections::BTreeMap<String, String> = serde_json::from_str(text)
+        .map_err(|error| format!("`{text}` is not an object of attribute texts: {error}"))?;
+    meta.values = crate::messaging::values::Values::from_wire(attributes.into_iter().collect());
+    Ok(meta)
 }

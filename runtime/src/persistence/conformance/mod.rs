@@ -46,8 +46,8 @@ pub use append::{
 };
 pub use decode::{decoding_names_the_event_that_failed, stored_events_decode_through_the_registry};
 pub use read::{
-    metadata_and_data_round_trip, read_all_after_a_position, read_all_pages_without_gaps,
-    read_stream_after_a_version,
+    context_values_that_travel_round_trip, metadata_and_data_round_trip, read_all_after_a_position,
+    read_all_pages_without_gaps, read_stream_after_a_version,
 };
 
 use crate::persistence::{EventStore, NewEvent};
@@ -83,6 +83,7 @@ where
         read_all_pages_without_gaps,
         read_stream_after_a_version,
         metadata_and_data_round_trip,
+        context_values_that_travel_round_trip,
         stored_events_decode_through_the_registry,
         decoding_names_the_event_that_failed,
     );

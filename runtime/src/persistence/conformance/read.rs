@@ -180,3 +180,72 @@ pub async fn metadata_and_data_round_trip<S: EventStore>(store: &S) {
     assert_eq!(read[1].metadata().causation_id(), Some(cause.id()));
     assert_eq!(read[1].metadata().correlation_id(), cause.correlation_id());
 }
+
+/// A context value that travels, as the CloudEvents attribute `conformancetenant`.
+#[derive(Debug, Clone, PartialEq)]
+struct Tenant(String);
+
+impl crate::ContextValue for Tenant {
+    const ATTRIBUTE: Option<&'static str> = Some("conformancetenant");
+
+    fn to_attribute(&self) -> String {
+        self.0.clone()
+    }
+
+    fn from_attribute(text: &str) -> Option<Self> {
+        Some(Tenant(text.to_owned()))
+    }
+}
+
+/// A context value that does not travel.
+#[derive(Debug, Clone, PartialEq)]
+struct InProcess;
+
+impl crate::ContextValue for InProcess {}
+
+/// The context values that travel (those whose type names an attribute) are stored with
+/// their event and read back with it, so a relay publishes them; the others are not stored.
+pub async fn context_values_that_travel_round_trip<S: EventStore>(store: &S) {
+    let meta = crate::Metadata::root("/conformance")
+        .with(Tenant("acme".into()))
+        .with(InProcess);
+    let envelope = crate::Envelope::from_parts(
+        meta,
+        super::Counted {
+            n: 1,
+            label: "one".into(),
+        },
+    );
+    let plain = super::counted(2);
+    let events = [
+        NewEvent::from_envelope(&envelope).expect("a `Counted` serializes"),
+        plain,
+    ];
+    ok(
+        store
+            .append("tenant", ExpectedVersion::NoStream, &events)
+            .await,
+        "append",
+    );
+    let read = ok(store.read_stream("tenant", 0, 10).await, "read_stream");
+    assert_eq!(
+        read[0].metadata().get::<Tenant>(),
+        Some(&Tenant("acme".into())),
+        "the value that travels came back with its event"
+    );
+    assert_eq!(
+        read[0].metadata().get::<InProcess>(),
+        None,
+        "an in-process value is not stored"
+    );
+    assert_eq!(
+        read[1].metadata().get::<Tenant>(),
+        None,
+        "nor given to another event"
+    );
+    let decoded = ok(read[0].decode(), "decode");
+    assert_eq!(
+        decoded.metadata().get::<Tenant>(),
+        Some(&Tenant("acme".into()))
+    );
+}

@@ -3,7 +3,7 @@
 
 use super::backend;
 use super::types::{PgTime, PgUuid};
-use crate::persistence::event::NewEvent;
+use crate::persistence::event::{extensions_text, NewEvent};
 use crate::persistence::store::{Appended, ExpectedVersion, StoreError};
 use sqlx::postgres::PgBindIterExt;
 use sqlx::{PgConnection, Postgres, Row, Transaction};
@@ -79,7 +79,7 @@ pub(super) async fn call(
         )
         .bind(events.iter().map(|e| e.metadata().source()).bind_iter())
         .bind(events.iter().map(NewEvent::data).bind_iter())
-        .fetch_one(conn)
+        .fetch_one(&mut *conn)
         .await
         .map_err(backend)?;
     let outcome: &str = row.try_get(0).map_err(backend)?;
@@ -89,7 +89,10 @@ pub(super) async fn call(
     let (position, version) = (number(position), number(version));
     let n = events.len() as u64;
     match outcome {
-        "appended" => Ok(Appended::new(position..position + n, version, false)),
+        "appended" => {
+            store_extensions(conn, events).await?;
+            Ok(Appended::new(position..position + n, version, false))
+        }
         "retry" => Ok(Appended::new(position..position + n, version, true)),
         "conflict" => Err(StoreError::Conflict {
             stream: stream.to_owned(),
@@ -112,6 +115,35 @@ pub(super) async fn call(
             format!("`tidings_append` answered `{other}`, which this program does not know").into(),
         )),
     }
+}
+
+/// Whether any of `events` carries context values that travel (see [`store_extensions`]).
+pub(super) fn carry_extensions(events: &[NewEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| extensions_text(e.metadata()).is_some())
+}
+
+/// Keeps the context values that travel with `events`, just appended on `conn`, beside them:
+/// a second statement in the same transaction, only for events that carry such values.
+async fn store_extensions(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), StoreError> {
+    let (ids, texts): (Vec<PgUuid>, Vec<String>) = events
+        .iter()
+        .filter_map(|e| extensions_text(e.metadata()).map(|text| (PgUuid(e.id()), text)))
+        .unzip();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE tidings_events SET extensions = x.extensions \
+         FROM unnest($1::uuid[], $2::text[]) AS x(id, extensions) WHERE tidings_events.id = x.id",
+    )
+    .bind(ids.into_iter().bind_iter())
+    .bind(texts.into_iter().bind_iter())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }
 
 /// Refuses, before anything is sent, a batch PostgreSQL would reject halfway (which would

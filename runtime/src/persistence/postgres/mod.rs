@@ -152,6 +152,13 @@ impl EventStore for PostgresStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
+        if append::carry_extensions(events) {
+            // Two statements (the append, then the values beside it): one transaction.
+            let mut tx = self.pool.begin().await.map_err(backend)?;
+            let appended = append::call(&mut tx, stream, expected, events).await?;
+            tx.commit().await.map_err(backend)?;
+            return Ok(appended);
+        }
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         append::call(&mut conn, stream, expected, events).await
     }

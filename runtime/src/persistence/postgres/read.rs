@@ -14,7 +14,7 @@ macro_rules! select {
     ($rest:literal) => {
         concat!(
             "SELECT position, stream, stream_version, id, name, version, occurred_on, \
-             correlation_id, causation_id, source, data::text FROM tidings_events ",
+             correlation_id, causation_id, source, data::text, extensions FROM tidings_events ",
             $rest
         )
     };
@@ -61,7 +61,8 @@ where
     E: Executor<'c, Database = Postgres>,
 {
     let sql = "SELECT position, stream, stream_version, id, name, version, occurred_on, \
-         correlation_id, causation_id, source, data::text, w.below FROM tidings_events, \
+         correlation_id, causation_id, source, data::text, extensions, w.below \
+         FROM tidings_events, \
          (SELECT (coalesce((SELECT min(x) FROM pg_snapshot_xip(s) x), pg_snapshot_xmax(s)) \
                   ::text::bigint << 20) AS below FROM pg_current_snapshot() s) w \
          WHERE position > $1 ORDER BY position LIMIT $2";
@@ -73,7 +74,7 @@ where
         .map_err(backend)?;
     let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
-        let below: i64 = row.try_get(11).map_err(backend)?;
+        let below: i64 = row.try_get(12).map_err(backend)?;
         let at: i64 = row.try_get(0).map_err(backend)?;
         if at >= below {
             return Ok(Page { events, held: true });
@@ -162,19 +163,24 @@ fn stored_event(row: &PgRow) -> Result<StoredEvent, StoreError> {
         )
     })?;
     let version: i32 = column.get(5, "version")?;
+    let mut meta = Metadata::from_parts(
+        column.get::<PgUuid>(3, "id")?.0,
+        occurred_on,
+        column.get::<PgUuid>(7, "correlation_id")?.0,
+        column
+            .get::<Option<PgUuid>>(8, "causation_id")?
+            .map(|id| id.0),
+        column.get::<String>(9, "source")?,
+    );
+    if let Some(text) = column.get::<Option<String>>(11, "extensions")? {
+        meta = crate::persistence::event::with_extensions(meta, &text)
+            .map_err(|reason| corrupt(at, "extensions", reason))?;
+    }
     Ok(StoredEvent {
         position: positive(at, at, "position")?,
         stream: column.get(1, "stream")?,
         stream_version: positive(column.get(2, "stream_version")?, at, "stream_version")?,
-        meta: Metadata::from_parts(
-            column.get::<PgUuid>(3, "id")?.0,
-            occurred_on,
-            column.get::<PgUuid>(7, "correlation_id")?.0,
-            column
-                .get::<Option<PgUuid>>(8, "causation_id")?
-                .map(|id| id.0),
-            column.get::<String>(9, "source")?,
-        ),
+        meta,
         name: column.get(4, "name")?,
         version: positive(version.into(), at, "version")? as u32,
         data: column.get(10, "data")?,

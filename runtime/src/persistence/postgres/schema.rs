@@ -354,6 +354,9 @@ CREATE TABLE tidings_processes (
     PRIMARY KEY (process, key)
 );
 "#,
+    // 7: the context values that travel with an event (those whose type names a CloudEvents
+    // attribute), as a JSON object of attribute and text; NULL when there are none.
+    "ALTER TABLE tidings_events ADD COLUMN extensions text;",
 ];
 
 /// The schema version this program writes and reads.

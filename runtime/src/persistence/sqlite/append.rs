@@ -7,8 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 pub(super) const INSERT: &str = "INSERT INTO tidings_events (
         stream, stream_version, id, name, version, occurred_on,
-        correlation_id, causation_id, source, data
-    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        correlation_id, causation_id, source, data, extensions
+    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 // The CASTs keep SQLite from preparing the statements again on every run (see `read.rs`).
 pub(super) const STREAM_VERSION: &str = "SELECT position, stream_version FROM tidings_events
@@ -137,6 +137,7 @@ pub(super) fn write(
             meta.causation_id().as_ref().map(uuid::Uuid::as_bytes),
             meta.source(),
             event.data(),
+            crate::persistence::event::extensions_text(meta),
         ]);
         match inserted {
             Ok(_) => {}

@@ -2,7 +2,7 @@
 
 use super::backend;
 use crate::persistence::aggregate::LoadError;
-use crate::persistence::event::{Replayed, StoredEvent};
+use crate::persistence::event::{with_extensions, Replayed, StoredEvent};
 use crate::persistence::store::StoreError;
 use crate::Metadata;
 use chrono::DateTime;
@@ -14,7 +14,7 @@ macro_rules! select_events {
     ($($rest:literal),*) => {
         concat!(
             "SELECT position, stream, stream_version, id, name, version, occurred_on, \
-             correlation_id, causation_id, source, data FROM tidings_events ",
+             correlation_id, causation_id, source, data, extensions FROM tidings_events ",
             $($rest),*
         )
     };
@@ -127,17 +127,21 @@ fn stored_event(row: &Row<'_>) -> Result<StoredEvent, StoreError> {
         Some(bytes) => Some(column.uuid_from(&bytes, "causation_id")?),
     };
     let version: i64 = column.get(5, "version")?;
+    let mut meta = Metadata::from_parts(
+        id,
+        DateTime::from_timestamp_nanos(nanos),
+        correlation_id,
+        causation_id,
+        column.get::<String>(9, "source")?,
+    );
+    if let Some(text) = column.get::<Option<String>>(11, "extensions")? {
+        meta = with_extensions(meta, &text).map_err(|reason| corrupt(at, "extensions", reason))?;
+    }
     Ok(StoredEvent {
         position: unsigned(at, at, "position")?,
         stream: column.get(1, "stream")?,
         stream_version: unsigned(column.get(2, "stream_version")?, at, "stream_version")?,
-        meta: Metadata::from_parts(
-            id,
-            DateTime::from_timestamp_nanos(nanos),
-            correlation_id,
-            causation_id,
-            column.get::<String>(9, "source")?,
-        ),
+        meta,
         name: column.get(4, "name")?,
         version: schema_version(version, at)?,
         data: column.get(10, "data")?,

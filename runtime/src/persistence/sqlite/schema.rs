@@ -91,6 +91,9 @@ const MIGRATIONS: &[&str] = &[
         updated_on INTEGER NOT NULL, -- milliseconds since 1970-01-01 UTC
         PRIMARY KEY (process, key)
     ) WITHOUT ROWID;",
+    // 6: the context values that travel with an event (those whose type names a CloudEvents
+    // attribute), as a JSON object of attribute and text; NULL when there are none.
+    "ALTER TABLE tidings_events ADD COLUMN extensions TEXT;",
 ];
 
 /// The schema version this program writes and reads.
