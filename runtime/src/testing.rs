@@ -2,6 +2,10 @@
 //! a [`SchemaSnapshot`] of the events' fields, and test aggregates given/when/then
 //! ([`given`]).
 //!
+//! The bus builder's options for tests (`record`, `replace_event`, `replace_request`) come
+//! with the feature `testing`, which a crate turns on for its tests only:
+//! `tidings = { version = "..", features = ["testing"] }` under `[dev-dependencies]`.
+//!
 //! ```
 //! use tidings::testing::Recorder;
 //! use tidings::{assert_published, Bus, DomainEvent};
@@ -25,14 +29,8 @@ pub use given::{given, Given, Then};
 pub use process::{given_process, ProcessThen};
 pub use schemas::{SchemaChange, SchemaDrift, SchemaSnapshot, OVERWRITE_VAR};
 
-use crate::messaging::bus::build::Replacement;
-use crate::messaging::bus::builder::BusBuilder;
-use crate::messaging::bus::call::{EventClosure, RequestClosure};
-use crate::messaging::bus::location::Location;
 use crate::messaging::bus::ports::{EnvelopeRef, Observer};
-use crate::messaging::error::BoxError;
-use crate::{AnyEnvelope, DomainEvent, Envelope, Message, Request};
-use std::any::TypeId;
+use crate::{AnyEnvelope, DomainEvent, Envelope};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Captures every event envelope the bus dispatches (including follow-ups), in order.
@@ -154,8 +152,9 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
-/// Builder options for tests.
-impl BusBuilder {
+/// Builder options for tests (feature `testing`).
+#[cfg(feature = "testing")]
+impl crate::BusBuilder {
     /// Records every dispatched event envelope in `recorder`.
     pub fn record(self, recorder: &Recorder) -> Self {
         self.observe(recorder.clone())
@@ -166,15 +165,15 @@ impl BusBuilder {
     pub fn replace_event<E, F>(self, handler: impl Into<String>, replacement: F) -> Self
     where
         E: DomainEvent,
-        F: Fn(&Envelope<E>) -> Result<(), BoxError> + Send + Sync + 'static,
+        F: Fn(&Envelope<E>) -> Result<(), crate::BoxError> + Send + Sync + 'static,
     {
-        let closure: EventClosure<E> = Arc::new(replacement);
-        self.replace(Replacement {
+        let closure: crate::messaging::bus::call::EventClosure<E> = Arc::new(replacement);
+        self.replace(crate::messaging::bus::build::Replacement {
             handler: handler.into(),
-            message: TypeId::of::<E>(),
+            message: std::any::TypeId::of::<E>(),
             message_name: E::NAME,
             closure: Arc::new(closure),
-            location: Location::caller(),
+            location: crate::Location::caller(),
         })
     }
 
@@ -182,16 +181,16 @@ impl BusBuilder {
     #[track_caller]
     pub fn replace_request<R, F>(self, handler: impl Into<String>, replacement: F) -> Self
     where
-        R: Request,
+        R: crate::Request,
         F: Fn(R) -> Result<R::Output, R::Error> + Send + Sync + 'static,
     {
-        let closure: RequestClosure<R> = Arc::new(replacement);
-        self.replace(Replacement {
+        let closure: crate::messaging::bus::call::RequestClosure<R> = Arc::new(replacement);
+        self.replace(crate::messaging::bus::build::Replacement {
             handler: handler.into(),
-            message: TypeId::of::<R>(),
-            message_name: <R as Message>::NAME,
+            message: std::any::TypeId::of::<R>(),
+            message_name: <R as crate::Message>::NAME,
             closure: Arc::new(closure),
-            location: Location::caller(),
+            location: crate::Location::caller(),
         })
     }
 }

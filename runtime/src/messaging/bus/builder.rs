@@ -144,6 +144,13 @@ impl BusBuilder {
 
     /// Calls `replacement` instead of the handler named `handler`: the seam the test kit's
     /// `replace_*` options use.
+    #[cfg_attr(
+        not(feature = "testing"),
+        allow(
+            dead_code,
+            reason = "the replace_* options come with the feature `testing`"
+        )
+    )]
     pub(crate) fn replace(mut self, replacement: Replacement) -> Self {
         self.replacements.push(replacement);
         self
