@@ -45,7 +45,7 @@ struct Recorded {
 }
 
 impl Recorder {
-    /// An empty recorder; give it to [`BusBuilder::record`].
+    /// An empty recorder; give it to [`BusBuilder::record`](crate::BusBuilder::record).
     pub fn new() -> Recorder {
         Recorder::default()
     }
