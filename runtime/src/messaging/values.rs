@@ -156,6 +156,16 @@ impl Values {
             .downcast_ref()
     }
 
+    /// Only the values that travel, as the stores keep them: read back from their attributes.
+    pub(crate) fn travelling(&self) -> Values {
+        Values::from_wire(
+            self.attributes()
+                .into_iter()
+                .map(|(attribute, text)| (attribute.to_owned(), text.to_owned()))
+                .collect(),
+        )
+    }
+
     /// The extension attributes the values travel as: attached values first, then those read
     /// from the wire that no attached value replaced.
     pub(crate) fn attributes(&self) -> Vec<(&str, &str)> {

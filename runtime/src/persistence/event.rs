@@ -111,13 +111,7 @@ impl StoredEvent {
         event: NewEvent,
     ) -> StoredEvent {
         let mut meta = event.meta;
-        meta.values = crate::messaging::values::Values::from_wire(
-            meta.values
-                .attributes()
-                .into_iter()
-                .map(|(attribute, text)| (attribute.to_owned(), text.to_owned()))
-                .collect(),
-        );
+        meta.values = meta.values.travelling();
         StoredEvent {
             position,
             stream: stream.into(),

@@ -121,7 +121,7 @@ pub(super) async fn call(
 pub(super) fn carry_extensions(events: &[NewEvent]) -> bool {
     events
         .iter()
-        .any(|e| extensions_text(e.metadata()).is_some())
+        .any(|e| !e.metadata().values.attributes().is_empty())
 }
 
 /// Keeps the context values that travel with `events`, just appended on `conn`, beside them:
