@@ -1,6 +1,10 @@
-//! The fault-injection test's consumer process (`src/bin/consumer.rs`, and
-//! `src/bin/consumer_unlinked.rs` without its handler): a single active consumer of a queue
-//! through a SQLite inbox that counts the repeats it absorbs (in `repeats`).
+//! The fault-injection test's consumer process (`src/bin/consumer.rs` on SQLite,
+//! `src/bin/consumer_postgres.rs` on PostgreSQL, and `src/bin/consumer_unlinked.rs` without a
+//! handler): a single active consumer of a queue through an inbox that counts the repeats it
+//! absorbs (in `repeats`).
+//!
+//! The inbox argument is a SQLite file, or `postgres:<schema>` for a schema on the server
+//! that `TIDINGS_TEST_POSTGRES` names.
 
 use std::time::Duration;
 use tidings::broadcast::amqp::{Consumer, Topology};
@@ -8,10 +12,46 @@ use tidings::broadcast::sqlite::SqliteInbox;
 use tidings::broadcast::{Delivered, Inbox, InboxError};
 use tidings::{AnyEnvelope, Bus};
 
-/// The SQLite inbox, counting the repeats it absorbs.
-struct Counting(SqliteInbox);
+/// The PostgreSQL form of [`crate::CONSUMER_TABLES`].
+pub const CONSUMER_TABLES_POSTGRES: &str = "
+    CREATE TABLE IF NOT EXISTS effects (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        n bigint NOT NULL,
+        event_id text NOT NULL);
+    CREATE TABLE IF NOT EXISTS repeats (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id text NOT NULL);
+";
 
-impl Inbox for Counting {
+/// An inbox that records, outside any transaction, each delivery it recognised as a repeat.
+trait CountsRepeats: Inbox {
+    fn count_repeat(&self, event_id: String) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl CountsRepeats for SqliteInbox {
+    async fn count_repeat(&self, event_id: String) {
+        self.with_connection(|conn| {
+            conn.execute("INSERT INTO repeats (event_id) VALUES (?1)", [event_id])
+        })
+        .expect("the repeat is counted");
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl CountsRepeats for tidings::broadcast::postgres::PostgresInbox {
+    async fn count_repeat(&self, event_id: String) {
+        tidings::persistence::postgres::sqlx::query("INSERT INTO repeats (event_id) VALUES ($1)")
+            .bind(event_id)
+            .execute(self.pool())
+            .await
+            .expect("the repeat is counted");
+    }
+}
+
+/// The inbox, counting the repeats it absorbs.
+struct Counting<I>(I);
+
+impl<I: CountsRepeats + Sync> Inbox for Counting<I> {
     async fn deliver(
         &self,
         consumer: &str,
@@ -21,20 +61,13 @@ impl Inbox for Counting {
         let id = envelope.id();
         let delivered = self.0.deliver(consumer, envelope, bus).await?;
         if delivered == Delivered::AlreadyHandled {
-            self.0
-                .with_connection(|conn| {
-                    conn.execute(
-                        "INSERT INTO repeats (event_id) VALUES (?1)",
-                        [id.to_string()],
-                    )
-                })
-                .expect("the repeat is counted");
+            self.0.count_repeat(id.to_string()).await;
         }
         Ok(delivered)
     }
 }
 
-/// The consumer process: `consumer <inbox file> <amqp uri> <exchange> <queue> <prefetch>`.
+/// The consumer process: `consumer <inbox> <amqp uri> <exchange> <queue> <prefetch>`.
 pub fn main() {
     if std::env::var_os("TIDINGS_CONSUMER_DEBUG").is_some() {
         tracing_subscriber::fmt()
@@ -44,17 +77,9 @@ pub fn main() {
     }
     let args: Vec<String> = std::env::args().collect();
     let [_, inbox, uri, exchange, queue, prefetch] = args.as_slice() else {
-        panic!("usage: consumer <inbox file> <amqp uri> <exchange> <queue> <prefetch>");
+        panic!("usage: consumer <inbox> <amqp uri> <exchange> <queue> <prefetch>");
     };
     let prefetch: u16 = prefetch.parse().expect("the prefetch count");
-    let inbox = SqliteInbox::open(inbox).expect("the inbox opens");
-    inbox
-        .with_connection(|conn| conn.execute_batch(crate::CONSUMER_TABLES))
-        .expect("the effects' tables exist");
-    let bus = Bus::builder()
-        .provide(inbox.clone())
-        .build()
-        .expect("the bus builds");
     let consumer = Consumer::new(
         uri.as_str(),
         Topology::new(exchange.as_str(), queue.as_str()).single_active_consumer(),
@@ -65,8 +90,50 @@ pub fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let inbox = Counting(inbox);
-    runtime
-        .block_on(consumer.run_until(&inbox, &bus, std::future::pending()))
-        .expect("the consumer stopped on an error");
+    runtime.block_on(async {
+        match inbox.strip_prefix("postgres:") {
+            #[cfg(feature = "postgres")]
+            Some(schema) => {
+                let inbox = postgres_inbox(schema).await;
+                let bus = Bus::builder()
+                    .provide(inbox.clone())
+                    .build()
+                    .expect("the bus builds");
+                consumer
+                    .run_until(&Counting(inbox), &bus, std::future::pending())
+                    .await
+            }
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => panic!("a PostgreSQL inbox needs the tests' feature `postgres`"),
+            None => {
+                let inbox = SqliteInbox::open(inbox).expect("the inbox opens");
+                inbox
+                    .with_connection(|conn| conn.execute_batch(crate::CONSUMER_TABLES))
+                    .expect("the effects' tables exist");
+                let bus = Bus::builder()
+                    .provide(inbox.clone())
+                    .build()
+                    .expect("the bus builds");
+                consumer
+                    .run_until(&Counting(inbox), &bus, std::future::pending())
+                    .await
+            }
+        }
+        .expect("the consumer stopped on an error")
+    });
+}
+
+/// The inbox in `schema` on the test server, with the effects' tables.
+#[cfg(feature = "postgres")]
+async fn postgres_inbox(schema: &str) -> tidings::broadcast::postgres::PostgresInbox {
+    use tidings::persistence::postgres::sqlx;
+    let pool = crate::postgres::schema_pool(schema, 2).await;
+    let inbox = tidings::broadcast::postgres::PostgresInbox::open(pool)
+        .await
+        .expect("the inbox opens");
+    sqlx::raw_sql(CONSUMER_TABLES_POSTGRES)
+        .execute(inbox.pool())
+        .await
+        .expect("the effects' tables exist");
+    inbox
 }

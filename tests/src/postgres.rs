@@ -140,3 +140,16 @@ pub async fn pool_without_schema() -> sqlx::PgPool {
         .await
         .unwrap()
 }
+
+/// A pool of at most `max` connections to the test server whose `search_path` is `schema`,
+/// which exists: for a child process of a test that made it with [`PgSchema`].
+pub async fn schema_pool(schema: &str, max: u32) -> PgPool {
+    let options = server_options()
+        .options([("search_path", schema)])
+        .application_name(schema);
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(options)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect a pool to {POSTGRES_ENV}: {e}"))
+}

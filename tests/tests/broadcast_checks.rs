@@ -392,3 +392,150 @@ async fn the_relay_s_lag_is_in_its_status_within_a_second() {
     assert_eq!(status.behind, Duration::ZERO);
     assert_eq!(status.activity, Activity::Stopped);
 }
+
+/// An exchange of that name declared with another type (here `fanout`, where the relay
+/// publishes to a `topic` exchange): the relay stops at its first attempt, naming the
+/// broker's refusal and the fix, instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_of_another_type_stops_the_relay_naming_it() {
+    let uri = amqp_uri();
+    let dir = Scratch::new("checks-exchange");
+    let exchange = unique("ordering");
+    let connection = Connection::connect(&uri, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .exchange_declare(
+            exchange.as_str().into(),
+            lapin::ExchangeKind::Fanout,
+            lapin::options::ExchangeDeclareOptions {
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    let relay = Relay::new(store, &uri, &exchange).max_backoff(Duration::from_millis(50));
+    let status = relay.status();
+    let outcome = tokio::time::timeout(WAIT, relay.run_until(std::future::pending()))
+        .await
+        .expect("the relay kept retrying instead of failing");
+    let error = outcome.expect_err("a relay whose exchange has another type stops");
+    assert!(error.is_permanent(), "{error}");
+    match &error {
+        tidings::broadcast::amqp::RelayError::Refused(refused) => {
+            assert_eq!(refused.kind(), Refusal::InequivalentArguments)
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+    assert_names(&error, &["PRECONDITION_FAILED", "exchange"]);
+    let status = status.borrow();
+    assert_eq!(status.activity, Activity::Failed);
+    assert_eq!(status.attempts, 1, "not retried");
+    connection.close(200, "done".into()).await.unwrap();
+}
+
+/// What a `fmt` subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Logged(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logged {
+    /// The lines logged at `level` that mention `text`.
+    fn lines(&self, level: &str, text: &str) -> Vec<String> {
+        let logged = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        logged
+            .lines()
+            .filter(|line| line.contains(level) && line.contains(text))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The relay publishes integration events only. It says once, naming the fix, which stored
+/// events it passes over: at WARN an event whose name no type of the program is registered
+/// for (its crate is not linked), at INFO an event not declared integration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_says_which_stored_events_it_passes_over_and_why() {
+    use tracing::instrument::WithSubscriber;
+    let uri = amqp_uri();
+    let dir = Scratch::new("checks-passed-over");
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    let unregistered = |n: u64| {
+        let event = NewEvent::from_envelope(&Envelope::new(Numbered { n })).unwrap();
+        NewEvent::from_parts(
+            event.metadata().clone(),
+            "elsewhere.unlinked",
+            1,
+            format!("{{\"n\":{n}}}"),
+        )
+    };
+    let events = [
+        unregistered(1),
+        NewEvent::from_envelope(&Envelope::new(tidings_tests::Internal { n: 2 })).unwrap(),
+        unregistered(3),
+        NewEvent::from_envelope(&Envelope::new(tidings_tests::Internal { n: 4 })).unwrap(),
+        NewEvent::from_envelope(&Envelope::new(Numbered { n: 5 })).unwrap(),
+    ];
+    let last = store
+        .append_sync("orders", ExpectedVersion::Any, &events)
+        .unwrap()
+        .positions
+        .end
+        - 1;
+
+    let logged = Logged::default();
+    let subscriber = {
+        let logged = logged.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || logged.clone())
+            .finish()
+    };
+    let relay = Relay::new(store, &uri, unique("ordering"));
+    let mut status = relay.status();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = relay.run_until(async {
+        let _ = stopped.await;
+    });
+    let check = async {
+        let through = status.wait_for(|s| s.published >= last);
+        tokio::time::timeout(WAIT, through).await.unwrap().unwrap();
+        stop.send(()).unwrap();
+    };
+    let (outcome, ()) = tokio::join!(run.with_subscriber(subscriber), check);
+    outcome.unwrap();
+    assert_eq!(status.borrow().confirmed, 1, "only the integration event");
+
+    let warned = logged.lines("WARN", "elsewhere.unlinked");
+    assert_eq!(warned.len(), 1, "once per name: {warned:?}");
+    for part in ["no type of that name is registered", "tidings::linked!"] {
+        assert!(
+            warned[0].contains(part),
+            "`{part}` missing from: {}",
+            warned[0]
+        );
+    }
+    let told = logged.lines("INFO", "tidings_tests.internal");
+    assert_eq!(told.len(), 1, "once per name: {told:?}");
+    for part in ["not an integration event", "integration)]"] {
+        assert!(told[0].contains(part), "`{part}` missing from: {}", told[0]);
+    }
+    assert_eq!(
+        logged.lines("WARN", "tidings_tests.numbered"),
+        Vec::<String>::new()
+    );
+}

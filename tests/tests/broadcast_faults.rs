@@ -1,6 +1,6 @@
-//! Fault injection against a real RabbitMQ, at the scale of the delivery guarantees the README
-//! states: while 10,000 events flow, relay processes (two at a time, competing for the
-//! destination's lease) are killed with SIGKILL at random moments at least 50 times, the
+//! Fault injection against a real RabbitMQ, with both contexts on SQLite and then both on
+//! PostgreSQL, at the scale of the delivery guarantees the README states: while 10,000 events
+//! flow, relay processes (two at a time, competing for the destination's lease) are killed with SIGKILL at random moments at least 50 times, the
 //! broker's application is stopped and started twice, and the consuming process (prefetch 50)
 //! is killed with SIGKILL three times in the middle of a batch (busy, with more confirmed
 //! messages waiting than its prefetch window, so it holds unacknowledged deliveries), then
@@ -18,13 +18,17 @@ mod support;
 
 use lapin::options::BasicGetOptions;
 use lapin::{Connection, ConnectionProperties};
-use std::path::Path;
+use std::future::Future;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{append_numbered, assert_once_in_order};
+use support::{append_numbered_to, assert_once_in_order};
 use tidings::broadcast::amqp::{binding, Topology};
+#[cfg(feature = "postgres")]
+use tidings::persistence::postgres::sqlx;
 use tidings::persistence::sqlite::{rusqlite, SqliteStore};
+use tidings::persistence::EventStore;
 use tidings_tests::broker::OwnBroker;
 use tidings_tests::{unique, Numbered, Scratch};
 
@@ -61,10 +65,10 @@ impl Drop for Process {
     }
 }
 
-fn spawn_relay(store: &Path, uri: &str, exchange: &str) -> Process {
+fn spawn_relay(store: &str, uri: &str, exchange: &str) -> Process {
     Process(
         Command::new(env!("CARGO_BIN_EXE_relay"))
-            .args([store.to_str().unwrap(), uri, exchange, "1000"])
+            .args([store, uri, exchange, "1000"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -73,9 +77,9 @@ fn spawn_relay(store: &Path, uri: &str, exchange: &str) -> Process {
 }
 
 /// A consumer process; with `TIDINGS_CONSUMER_DEBUG=<file>`, its log goes to that file.
-fn spawn_consumer(inbox: &Path, uri: &str, topology: &Topology) -> Process {
+fn spawn_consumer(program: &str, inbox: &str, uri: &str, topology: &Topology) -> Process {
     Process(
-        consumer_command(env!("CARGO_BIN_EXE_consumer"), inbox, uri, topology)
+        consumer_command(program, inbox, uri, topology)
             .stdout(Stdio::null())
             .stderr(match std::env::var_os("TIDINGS_CONSUMER_DEBUG") {
                 Some(log) => Stdio::from(
@@ -92,10 +96,10 @@ fn spawn_consumer(inbox: &Path, uri: &str, topology: &Topology) -> Process {
     )
 }
 
-fn consumer_command(program: &str, inbox: &Path, uri: &str, topology: &Topology) -> Command {
+fn consumer_command(program: &str, inbox: &str, uri: &str, topology: &Topology) -> Command {
     let mut command = Command::new(program);
     command.args([
-        inbox.to_str().unwrap(),
+        inbox,
         uri,
         topology.exchange(),
         topology.queue(),
@@ -106,7 +110,7 @@ fn consumer_command(program: &str, inbox: &Path, uri: &str, topology: &Topology)
 
 /// The consumer deployed without its handling crate: it must refuse to start, naming the
 /// event it has no handler for, and take no message.
-fn consumer_without_its_handler_refuses_to_start(inbox: &Path, uri: &str, topology: &Topology) {
+fn consumer_without_its_handler_refuses_to_start(inbox: &str, uri: &str, topology: &Topology) {
     let output = consumer_command(
         env!("CARGO_BIN_EXE_consumer_unlinked"),
         inbox,
@@ -123,59 +127,228 @@ fn consumer_without_its_handler_refuses_to_start(inbox: &Path, uri: &str, topolo
     );
 }
 
-/// How many `Numbered` events the relays have published with the broker's confirm: those
-/// at or before the relay's checkpoint.
-fn confirmed(store: &SqliteStore, exchange: &str) -> u64 {
-    store
-        .with_connection(|conn| {
-            let through =
-                tidings::persistence::sqlite::checkpoint(conn, &format!("relay:{exchange}"))
-                    .unwrap();
-            let count = conn.query_row(
-                "SELECT count(*) FROM tidings_events WHERE position <= ?1 AND name = ?2",
-                rusqlite::params![through as i64, "tidings_tests.numbered"],
-                |row| row.get::<_, i64>(0),
-            )?;
-            Ok::<_, tidings::persistence::StoreError>(count as u64)
-        })
-        .unwrap()
+/// Where the ordering context's store and the shipping context's inbox live, as the relay
+/// and consumer processes name them, and what the test reads there.
+trait Sides: Send + Sync + 'static {
+    type Store: EventStore + 'static;
+
+    /// The store, which the test's writer appends to.
+    fn store(&self) -> Arc<Self::Store>;
+
+    /// The relay process's store argument.
+    fn store_arg(&self) -> String;
+
+    /// The consumer process's inbox argument.
+    fn inbox_arg(&self) -> String;
+
+    /// The consumer program with its handler.
+    fn consumer_program(&self) -> &'static str;
+
+    /// How many `Numbered` events the relays have published with the broker's confirm:
+    /// those at or before the relay's checkpoint.
+    fn confirmed(&self, exchange: &str) -> impl Future<Output = u64> + Send;
+
+    /// The numbers whose effect happened, in the order they happened.
+    fn effects(&self) -> impl Future<Output = Vec<u64>> + Send;
+
+    /// How many effects happened.
+    fn count(&self) -> impl Future<Output = u64> + Send;
+
+    /// How many repeated deliveries the inbox absorbed.
+    fn repeats(&self) -> impl Future<Output = u64> + Send;
 }
 
-/// Reads the consumer's database: the numbers whose effect happened (in the order they
-/// happened), and how many repeats the inbox absorbed.
-struct Effects(rusqlite::Connection);
+/// Both contexts on SQLite, each in a file of its own.
+struct OnSqlite {
+    store_path: PathBuf,
+    inbox_path: PathBuf,
+    store: Arc<SqliteStore>,
+    shipping: Mutex<rusqlite::Connection>,
+    _dir: Scratch,
+}
 
-impl Effects {
-    fn open(path: &Path) -> Effects {
+impl OnSqlite {
+    fn new() -> OnSqlite {
+        let dir = Scratch::new("amqp-faults");
+        let store_path = dir.join("ordering.db");
+        let inbox_path = dir.join("shipping.db");
+        let store = Arc::new(SqliteStore::open(&store_path).unwrap());
         // The consumer's tables, created here first so they can be read before it starts.
-        let inbox = tidings::broadcast::sqlite::SqliteInbox::open(path).unwrap();
+        let inbox = tidings::broadcast::sqlite::SqliteInbox::open(&inbox_path).unwrap();
         inbox
             .with_connection(|conn| conn.execute_batch(tidings_tests::CONSUMER_TABLES))
             .unwrap();
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        Effects(conn)
+        let shipping = rusqlite::Connection::open(&inbox_path).unwrap();
+        shipping.busy_timeout(Duration::from_secs(5)).unwrap();
+        OnSqlite {
+            store_path,
+            inbox_path,
+            store,
+            shipping: Mutex::new(shipping),
+            _dir: dir,
+        }
     }
 
-    fn effects(&self) -> Vec<u64> {
-        let mut statement = self
-            .0
+    fn count_rows(&self, table: &str) -> u64 {
+        let shipping = self.shipping.lock().unwrap();
+        shipping
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap() as u64
+    }
+}
+
+impl Sides for OnSqlite {
+    type Store = SqliteStore;
+
+    fn store(&self) -> Arc<SqliteStore> {
+        self.store.clone()
+    }
+
+    fn store_arg(&self) -> String {
+        self.store_path.to_str().unwrap().to_owned()
+    }
+
+    fn inbox_arg(&self) -> String {
+        self.inbox_path.to_str().unwrap().to_owned()
+    }
+
+    fn consumer_program(&self) -> &'static str {
+        env!("CARGO_BIN_EXE_consumer")
+    }
+
+    async fn confirmed(&self, exchange: &str) -> u64 {
+        self.store
+            .with_connection(|conn| {
+                let through =
+                    tidings::persistence::sqlite::checkpoint(conn, &format!("relay:{exchange}"))
+                        .unwrap();
+                let count = conn.query_row(
+                    "SELECT count(*) FROM tidings_events WHERE position <= ?1 AND name = ?2",
+                    rusqlite::params![through as i64, "tidings_tests.numbered"],
+                    |row| row.get::<_, i64>(0),
+                )?;
+                Ok::<_, tidings::persistence::StoreError>(count as u64)
+            })
+            .unwrap()
+    }
+
+    async fn effects(&self) -> Vec<u64> {
+        let shipping = self.shipping.lock().unwrap();
+        let mut statement = shipping
             .prepare("SELECT n FROM effects ORDER BY seq")
             .unwrap();
         let rows = statement.query_map([], |row| row.get::<_, i64>(0)).unwrap();
         rows.map(|n| n.unwrap() as u64).collect()
     }
 
-    fn count(&self) -> u64 {
-        self.0
-            .query_row("SELECT count(*) FROM effects", [], |r| r.get::<_, i64>(0))
-            .unwrap() as u64
+    async fn count(&self) -> u64 {
+        self.count_rows("effects")
     }
 
-    fn repeats(&self) -> u64 {
-        self.0
-            .query_row("SELECT count(*) FROM repeats", [], |r| r.get::<_, i64>(0))
+    async fn repeats(&self) -> u64 {
+        self.count_rows("repeats")
+    }
+}
+
+/// Both contexts on PostgreSQL, each in a schema of its own on the test server.
+#[cfg(feature = "postgres")]
+struct OnPostgres {
+    store: Arc<tidings::persistence::postgres::PostgresStore>,
+    ordering_pool: sqlx::PgPool,
+    shipping_pool: sqlx::PgPool,
+    ordering: tidings_tests::postgres::PgSchema,
+    shipping: tidings_tests::postgres::PgSchema,
+}
+
+#[cfg(feature = "postgres")]
+impl OnPostgres {
+    async fn new() -> OnPostgres {
+        use tidings_tests::postgres::PgSchema;
+        let (ordering, shipping) = (PgSchema::new(), PgSchema::new());
+        let ordering_pool = ordering.pool(4).await;
+        let store = tidings::persistence::postgres::PostgresStore::open(ordering_pool.clone())
+            .await
+            .unwrap();
+        // The consumer's tables, created here first so they can be read before it starts.
+        let shipping_pool = shipping.pool(2).await;
+        tidings::broadcast::postgres::PostgresInbox::open(shipping_pool.clone())
+            .await
+            .unwrap();
+        sqlx::raw_sql(tidings_tests::consumer::CONSUMER_TABLES_POSTGRES)
+            .execute(&shipping_pool)
+            .await
+            .unwrap();
+        OnPostgres {
+            store: Arc::new(store),
+            ordering_pool,
+            shipping_pool,
+            ordering,
+            shipping,
+        }
+    }
+
+    async fn count_rows(&self, table: &str) -> u64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.shipping_pool)
+            .await
             .unwrap() as u64
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Sides for OnPostgres {
+    type Store = tidings::persistence::postgres::PostgresStore;
+
+    fn store(&self) -> Arc<Self::Store> {
+        self.store.clone()
+    }
+
+    fn store_arg(&self) -> String {
+        format!("postgres:{}", self.ordering.name())
+    }
+
+    fn inbox_arg(&self) -> String {
+        format!("postgres:{}", self.shipping.name())
+    }
+
+    fn consumer_program(&self) -> &'static str {
+        env!("CARGO_BIN_EXE_consumer_postgres")
+    }
+
+    async fn confirmed(&self, exchange: &str) -> u64 {
+        let through = tidings::persistence::postgres::checkpoint(
+            &self.ordering_pool,
+            &format!("relay:{exchange}"),
+        )
+        .await
+        .unwrap();
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM tidings_events WHERE position <= $1 AND name = $2",
+        )
+        .bind(through as i64)
+        .bind("tidings_tests.numbered")
+        .fetch_one(&self.ordering_pool)
+        .await
+        .unwrap() as u64
+    }
+
+    async fn effects(&self) -> Vec<u64> {
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT n FROM effects ORDER BY seq")
+            .fetch_all(&self.shipping_pool)
+            .await
+            .unwrap();
+        rows.into_iter().map(|n| n as u64).collect()
+    }
+
+    async fn count(&self) -> u64 {
+        self.count_rows("effects").await
+    }
+
+    async fn repeats(&self) -> u64 {
+        self.count_rows("repeats").await
     }
 }
 
@@ -197,9 +370,13 @@ async fn drain(uri: &str, queue: &str) -> Vec<u64> {
 }
 
 /// Waits until `done` holds, failing after `within` with `what`.
-async fn until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+async fn until<F: Future<Output = bool>>(
+    what: &str,
+    within: Duration,
+    mut done: impl FnMut() -> F,
+) {
     let start = Instant::now();
-    while !done() {
+    while !done().await {
         assert!(start.elapsed() < within, "after {within:?}: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -227,16 +404,32 @@ fn runs(published: &[u64]) -> (usize, Vec<(usize, u64)>) {
     (runs, skips)
 }
 
+/// One fault-injection run at a time: each starts a broker node of its own and a dozen
+/// processes.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no_effect() {
+async fn on_sqlite_killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no_effect()
+{
+    let _alone = ONE_AT_A_TIME.lock().await;
+    faults(OnSqlite::new()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no_effect(
+) {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    faults(OnPostgres::new().await).await;
+}
+
+async fn faults<S: Sides>(sides: S) {
+    let sides = &sides;
     let mut rng = fastrand::Rng::with_seed(tidings_tests::seed());
     let broker = Arc::new(OwnBroker::start("faults"));
     let uri = broker.uri();
-    let dir = Scratch::new("amqp-faults");
-    let store_path = dir.join("ordering.db");
-    let inbox_path = dir.join("shipping.db");
-    let store = Arc::new(SqliteStore::open(&store_path).unwrap());
-    let shipping = Effects::open(&inbox_path);
+    let (store_arg, inbox_arg) = (sides.store_arg(), sides.inbox_arg());
+    let consumer_program = sides.consumer_program();
     let exchange = unique("ordering");
     let consumed = Topology::new(&exchange, unique("shipping")).single_active_consumer();
     let raw = Topology::new(&exchange, unique("audit"));
@@ -249,16 +442,17 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
         raw.declare(&channel).await.unwrap();
         connection.close(200, "declared".into()).await.unwrap();
     }
-    consumer_without_its_handler_refuses_to_start(&inbox_path, &uri, &consumed);
+    consumer_without_its_handler_refuses_to_start(&inbox_arg, &uri, &consumed);
 
     // The writer: EVENTS events in bursts, one append each (and an internal event, which the
     // relay passes over, after every tenth).
     let writer = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || {
+        let store = sides.store();
+        tokio::spawn(async move {
             for start in (1..=EVENTS).step_by(BURST as usize) {
-                append_numbered(&store, "orders", start..=(start + BURST - 1).min(EVENTS));
-                std::thread::sleep(PAUSE);
+                let burst = start..=(start + BURST - 1).min(EVENTS);
+                append_numbered_to(&*store, "orders", burst).await;
+                tokio::time::sleep(PAUSE).await;
             }
         })
     };
@@ -267,8 +461,8 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
     // through a backlog, so each of its faults comes mid-batch.
     let mut consumer: Option<Process> = None;
     let mut relays = [
-        spawn_relay(&store_path, &uri, &exchange),
-        spawn_relay(&store_path, &uri, &exchange),
+        spawn_relay(&store_arg, &uri, &exchange),
+        spawn_relay(&store_arg, &uri, &exchange),
     ];
     let started = Instant::now();
     let mut progress = (0, Instant::now());
@@ -282,16 +476,21 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
         || consumer_kills.len() < CONSUMER_KILLS_AT.len()
         || broker_restarts < BROKER_RESTARTS_AT.len()
     {
-        let effects = shipping.count();
+        let effects = sides.count().await;
         if consumer.is_none() && writer.is_finished() {
             assert_eq!(effects, 0, "no effect before the handler was deployed");
-            consumer = Some(spawn_consumer(&inbox_path, &uri, &consumed));
+            consumer = Some(spawn_consumer(
+                consumer_program,
+                &inbox_arg,
+                &uri,
+                &consumed,
+            ));
             progress = (0, Instant::now());
         }
         if effects > progress.0 {
             progress = (effects, Instant::now());
         }
-        let waiting = confirmed(&store, &exchange).saturating_sub(effects);
+        let waiting = sides.confirmed(&exchange).await.saturating_sub(effects);
         assert!(
             consumer.is_none() || waiting == 0 || progress.1.elapsed() < STALL,
             "the consumer had no effect for {STALL:?} with {waiting} confirmed messages waiting \
@@ -314,12 +513,12 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
         let victim = rng.usize(0..relays.len());
         relays[victim].sigkill();
         relay_kills += 1;
-        relays[victim] = spawn_relay(&store_path, &uri, &exchange);
+        relays[victim] = spawn_relay(&store_arg, &uri, &exchange);
         if relay_kills % 10 == 0 {
             eprintln!(
                 "{:.0?}: {relay_kills} relay kills, {} effects",
                 started.elapsed(),
-                shipping.count()
+                sides.count().await
             );
         }
 
@@ -343,16 +542,16 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
             // Killed mid-batch: busy (at its next effect), with more confirmed messages
             // waiting than its prefetch window, so the broker has a full window out to it,
             // unacknowledged.
-            let effects = shipping.count();
-            let waiting = confirmed(&store, &exchange).saturating_sub(effects);
+            let effects = sides.count().await;
+            let waiting = sides.confirmed(&exchange).await.saturating_sub(effects);
             if waiting > PREFETCH {
-                until("the consumer's next effect", STALL, || {
-                    shipping.count() > effects
+                until("the consumer's next effect", STALL, || async move {
+                    sides.count().await > effects
                 })
                 .await;
                 running.sigkill();
-                consumer_kills.push((waiting, shipping.count()));
-                *running = spawn_consumer(&inbox_path, &uri, &consumed);
+                consumer_kills.push((waiting, sides.count().await));
+                *running = spawn_consumer(consumer_program, &inbox_arg, &uri, &consumed);
             }
         }
     }
@@ -362,7 +561,7 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
     until(
         "every event had its effect",
         Duration::from_secs(120),
-        || shipping.count() >= EVENTS,
+        || async move { sides.count().await >= EVENTS },
     )
     .await;
     // Nothing more on its way: the relays are gone (the broker closed their connections) and
@@ -370,23 +569,24 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
     for relay in &mut relays {
         relay.sigkill();
     }
+    let (broker_ref, queue) = (&*broker, consumed.queue());
     until(
         "the relays' connections closed",
         Duration::from_secs(60),
-        || broker.connections_named("tidings relay:") == 0,
+        || async move { broker_ref.connections_named("tidings relay:") == 0 },
     )
     .await;
     until(
         "the consumer's queue emptied",
         Duration::from_secs(60),
-        || broker.messages_in(consumed.queue()) == 0,
+        || async move { broker_ref.messages_in(queue) == 0 },
     )
     .await;
     if let Some(mut consumer) = consumer {
         consumer.sigkill();
     }
 
-    let effects = shipping.effects();
+    let effects = sides.effects().await;
     let published = drain(&uri, raw.queue()).await;
     let (runs, skips) = runs(&published);
     let mut distinct = published.clone();
@@ -403,7 +603,7 @@ async fn killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no
         published.len(),
         published.len() - distinct.len(),
         runs,
-        shipping.repeats(),
+        sides.repeats().await,
     );
     assert_once_in_order(&effects, EVENTS);
     assert_eq!(
