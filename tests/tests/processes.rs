@@ -17,7 +17,7 @@ use tidings::broadcast::{Delivered, Inbox};
 use tidings::persistence::schedule::DueDelivery;
 use tidings::persistence::sqlite::{SqliteStore, SqliteTransaction};
 use tidings::persistence::{StoreError, StoredEvent};
-use tidings::{handler, AnyEnvelope, Bus, DomainEvent, ScheduleId};
+use tidings::{handler, AnyEnvelope, Bus, Command, DomainEvent, ScheduleId};
 use tidings_tests::Scratch;
 
 fulfilment!(sqlite);
@@ -77,6 +77,13 @@ impl Backend for Db {
                 Err::<(), _>(StoreError::TransactionEnded)
             })
             .is_err()
+    }
+
+    async fn send_at<C: Command>(&self, bus: &Bus, at: DateTime<Utc>, command: C) -> ScheduleId {
+        self.store
+            .unit_of_work(bus, |unit| unit.transaction().send_at(at, command))
+            .unwrap()
+            .into_value()
     }
 
     async fn cancel(&self, bus: &Bus, id: ScheduleId) -> bool {
@@ -157,3 +164,51 @@ fn fixture() -> Fixture<Db> {
 }
 
 scenarios!(fixture());
+
+// A process that schedules a command: an issued invoice is reminded of a week later. Tested
+// given/when/then, with no store.
+
+#[derive(DomainEvent, Debug, Clone)]
+#[event(name = "tidings_tests.process_invoice_issued")]
+pub struct InvoiceIssued {
+    pub invoice: u64,
+}
+
+#[derive(tidings::Process, Default, Debug, serde::Serialize, serde::Deserialize)]
+#[process(name = "tidings_tests.dunning", store = sqlite)]
+#[process(start(InvoiceIssued))]
+struct Dunning {
+    reminder: Option<ScheduleId>,
+}
+
+impl tidings::On<InvoiceIssued> for Dunning {
+    fn key(event: &InvoiceIssued) -> String {
+        event.invoice.to_string()
+    }
+    fn on(
+        &mut self,
+        event: &tidings::Envelope<InvoiceIssued>,
+        step: &mut tidings::Step<'_>,
+    ) -> Result<(), tidings::BoxError> {
+        let week = std::time::Duration::from_secs(7 * 24 * 3600);
+        self.reminder = Some(step.send_after(week, scenarios::Remind { n: event.invoice }));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_process_schedules_a_command_for_later_given_when_then() {
+    let now = scenarios::at(0);
+    let then = tidings::testing::given_process(Dunning::default())
+        .when_at(now, InvoiceIssued { invoice: 12 });
+    let scheduled = then.scheduled::<scenarios::Remind>();
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].0, now + chrono::Duration::days(7));
+    assert_eq!(scheduled[0].1.n, 12);
+    assert!(then.state().reminder.is_some());
+    assert!(
+        !then.has_sent::<scenarios::Remind>(),
+        "scheduled, not sent now"
+    );
+    assert!(then.timeouts::<InvoiceIssued>().is_empty());
+}

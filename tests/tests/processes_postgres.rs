@@ -18,7 +18,7 @@ use tidings::broadcast::{Delivered, Inbox};
 use tidings::persistence::postgres::{sqlx, PostgresStore, PostgresTransaction};
 use tidings::persistence::schedule::DueDelivery;
 use tidings::persistence::{EventStore, StoreError, StoredEvent};
-use tidings::{handler, AnyEnvelope, Bus, DomainEvent, ScheduleId};
+use tidings::{handler, AnyEnvelope, Bus, Command, DomainEvent, ScheduleId};
 use tidings_tests::postgres::PgSchema;
 
 fulfilment!(postgres);
@@ -99,6 +99,16 @@ impl Backend for Db {
             })
             .await
             .is_err()
+    }
+
+    async fn send_at<C: Command>(&self, bus: &Bus, at: DateTime<Utc>, command: C) -> ScheduleId {
+        self.store
+            .unit_of_work(bus, async |unit| {
+                unit.transaction().send_at(at, command).await
+            })
+            .await
+            .unwrap()
+            .into_value()
     }
 
     async fn cancel(&self, bus: &Bus, id: ScheduleId) -> bool {

@@ -1,11 +1,15 @@
-//! The delivery of due scheduled messages, written once for every backend: each message in a
+//! The delivery of due scheduled messages, written once for every backend: each event in a
 //! transaction of its own that removes its row, runs its handlers lent that transaction, and
-//! commits their effects (and the events they record) with the removal. A backend says how it
-//! claims a row and how it keeps a failed one for later.
+//! commits their effects (and the events they record) with the removal. A command is sent
+//! outside that transaction, since its handler commits a unit of work of its own: its row is
+//! held for [`command_lease`], the command sent, and the row removed once it succeeded. A
+//! backend says how it claims, holds and removes a row and how it keeps a failed one for
+//! later.
 
 use crate::broadcast::inbox::{handle_in, InboxError};
 use crate::messaging::any::AnyEnvelope;
 use crate::messaging::bus::Bus;
+use crate::messaging::message::MessageKind;
 use crate::persistence::schedule::{DueDelivery, DueRow};
 use crate::persistence::unit_of_work::Transaction;
 use crate::persistence::StoreError;
@@ -44,6 +48,76 @@ pub(crate) trait DueMessages: Sync {
         now: DateTime<Utc>,
         error: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Holds the message `id`, due at `now`, until `until`, in a transaction of its own: due
+    /// again then, unless removed before. `false` when it is gone or no longer due at `now`
+    /// (another delivery holds it).
+    fn hold(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes the row of the message `id`, in a transaction of its own.
+    fn remove(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// How long a scheduled command is held for the delivery that sends it: another delivery
+/// sends it again after this if the first never removed its row (killed after the command's
+/// handler committed, say), so a command is delivered at least once.
+pub(crate) fn command_lease() -> chrono::Duration {
+    chrono::Duration::seconds(60)
+}
+
+/// What became of a claimed command.
+enum Sent {
+    /// Its handler succeeded and its row is gone.
+    Done,
+    /// Another delivery held it first.
+    Taken,
+    /// It failed: it stays for another attempt.
+    Failed(String),
+}
+
+/// Sends the command `envelope`, claimed in `tx`: gives the row back, holds it for
+/// [`command_lease`], sends the command, and removes the row once that succeeded.
+async fn send_claimed<D: DueMessages>(
+    due: &D,
+    bus: &Bus,
+    tx: D::Tx,
+    row: &DueRow,
+    envelope: AnyEnvelope,
+    now: DateTime<Utc>,
+) -> Result<Sent, InboxError> {
+    let store_error = |source| store(row.id.clone(), source);
+    tx.rollback().await.map_err(store_error)?;
+    if !due
+        .hold(&row.id, now, now + command_lease())
+        .await
+        .map_err(store_error)?
+    {
+        return Ok(Sent::Taken);
+    }
+    let command = match envelope.into_command() {
+        Ok(command) => command,
+        Err(other) => unreachable!("`{}` was checked to be a command", other.name()),
+    };
+    if !bus.sends(&*command) {
+        return Ok(Sent::Failed(format!(
+            "no handler of this program takes the scheduled command `{}`: link the crate that \
+             handles it (`Bus::builder().require(tidings::linked!(that_crate))`); the command \
+             stays scheduled and is sent again after a backoff",
+            command.name()
+        )));
+    }
+    match bus.send_any(command).await {
+        Ok(()) => {
+            due.remove(&row.id).await.map_err(store_error)?;
+            Ok(Sent::Done)
+        }
+        Err(error) => Ok(Sent::Failed(error.to_string())),
+    }
 }
 
 /// Delivers every message due at `now`, oldest first, until none is left that this caller
@@ -64,6 +138,13 @@ pub(crate) async fn deliver_due<D: DueMessages>(
         .map_err(|source| store(String::new(), source))?
     {
         let failed = match AnyEnvelope::from_json(&row.envelope) {
+            Ok(envelope) if envelope.kind() == MessageKind::Command => {
+                match send_claimed(due, bus, tx, &row, envelope, now).await? {
+                    Sent::Done => None,
+                    Sent::Taken => continue,
+                    Sent::Failed(error) => Some(error),
+                }
+            }
             Ok(envelope) => handle_in(tx, envelope, bus)
                 .await
                 .err()

@@ -3,7 +3,7 @@
 use crate::messaging::bus::registry::Registry;
 use crate::messaging::cloudevents::{self, DecodeError, Incoming};
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::erased::ErasedEvent;
+use crate::messaging::erased::{ErasedCommand, ErasedEvent};
 use crate::messaging::message::{Message, MessageKind};
 use crate::messaging::payload::Payload;
 use uuid::Uuid;
@@ -163,6 +163,18 @@ impl AnyEnvelope {
     pub(crate) fn into_event(self) -> Result<Box<dyn ErasedEvent>, AnyEnvelope> {
         match self.kind() {
             MessageKind::Event => Ok(self.payload.into_erased(self.meta)),
+            _ => Err(self),
+        }
+    }
+
+    /// The envelope erased for sending, if it holds a command; `self` back otherwise.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the schedulers of the backends")
+    )]
+    pub(crate) fn into_command(self) -> Result<Box<dyn ErasedCommand>, AnyEnvelope> {
+        match self.kind() {
+            MessageKind::Command => Ok(self.payload.into_erased_command(self.meta)),
             _ => Err(self),
         }
     }

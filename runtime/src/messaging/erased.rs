@@ -2,7 +2,7 @@
 //! the events observers see.
 
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::message::{Command, Message};
+use crate::messaging::message::Message;
 use std::any::Any;
 
 /// An `Envelope<E>` whose `E` is known only at run time.
@@ -54,7 +54,10 @@ pub(crate) trait ErasedCommand: Send {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
-impl<C: Command> ErasedCommand for Envelope<C> {
+// Implemented for every message, as `ErasedEvent` is, so that a decoded `AnyEnvelope` can be
+// erased without knowing its kind statically; only commands are ever sent as one
+// (`AnyEnvelope::into_command`).
+impl<C: Message> ErasedCommand for Envelope<C> {
     fn name(&self) -> &'static str {
         C::NAME
     }

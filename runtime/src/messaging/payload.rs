@@ -1,7 +1,7 @@
 //! A message payload behind a trait object, as decoded envelopes hold it.
 
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::erased::ErasedEvent;
+use crate::messaging::erased::{ErasedCommand, ErasedEvent};
 use crate::messaging::message::{Message, MessageKind};
 use std::any::Any;
 
@@ -18,6 +18,8 @@ pub(crate) trait Payload: Any + Send + Sync {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
     /// The typed envelope of this payload and `meta`, erased for dispatch.
     fn into_erased(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedEvent>;
+    /// The typed envelope of this payload and `meta`, erased for sending as a command.
+    fn into_erased_command(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedCommand>;
 }
 
 impl<M: Message> Payload for M {
@@ -43,6 +45,12 @@ impl<M: Message> Payload for M {
         self
     }
     fn into_erased(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedEvent> {
+        Box::new(Envelope {
+            meta,
+            payload: *self,
+        })
+    }
+    fn into_erased_command(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedCommand> {
         Box::new(Envelope {
             meta,
             payload: *self,

@@ -7,7 +7,7 @@ use crate::messaging::any::AnyEnvelope;
 use crate::messaging::bus::context::Context;
 use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::error::BoxError;
-use crate::messaging::message::{Command, DomainEvent};
+use crate::messaging::message::{Command, DomainEvent, Message};
 use chrono::{DateTime, Utc};
 use std::any::Any;
 use std::time::Duration;
@@ -198,6 +198,22 @@ impl<'a> Step<'a> {
         id
     }
 
+    /// Schedules `command` to be sent `delay` after the step, to its handler in this program
+    /// (at least once: see the transactions' `send_at`). Keep the id to
+    /// [`cancel`](Step::cancel) it.
+    pub fn send_after<C: Command>(&mut self, delay: Duration, command: C) -> ScheduleId {
+        let at = self.now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        self.send_at(at, command)
+    }
+
+    /// Schedules `command` to be sent at `at`.
+    pub fn send_at<C: Command>(&mut self, at: DateTime<Utc>, command: C) -> ScheduleId {
+        let envelope = self.envelope(command);
+        let id = ScheduleId::from_uuid(envelope.id());
+        self.scheduled.push((at, envelope));
+        id
+    }
+
     /// Cancels the scheduled message `id` (a timeout no longer needed), with the step.
     pub fn cancel(&mut self, id: ScheduleId) {
         self.scheduled
@@ -216,10 +232,10 @@ impl<'a> Step<'a> {
         self.ended
     }
 
-    fn envelope<E: DomainEvent>(&self, event: E) -> AnyEnvelope {
+    fn envelope<M: Message>(&self, message: M) -> AnyEnvelope {
         AnyEnvelope::from(match self.cause {
-            Some(cause) => Envelope::caused_by(event, cause),
-            None => Envelope::new(event),
+            Some(cause) => Envelope::caused_by(message, cause),
+            None => Envelope::new(message),
         })
     }
 

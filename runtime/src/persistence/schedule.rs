@@ -1,17 +1,22 @@
-//! Scheduled messages: an event due at a later time, stored in the transaction that schedules
-//! it and delivered at its time.
+//! Scheduled messages: an event or a command due at a later time, stored in the transaction
+//! that schedules it and delivered at its time.
 //!
 //! A handler (or the work of a unit of work) schedules through the transaction it holds:
-//! `tx.schedule_at(at, event)` or `tx.schedule_after(delay, event)`, which returns the
-//! message's [`ScheduleId`]; `tx.cancel_scheduled(id)` takes it back. The row commits or rolls
-//! back with the rest of the transaction, so a message scheduled by work that failed is never
-//! delivered, and one cancelled by work that failed still is.
+//! `tx.schedule_at(at, event)` or `tx.schedule_after(delay, event)` for an event,
+//! `tx.send_at(at, command)` or `tx.send_after(delay, command)` for a command, each returning
+//! the message's [`ScheduleId`]; `tx.cancel_scheduled(id)` takes it back. The row commits or
+//! rolls back with the rest of the transaction, so a message scheduled by work that failed is
+//! never delivered, and one cancelled by work that failed still is.
 //!
 //! On PostgreSQL the transaction's calls are async (`tx.schedule_at(at, event).await`).
 //!
 //! The inbox delivers what is due (`SqliteInbox::deliver_due`, `PostgresInbox::deliver_due`):
-//! each message in a transaction of its own that removes its row, runs its handlers (lent the
-//! transaction, as for any delivered event) and commits their effects with the removal. Any
+//! each event in a transaction of its own that removes its row, runs its handlers (lent the
+//! transaction, as for any delivered event) and commits their effects with the removal. A
+//! command's handler commits a unit of work of its own, so a command is sent outside its row's
+//! transaction: the delivery holds the row for a minute, sends the command, and removes the
+//! row once its handler succeeded; a delivery killed in between leaves the row to be sent
+//! again after that minute (at least once, with the same envelope each time). Any
 //! number of instances may deliver from one database: a row is claimed by its transaction
 //! (SQLite's single writer; on PostgreSQL a row lock that other deliveries skip, so they
 //! deliver other rows meanwhile), and an instance killed half way rolls back, leaving the row

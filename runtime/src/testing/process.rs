@@ -168,6 +168,15 @@ impl<P: Process> ProcessThen<P> {
             .collect()
     }
 
+    /// The commands of type `C` the step scheduled ([`Step::send_at`](crate::Step::send_at),
+    /// [`Step::send_after`](crate::Step::send_after)), with when each is due.
+    pub fn scheduled<C: Command>(&self) -> Vec<(DateTime<Utc>, &C)> {
+        self.scheduled
+            .iter()
+            .filter_map(|(at, c)| Some((*at, c.downcast_ref::<C>()?)))
+            .collect()
+    }
+
     /// The scheduled messages the step cancelled.
     pub fn cancelled(&self) -> &[ScheduleId] {
         &self.cancelled

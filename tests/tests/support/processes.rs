@@ -95,6 +95,32 @@ fn ship(command: Ship, shipments: &Shipments) {
     shipments.0.lock().unwrap().push(command.order);
 }
 
+/// A command scheduled for later: its handler fails the first time it meets each `n`.
+#[derive(Command, Debug)]
+#[command(name = "tidings_tests.schedule_remind", error = Forgot)]
+pub struct Remind {
+    pub n: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("reminder {0} refused the first time")]
+pub struct Forgot(u64);
+
+/// The `n` of each `Remind` handled, and those that failed once.
+#[derive(Default)]
+pub struct Reminders(Mutex<(Vec<u64>, Vec<u64>)>);
+
+#[handler]
+fn remind(command: Remind, reminders: &Reminders) -> Result<(), Forgot> {
+    let mut reminders = reminders.0.lock().unwrap();
+    if !reminders.1.contains(&command.n) {
+        reminders.1.push(command.n);
+        return Err(Forgot(command.n));
+    }
+    reminders.0.push(command.n);
+    Ok(())
+}
+
 /// Declares the process `Fulfilment` on `$store` (`sqlite` or `postgres`).
 #[macro_export]
 macro_rules! fulfilment {
@@ -200,6 +226,8 @@ pub trait Backend {
         at: DateTime<Utc>,
         event: E,
     ) -> bool;
+    /// Schedules `command` to be sent at `at`, in a unit of work that commits; the id.
+    async fn send_at<C: Command>(&self, bus: &Bus, at: DateTime<Utc>, command: C) -> ScheduleId;
     /// Cancels `id` in a unit of work that commits; what the cancel answered.
     async fn cancel(&self, bus: &Bus, id: ScheduleId) -> bool;
     /// The inbox's delivery of `envelope` for the consumer `ordering`.
@@ -224,20 +252,24 @@ pub struct Fixture<B> {
     pub db: B,
     pub bus: Arc<Bus>,
     pub shipments: Arc<Shipments>,
+    pub reminders: Arc<Reminders>,
 }
 
 impl<B: Backend> Fixture<B> {
     pub fn new(db: B) -> Fixture<B> {
         let shipments = Arc::new(Shipments::default());
+        let reminders = Arc::new(Reminders::default());
         let bus = Bus::builder()
             .provide(Refusals::default())
             .provide_arc(shipments.clone())
+            .provide_arc(reminders.clone())
             .build()
             .unwrap();
         Fixture {
             db,
             bus: Arc::new(bus),
             shipments,
+            reminders,
         }
     }
 
@@ -254,6 +286,92 @@ impl<B: Backend> Fixture<B> {
     pub fn shipped(&self) -> Vec<String> {
         self.shipments.0.lock().unwrap().clone()
     }
+
+    pub fn reminded(&self) -> Vec<u64> {
+        self.reminders.0.lock().unwrap().0.clone()
+    }
+}
+
+pub async fn a_scheduled_command_is_sent_once_when_due_and_not_before<B: Backend>(f: &Fixture<B>) {
+    f.db.send_at(
+        &f.bus,
+        at(10),
+        Ship {
+            order: "s-1".into(),
+        },
+    )
+    .await;
+    let cancelled =
+        f.db.send_at(
+            &f.bus,
+            at(10),
+            Ship {
+                order: "s-2".into(),
+            },
+        )
+        .await;
+    assert!(f.db.cancel(&f.bus, cancelled).await);
+    assert_eq!(f.due(at(9)).await.delivered, 0);
+    assert_eq!(f.shipped(), Vec::<String>::new());
+    let done = f.due(at(10)).await;
+    assert_eq!((done.delivered, done.failed), (1, 0));
+    assert_eq!(f.shipped(), ["s-1"]);
+    assert_eq!(f.db.waiting().await, 0, "its row removed once it was sent");
+    assert_eq!(f.due(at(1_000)).await.delivered, 0);
+    assert_eq!(f.shipped(), ["s-1"]);
+}
+
+pub async fn a_scheduled_command_whose_handler_fails_stays_and_is_sent_after_its_backoff<
+    B: Backend,
+>(
+    f: &Fixture<B>,
+) {
+    f.db.send_at(&f.bus, at(10), Remind { n: 4 }).await;
+    let first = f.due(at(10)).await;
+    assert_eq!((first.delivered, first.failed), (0, 1));
+    let (attempts, error) = f.db.failure().await;
+    assert_eq!(attempts, 1);
+    assert!(error.contains("reminder 4 refused"), "{error}");
+    assert_eq!(f.due(at(10)).await.delivered, 0, "backing off");
+    let second = f.due(at(12)).await;
+    assert_eq!((second.delivered, second.failed), (1, 0));
+    assert_eq!(f.reminded(), [4]);
+    assert_eq!(f.db.waiting().await, 0);
+}
+
+/// Commands and events scheduled side by side, delivered by four deliverers at once: each
+/// command sent once (a delivery holds its row before sending it), each event once.
+pub async fn several_deliverers_send_each_scheduled_command_once<B: Backend>(f: &Fixture<B>) {
+    for n in 0..60 {
+        f.db.send_at(
+            &f.bus,
+            at(n % 5),
+            Ship {
+                order: format!("o-{n:02}"),
+            },
+        )
+        .await;
+        f.db.schedule(&f.bus, at(n % 3), Rang { n: n as u64 }).await;
+    }
+    let total = on_threads(f, 4, |inbox, bus| async move {
+        let mut total = 0;
+        loop {
+            let done = inbox.deliver_due(&bus, at(100)).await;
+            assert_eq!(done.failed, 0, "a duplicate event would fail on the key");
+            total += done.delivered;
+            if done.delivered == 0 {
+                return total;
+            }
+        }
+    })
+    .await;
+    assert_eq!(total, 120);
+    let mut shipped = f.shipped();
+    shipped.sort();
+    let expected: Vec<String> = (0..60).map(|n| format!("o-{n:02}")).collect();
+    assert_eq!(shipped, expected, "each command sent once");
+    assert_eq!(f.db.rung().await, (0..60).collect::<Vec<i64>>());
+    assert_eq!(f.db.waiting().await, 0);
 }
 
 pub async fn a_message_is_delivered_once_when_due_and_not_before<B: Backend>(f: &Fixture<B>) {
@@ -551,6 +669,9 @@ macro_rules! scenarios {
             a_cancelled_message_is_not_delivered,
             a_message_whose_handler_fails_stays_and_is_delivered_after_its_backoff,
             several_deliverers_on_one_database_deliver_each_message_once,
+            a_scheduled_command_is_sent_once_when_due_and_not_before,
+            a_scheduled_command_whose_handler_fails_stays_and_is_sent_after_its_backoff,
+            several_deliverers_send_each_scheduled_command_once,
             schedulers_deliver_messages_as_they_fall_due_and_stop_when_asked,
             a_process_waits_out_its_timeout_then_sends_and_records_and_ends,
             a_cancelled_process_cancels_its_timeout_and_ignores_what_comes_after,

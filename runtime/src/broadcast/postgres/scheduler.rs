@@ -117,4 +117,17 @@ impl DueMessages for PostgresInbox {
     ) -> Result<(), StoreError> {
         postgres::retry_due(self.pool(), id, attempts, now, error).await
     }
+
+    async fn hold(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        postgres::hold_due(self.pool(), id, now, until).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        postgres::remove_due(self.pool(), id).await
+    }
 }

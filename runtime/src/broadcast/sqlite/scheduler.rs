@@ -137,6 +137,24 @@ impl DueMessages for SqliteInbox {
         })
         .await
     }
+
+    // One statement each, in a transaction of its own (SQLite's autocommit).
+    async fn hold(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.on_own_thread(move |conn| schedule::hold(conn, &id, now, until))
+            .await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.on_own_thread(move |conn| schedule::take(conn, &id).map(drop))
+            .await
+    }
 }
 
 /// Opens a transaction on `conn` and removes in it the first row due at `now`; with none

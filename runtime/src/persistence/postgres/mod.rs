@@ -106,7 +106,9 @@ pub use processing::{
 };
 pub(crate) use read::read_page;
 pub use read::{read_all, read_stream};
-pub(crate) use schedule::{claim as claim_due, retry as retry_due};
+pub(crate) use schedule::{
+    claim as claim_due, hold as hold_due, remove as remove_due, retry as retry_due,
+};
 pub use schema::{migrate, migrate_to, SCHEMA_VERSION};
 pub use sqlx;
 pub use transaction::{PostgresTransaction, TransactionGuard};

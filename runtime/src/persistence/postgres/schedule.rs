@@ -15,7 +15,7 @@ use crate::messaging::any::AnyEnvelope;
 use crate::persistence::process::{ProcessTransaction, StateRow};
 use crate::persistence::schedule::{self, millis, DueRow, ScheduleId, ScheduledRow};
 use crate::persistence::store::StoreError;
-use crate::{DomainEvent, Envelope};
+use crate::{Command, DomainEvent, Envelope};
 use chrono::{DateTime, Utc};
 use sqlx::{Executor, PgConnection, Postgres};
 use std::time::Duration;
@@ -33,6 +33,10 @@ const CLAIM: &str = "DELETE FROM tidings_scheduled WHERE id = (
         ORDER BY due_on, id LIMIT 1
         FOR UPDATE SKIP LOCKED)
     RETURNING id::text, envelope, attempts";
+const HOLD: &str = "UPDATE tidings_scheduled
+    SET due_on = timestamptz 'epoch' + $3 * interval '1 millisecond'
+    WHERE id = $1 AND due_on <= timestamptz 'epoch' + $2 * interval '1 millisecond'";
+const REMOVE: &str = "DELETE FROM tidings_scheduled WHERE id = $1";
 const RETRY: &str = "UPDATE tidings_scheduled
     SET attempts = attempts + 1, due_on = timestamptz 'epoch' + $2 * interval '1 millisecond',
         last_error = $3
@@ -74,6 +78,41 @@ pub(crate) async fn claim(
         envelope,
         attempts: u32::try_from(attempts).unwrap_or(0),
     }))
+}
+
+/// Holds the message `id`, due at `now`, until `until`: `false` if it is gone or not due.
+pub(crate) async fn hold<'c, E>(
+    executor: E,
+    id: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError>
+where
+    E: Executor<'c, Database = Postgres>,
+{
+    let id = Uuid::try_parse(id).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let held = sqlx::query(HOLD)
+        .bind(PgUuid(id))
+        .bind(millis(now))
+        .bind(millis(until))
+        .execute(executor)
+        .await
+        .map_err(backend)?;
+    Ok(held.rows_affected() == 1)
+}
+
+/// Removes the row of the message `id`.
+pub(crate) async fn remove<'c, E>(executor: E, id: &str) -> Result<(), StoreError>
+where
+    E: Executor<'c, Database = Postgres>,
+{
+    let id = Uuid::try_parse(id).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    sqlx::query(REMOVE)
+        .bind(PgUuid(id))
+        .execute(executor)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }
 
 /// Keeps the message `id` for another attempt after its backoff, with its error.
@@ -129,6 +168,30 @@ impl PostgresTransaction {
         envelope: Envelope<E>,
     ) -> Result<ScheduleId, StoreError> {
         self.schedule_any(at, &AnyEnvelope::from(envelope)).await
+    }
+
+    /// Schedules `command` to be sent at `at`: stored in this transaction, and sent to its
+    /// handler once it is due. Its handler commits a unit of work of its own, so the command
+    /// is sent at least once: a scheduler killed after that commit, before it removed the
+    /// command's row, sends it again a minute later. The envelope (and so
+    /// `ctx.metadata().id`) is the same each time, for a handler that must notice a repeat.
+    pub async fn send_at<C: Command>(
+        &self,
+        at: DateTime<Utc>,
+        command: C,
+    ) -> Result<ScheduleId, StoreError> {
+        self.schedule_any(at, &AnyEnvelope::from(Envelope::new(command)))
+            .await
+    }
+
+    /// Schedules `command` to be sent `delay` from now; see
+    /// [`send_at`](PostgresTransaction::send_at).
+    pub async fn send_after<C: Command>(
+        &self,
+        delay: Duration,
+        command: C,
+    ) -> Result<ScheduleId, StoreError> {
+        self.send_at(schedule::after(delay), command).await
     }
 
     async fn schedule_any(

@@ -6,7 +6,7 @@ use crate::messaging::any::AnyEnvelope;
 use crate::persistence::process::{ProcessTransaction, StateRow};
 use crate::persistence::schedule::{self, millis, DueRow, ScheduleId, ScheduledRow};
 use crate::persistence::store::StoreError;
-use crate::{DomainEvent, Envelope};
+use crate::{Command, DomainEvent, Envelope};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
@@ -16,6 +16,7 @@ const SCHEDULE: &str = "INSERT INTO tidings_scheduled (id, due_on, name, envelop
 const CANCEL: &str = "DELETE FROM tidings_scheduled WHERE id = ?1";
 const NEXT_DUE: &str = "SELECT id, envelope, attempts FROM tidings_scheduled
     WHERE due_on <= ?1 ORDER BY due_on, id LIMIT 1";
+const HOLD: &str = "UPDATE tidings_scheduled SET due_on = ?3 WHERE id = ?1 AND due_on <= ?2";
 const RETRY: &str = "UPDATE tidings_scheduled
     SET attempts = attempts + 1, due_on = ?2, last_error = ?3 WHERE id = ?1";
 const LOAD_STATE: &str =
@@ -67,6 +68,19 @@ pub(crate) fn take(conn: &Connection, id: &str) -> Result<bool, StoreError> {
     Ok(conn.prepare_cached(CANCEL)?.execute([id])? == 1)
 }
 
+/// Holds the message `id`, due at `now`, until `until`: `false` if it is gone or not due.
+pub(crate) fn hold(
+    conn: &Connection,
+    id: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let held = conn
+        .prepare_cached(HOLD)?
+        .execute(params![id, millis(now), millis(until)])?;
+    Ok(held == 1)
+}
+
 /// Keeps the message `id` for another attempt after its backoff, with its error.
 pub(crate) fn retry(
     conn: &Connection,
@@ -109,6 +123,29 @@ impl SqliteTransaction {
         envelope: Envelope<E>,
     ) -> Result<ScheduleId, StoreError> {
         self.schedule_any(at, &AnyEnvelope::from(envelope))
+    }
+
+    /// Schedules `command` to be sent at `at`: stored in this transaction, and sent to its
+    /// handler once it is due. Its handler commits a unit of work of its own, so the command
+    /// is sent at least once: a scheduler killed after that commit, before it removed the
+    /// command's row, sends it again a minute later. The envelope (and so
+    /// `ctx.metadata().id`) is the same each time, for a handler that must notice a repeat.
+    pub fn send_at<C: Command>(
+        &self,
+        at: DateTime<Utc>,
+        command: C,
+    ) -> Result<ScheduleId, StoreError> {
+        self.schedule_any(at, &AnyEnvelope::from(Envelope::new(command)))
+    }
+
+    /// Schedules `command` to be sent `delay` from now; see
+    /// [`send_at`](SqliteTransaction::send_at).
+    pub fn send_after<C: Command>(
+        &self,
+        delay: Duration,
+        command: C,
+    ) -> Result<ScheduleId, StoreError> {
+        self.send_at(schedule::after(delay), command)
     }
 
     fn schedule_any(

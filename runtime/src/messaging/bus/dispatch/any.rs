@@ -9,6 +9,7 @@ use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
+use crate::messaging::erased::ErasedCommand;
 use crate::messaging::error::PublishError;
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::MessageKind;
@@ -110,5 +111,38 @@ impl Bus {
         }
         self.drain(mode, &mut run).await;
         Ok(run.into_result()?)
+    }
+
+    /// Whether `command` has a handler on this bus.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the schedulers of the backends")
+    )]
+    pub(crate) fn sends(&self, command: &dyn ErasedCommand) -> bool {
+        self.inner
+            .table
+            .route(command.slot())
+            .is_some_and(|route| route.request.is_some())
+    }
+
+    /// Sends a command known only at run time (a scheduled one, read back from its row) to
+    /// its one handler, inside the current span, then runs what that handler published or
+    /// queued. Its output is dropped; a command with no handler, or whose handler returns
+    /// its error or fails, is this call's error.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the schedulers of the backends")
+    )]
+    pub(crate) async fn send_any(
+        &self,
+        command: Box<dyn ErasedCommand>,
+    ) -> Result<(), PublishError> {
+        let mut sink = BreadthFirst::default();
+        let mut run = Run::new(&mut sink);
+        let cause = tracing::Span::current();
+        self.dispatch_command(command, &Lineage::default(), &cause, Mode::Async, &mut run)
+            .await;
+        self.drain(Mode::Async, &mut run).await;
+        run.into_result()
     }
 }
