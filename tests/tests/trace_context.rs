@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tidings::broadcast::http::Feed;
 use tidings::persistence::sqlite::SqliteStore;
-use tidings::persistence::{ExpectedVersion, StoreError};
+use tidings::persistence::{EventStore, ExpectedVersion, StoreError};
 use tidings::{
     handler, AnyEnvelope, Bus, Command, Context, DomainEvent, Envelope, Pending, TraceParent,
     TraceState,
@@ -333,5 +333,36 @@ async fn a_trace_context_survives_the_store_and_the_feed() {
     assert_eq!(
         seen.of("trace_ctx.track", &mine).0.map(|p| p.to_string()),
         Some(own)
+    );
+}
+
+#[tokio::test]
+async fn an_async_unit_of_work_on_sqlite_commits_in_the_caller_s_span() {
+    use tracing::Instrument;
+
+    otel::install();
+    let (bus, _) = bus();
+    let dir = Scratch::new("trace-async");
+    let store = SqliteStore::open(dir.join("events.db")).unwrap();
+    let checkout = tracing::info_span!("checkout");
+    let (trace, checkout_id) = ids(&checkout);
+    let parcel = unique("parcel");
+    // The unit of work runs on the store's own thread.
+    store
+        .unit_of_work_async(&bus, move |unit| {
+            let mut pending = Pending::new();
+            pending.record(ParcelSent { parcel });
+            unit.record("parcels", ExpectedVersion::NoStream, &mut pending);
+            Ok::<_, StoreError>(())
+        })
+        .instrument(checkout)
+        .await
+        .unwrap();
+    let stored = store.read_all(0, 10).await.unwrap();
+    assert_carries(
+        &stored[0].metadata().get::<TraceParent>().cloned(),
+        trace,
+        checkout_id,
+        "the event committed on the store's thread",
     );
 }
