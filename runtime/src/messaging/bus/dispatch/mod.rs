@@ -68,11 +68,10 @@ macro_rules! message_span {
 fn publish_span(cause: Option<&Span>, event: &'static str, meta: &Metadata) -> Span {
     match cause {
         Some(cause) => message_span!(cause; "tidings.publish", event = event, meta),
-        None => {
-            let span = message_span!(; "tidings.publish", event = event, meta);
-            trace::adopt(&span, &meta.values);
-            span
-        }
+        None => root(
+            message_span!(; "tidings.publish", event = event, meta),
+            meta,
+        ),
     }
 }
 
@@ -84,14 +83,21 @@ fn request_span(
     name: &'static str,
     meta: &Metadata,
 ) -> Span {
-    let span = match (kind, cause) {
+    match (kind, cause) {
         (MessageKind::Query, Some(cause)) => {
-            return message_span!(cause; "tidings.query", query = name, meta)
+            message_span!(cause; "tidings.query", query = name, meta)
         }
-        (MessageKind::Query, None) => message_span!(; "tidings.query", query = name, meta),
-        (_, Some(cause)) => return message_span!(cause; "tidings.send", command = name, meta),
-        (_, None) => message_span!(; "tidings.send", command = name, meta),
-    };
+        (MessageKind::Query, None) => {
+            root(message_span!(; "tidings.query", query = name, meta), meta)
+        }
+        (_, Some(cause)) => message_span!(cause; "tidings.send", command = name, meta),
+        (_, None) => root(message_span!(; "tidings.send", command = name, meta), meta),
+    }
+}
+
+/// `span`, the root span of a dispatch, made a child of the trace context `meta` carries.
+#[inline(always)]
+fn root(span: Span, meta: &Metadata) -> Span {
     trace::adopt(&span, &meta.values);
     span
 }
