@@ -99,6 +99,7 @@ pub use messaging::envelope::{Envelope, Metadata};
 pub use messaging::error::{BoxError, FailureReason, HandlerFailure, PublishError, SendError};
 pub use messaging::message::{Command, DomainEvent, Message, MessageKind, Query, Request, Travels};
 pub use messaging::process::{On, Process, Role, ScheduleId, Step, Unknown};
+pub use messaging::trace::{TraceContextError, TraceParent, TraceState};
 pub use messaging::values::ContextValue;
 pub use persistence::pending::Pending;
 

@@ -4,11 +4,14 @@
 //! test's writer (`src/bin/store_writer.rs`) appends, the processor and lease scenarios every
 //! backend runs ([`processors`]), the fault-injection test's consumer process ([`consumer`]) and
 //! broker ([`broker`]), the process kill test's domain and node loop ([`killed`]), and (feature
-//! `postgres`) a schema of its own on the test server for each PostgreSQL test.
+//! `postgres`) a schema of its own on the test server for each PostgreSQL test, and (feature
+//! `opentelemetry`) the trace tests' in-memory OpenTelemetry pipeline ([`otel`]).
 
 pub mod broker;
 pub mod consumer;
 pub mod killed;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod processors;

@@ -1,6 +1,7 @@
 //! Context values: attached by the caller, read by handlers by type, inherited by every
 //! follow-up (published events, queued commands, immediate sends); those whose type names an
-//! attribute travel on the wire as CloudEvents extension attributes.
+//! attribute travel on the wire as CloudEvents extension attributes; the W3C trace context
+//! (`TraceParent`, `TraceState`) among them.
 
 use std::sync::{Arc, Mutex};
 use tidings::testing::Recorder;
@@ -283,4 +284,89 @@ fn a_value_that_travels_is_stored_with_its_event_and_relayed_as_its_attribute() 
         tenant,
         &tidings::broadcast::amqp::lapin::types::AMQPValue::LongString("42".into())
     );
+}
+
+#[test]
+fn a_trace_context_travels_as_it_came_and_none_is_taken_without_a_subscriber() {
+    use tidings::broadcast::amqp::binding::{self, AttributePrefix};
+    use tidings::persistence::sqlite::SqliteStore;
+    use tidings::persistence::{ExpectedVersion, NewEvent};
+    use tidings::{TraceParent, TraceState};
+
+    // No subscriber: nothing is taken from spans, whatever tidings' features.
+    let own = Envelope::new(OrderPlaced);
+    assert_eq!(own.metadata().get::<TraceParent>(), None);
+    assert!(own.to_json().unwrap().get("traceparent").is_none());
+
+    // Another producer's event, with its trace context (and a tracestate tidings only
+    // carries).
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let state = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
+    let mut json = own.to_json().unwrap();
+    json["traceparent"] = parent.into();
+    json["tracestate"] = state.into();
+    let received = AnyEnvelope::from_value(json).unwrap();
+    let meta = received.metadata();
+    assert_eq!(
+        meta.get::<TraceParent>().map(TraceParent::as_str),
+        Some(parent)
+    );
+    assert_eq!(
+        meta.get::<TraceState>().map(TraceState::as_str),
+        Some(state)
+    );
+
+    // Its follow-ups inherit it, as they inherit every context value.
+    let seen = Arc::new(Seen::default());
+    let recorder = Recorder::new();
+    let bus = bus(&seen, &recorder);
+    bus.publish_any_sync(AnyEnvelope::from_value(received.to_json().unwrap()).unwrap())
+        .unwrap();
+    let notified = recorder.of::<Notified>();
+    assert_eq!(
+        notified[0]
+            .metadata()
+            .get::<TraceParent>()
+            .map(TraceParent::as_str),
+        Some(parent)
+    );
+
+    // The store keeps it; the relay's headers carry it in each prefix; the consumer reads it.
+    let store = SqliteStore::open_in_memory().unwrap();
+    store
+        .append_sync(
+            "order-1",
+            ExpectedVersion::NoStream,
+            &[NewEvent::from_any(&received).unwrap()],
+        )
+        .unwrap();
+    let stored = &store.read_all_sync(0, 10).unwrap()[0];
+    let meta = stored.metadata();
+    assert_eq!(
+        meta.get::<TraceParent>().map(TraceParent::as_str),
+        Some(parent)
+    );
+    assert_eq!(
+        meta.get::<TraceState>().map(TraceState::as_str),
+        Some(state)
+    );
+    for prefix in [AttributePrefix::CloudEventsColon, AttributePrefix::Ce] {
+        let properties = binding::properties_with(stored, prefix).unwrap();
+        let headers = properties.headers().clone().unwrap();
+        let header = format!("{}traceparent", prefix.as_str());
+        assert!(
+            headers.inner().contains_key(header.as_str()),
+            "{header} in {headers:?}"
+        );
+        let consumed = binding::decode(&properties, stored.data().as_bytes()).unwrap();
+        let meta = consumed.metadata();
+        assert_eq!(
+            meta.get::<TraceParent>().map(TraceParent::as_str),
+            Some(parent)
+        );
+        assert_eq!(
+            meta.get::<TraceState>().map(TraceState::as_str),
+            Some(state)
+        );
+    }
 }

@@ -144,6 +144,15 @@ impl AnyEnvelope {
         &self.meta
     }
 
+    /// The metadata, to change before the envelope is stored or dispatched.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(dead_code, reason = "used only by the backends that run units of work")
+    )]
+    pub(crate) fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.meta
+    }
+
     /// Whether the payload is an `E`.
     pub fn is<E: Message>(&self) -> bool {
         self.payload.as_any().is::<E>()

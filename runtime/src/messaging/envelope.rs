@@ -2,6 +2,7 @@
 
 use crate::messaging::message::Message;
 use crate::messaging::stamp;
+use crate::messaging::trace;
 use crate::messaging::values::{ContextValue, Values};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
@@ -43,6 +44,7 @@ impl Metadata {
     /// Fresh root metadata carrying the context values the caller attached.
     #[inline(always)]
     pub(crate) fn root_with(source: &'static str, values: Values) -> Metadata {
+        let values = trace::root(values);
         let (id, occurred_on) = stamp::now();
         Metadata {
             id,
@@ -65,7 +67,7 @@ impl Metadata {
             correlation_id: cause.correlation_id,
             causation_id: Some(cause.id),
             source: Cow::Borrowed(source),
-            values: cause.values.clone(),
+            values: trace::follow_up(&cause.values),
         }
     }
 

@@ -20,4 +20,5 @@ pub(crate) mod payload;
 pub(crate) mod process;
 
 pub(crate) mod stamp;
+pub(crate) mod trace;
 pub(crate) mod values;

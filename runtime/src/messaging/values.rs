@@ -121,6 +121,51 @@ impl Values {
         Values(Some(Arc::new(list)))
     }
 
+    /// These values without the value of type `T`, attached or read from the wire.
+    #[cfg_attr(
+        not(feature = "opentelemetry"),
+        allow(dead_code, reason = "used by the trace context's capture")
+    )]
+    pub(crate) fn without<T: ContextValue>(&self) -> Values {
+        let Some(old) = &self.0 else {
+            return Values::default();
+        };
+        let list = List {
+            typed: old
+                .typed
+                .iter()
+                .filter(|t| t.type_id != TypeId::of::<T>())
+                .cloned()
+                .collect(),
+            wire: old
+                .wire
+                .iter()
+                .filter(|w| Some(w.attribute.as_str()) != T::ATTRIBUTE)
+                .map(Wire::fresh)
+                .collect(),
+        };
+        if list.typed.is_empty() && list.wire.is_empty() {
+            return Values::default();
+        }
+        Values(Some(Arc::new(list)))
+    }
+
+    /// Whether a value travels as `attribute`, attached or read from the wire (whether or
+    /// not its text reads as a typed value).
+    #[cfg_attr(
+        not(feature = "opentelemetry"),
+        allow(dead_code, reason = "used by the trace context's capture")
+    )]
+    pub(crate) fn has_attribute(&self, attribute: &str) -> bool {
+        let Some(list) = self.0.as_deref() else {
+            return false;
+        };
+        list.typed
+            .iter()
+            .any(|t| t.attribute.as_ref().is_some_and(|(a, _)| *a == attribute))
+            || list.wire.iter().any(|w| w.attribute == attribute)
+    }
+
     /// The values carried by extension attributes read from the wire.
     pub(crate) fn from_wire(attributes: Vec<(String, String)>) -> Values {
         if attributes.is_empty() {

@@ -30,6 +30,7 @@ use crate::messaging::aggregate::Aggregate;
 use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
 use crate::messaging::bus::scoped::Scope;
+use crate::messaging::trace;
 use crate::persistence::aggregate::{LoadError, Loaded};
 use crate::persistence::event::StoredEvent;
 use crate::persistence::event::{NewEvent, Replayed};
@@ -650,7 +651,10 @@ fn rows(
     let mut streams = Vec::new();
     let mut events = Vec::new();
     let mut unstorable = None;
-    for (stream, expected, recorded) in collected {
+    for (stream, expected, mut recorded) in collected {
+        for event in &mut recorded {
+            trace::commit(&mut event.metadata_mut().values);
+        }
         match recorded.iter().map(new_event).collect() {
             Ok(rows) => streams.push((stream, expected, rows)),
             Err(error) => unstorable = unstorable.or(Some(error)),

@@ -12,6 +12,11 @@
 //! beside the databases first; `two-contexts --catalog DIR` writes it into `DIR` and stops
 //! there, with no broker.
 //!
+//! The program installs `tracing-opentelemetry` with an in-memory exporter and prints the
+//! order's one trace: the span ordering paid it in, the handlers of its unit of work, and
+//! shipping's dispatch and handler, a child of that span across RabbitMQ (the event carries
+//! it as its `traceparent`).
+//!
 //! Run against local servers: `scripts/test --run cargo run -p tidings-examples --features amqp --bin two-contexts`
 //! or, with a broker already running, `cargo run -p tidings-examples --features amqp --bin two-contexts [amqp-uri]`
 //! (default: `$TIDINGS_AMQP`, else `$TIDINGS_TEST_AMQP` as `scripts/test` exports it, else
@@ -21,6 +26,7 @@ mod catalog;
 mod contract;
 mod ordering;
 mod shipping;
+mod trace;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -69,6 +75,7 @@ fn write_catalog(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>
 }
 
 async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let traces = trace::install()?;
     let dir = std::env::temp_dir().join("tidings-two-contexts");
     write_catalog(&dir)?;
     declare(uri).await?;
@@ -108,12 +115,23 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis()
     );
-    ordering.pay(&order, 4_250)?;
+    // Paid in a span of its own: the trace the order's messages carry.
+    let paying = tracing::info_span!("ordering.pay", order = %order);
+    let trace = trace::trace_id(&paying);
+    paying.in_scope(|| ordering.pay(&order, 4_250))?;
+    drop(paying);
 
+    // Until the shipment is recorded, and shipping's handler span has ended.
     let started = Instant::now();
     let shipped = loop {
         if let Some(amount) = shipping.shipment(&order)? {
-            break Some(amount);
+            let spans = traces.of(trace);
+            if spans
+                .iter()
+                .any(|span| trace::is_handler(span, "shipping.record_shipment"))
+            {
+                break Some((amount, spans));
+            }
         }
         if started.elapsed() > TIMEOUT {
             break None;
@@ -127,17 +145,20 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
     relay?;
     consumer?;
     match shipped {
-        Some(amount) => {
+        Some((amount, spans)) => {
             println!(
                 "done: order {order} paid in ordering, published by the relay, shipped by \
                  shipping ({amount} cents) in {:.0?}",
                 started.elapsed()
             );
+            let tree = trace::tree(&spans)
+                .map_err(|why| format!("the order's spans are not one trace: {why}"))?;
+            println!("one trace, {trace}, across both services:\n{tree}");
             Ok(())
         }
         None => Err(format!(
-            "no shipment recorded for order {order} within {TIMEOUT:?}: the relay or the \
-             consumer could not get through to RabbitMQ at {uri}"
+            "no shipment recorded for order {order}, in the order's trace, within \
+             {TIMEOUT:?}: the relay or the consumer could not get through to RabbitMQ at {uri}"
         )
         .into()),
     }

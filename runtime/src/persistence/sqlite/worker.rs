@@ -47,8 +47,10 @@ impl Worker {
         }
     }
 
-    /// Runs `job` on the worker's thread; its output once it has run. `None` if the thread is
-    /// gone (it panicked in a job, which the job's own answer reports).
+    /// Runs `job` on the worker's thread, inside the caller's current span (so the spans of
+    /// the handlers it runs, and the trace context of the events it commits, are the
+    /// caller's); its output once it has run. `None` if the thread is gone (it panicked in a
+    /// job, which the job's own answer reports).
     pub(crate) fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
@@ -59,8 +61,9 @@ impl Worker {
             waker: None,
         }));
         let filled = Filled(slot.clone());
+        let span = tracing::Span::current();
         let job: Job = Box::new(move || {
-            let value = job();
+            let value = span.in_scope(job);
             filled.fill(Some(value));
         });
         let sent = self

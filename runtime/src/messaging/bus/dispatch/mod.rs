@@ -26,6 +26,7 @@ use crate::messaging::erased::{ErasedCommand, ErasedEvent, Queued};
 use crate::messaging::error::{FailureReason, HandlerFailure};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::MessageKind;
+use crate::messaging::trace;
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::pin;
@@ -62,16 +63,20 @@ macro_rules! message_span {
     };
 }
 
-/// The span of an event's dispatch: a child of the handler that published it, if any.
+/// The span of an event's dispatch: a child of the handler that published it, if any; at the
+/// root of a dispatch, a child of the trace context the event carries (see `trace.rs`).
 fn publish_span(cause: Option<&Span>, event: &'static str, meta: &Metadata) -> Span {
     match cause {
         Some(cause) => message_span!(cause; "tidings.publish", event = event, meta),
-        None => message_span!(; "tidings.publish", event = event, meta),
+        None => root(
+            message_span!(; "tidings.publish", event = event, meta),
+            meta,
+        ),
     }
 }
 
 /// The span of a command's or query's dispatch: a child of the handler that queued or sent
-/// it, if any.
+/// it, if any; at the root of a dispatch, a child of the trace context the message carries.
 fn request_span(
     kind: MessageKind,
     cause: Option<&Span>,
@@ -82,10 +87,19 @@ fn request_span(
         (MessageKind::Query, Some(cause)) => {
             message_span!(cause; "tidings.query", query = name, meta)
         }
-        (MessageKind::Query, None) => message_span!(; "tidings.query", query = name, meta),
+        (MessageKind::Query, None) => {
+            root(message_span!(; "tidings.query", query = name, meta), meta)
+        }
         (_, Some(cause)) => message_span!(cause; "tidings.send", command = name, meta),
-        (_, None) => message_span!(; "tidings.send", command = name, meta),
+        (_, None) => root(message_span!(; "tidings.send", command = name, meta), meta),
     }
+}
+
+/// `span`, the root span of a dispatch, made a child of the trace context `meta` carries.
+#[inline(always)]
+fn root(span: Span, meta: &Metadata) -> Span {
+    trace::adopt(&span, &meta.values);
+    span
 }
 
 /// Logs a handler's failure: an error the handler declared at WARN (a business rule said no),
