@@ -175,6 +175,8 @@ impl PostgresTransaction {
     /// is sent at least once: a scheduler killed after that commit, before it removed the
     /// command's row, sends it again a minute later. The envelope (and so
     /// `ctx.metadata().id`) is the same each time, for a handler that must notice a repeat.
+    /// A cancel while a delivery is sending it (the minute it holds the row) removes the row
+    /// and answers `true`, but does not stop that send.
     pub async fn send_at<C: Command>(
         &self,
         at: DateTime<Utc>,
