@@ -8,12 +8,24 @@
 //! cancels that timeout, records `ChargePayment` and ends it paid) or times out (which
 //! records `CancelOrder` and ends it cancelled). Each step counts what moved it, without
 //! guarding, so a timeout delivered twice in effect shows as a count of two.
+//!
+//! A paid order also schedules the command `ShipOrder` a little later (declared with the
+//! process, in each node), which a scheduler
+//! sends: its handler commits a unit of work of its own on the order's `Shipment`, so a
+//! scheduler killed after that commit and before it removed the command's row leaves the
+//! command to be sent again once its lease is over. The shipment is shipped once and notes
+//! each repeat (`ShipmentRepeated`): the test sees that a repeat happened and had no effect.
+//! An order marked `die_after_shipping` makes the scheduler that ships it kill itself with
+//! SIGKILL right after that commit, so the repeat happens in every run.
 
 use std::future::Future;
 use std::time::Duration;
 use tidings::broadcast::{Delivered, InboxError};
 use tidings::persistence::schedule::DueDelivery;
-use tidings::{AnyEnvelope, BoxError, Bus, DomainEvent, Envelope, ScheduleId, Step};
+use tidings::{
+    Aggregate, AggregateEvent, AnyEnvelope, BoxError, Bus, BusBuilder, DomainEvent, Envelope,
+    ScheduleId, Step,
+};
 
 /// Starts the order `order`; `stock_ms` is how long it waits for its stock once its grace
 /// period of `grace_ms` is over.
@@ -23,6 +35,10 @@ pub struct OrderStarted {
     pub order: u32,
     pub grace_ms: u64,
     pub stock_ms: u64,
+    /// How long after its payment the order is shipped.
+    pub ship_ms: u64,
+    /// Whether the scheduler that ships it kills itself right after the shipment commits.
+    pub die_after_shipping: bool,
 }
 
 /// The grace period is over (a timeout).
@@ -67,6 +83,86 @@ pub struct CancelOrder {
     pub order: u32,
 }
 
+/// Why a shipment failed: its unit of work's error, as text.
+#[derive(Debug)]
+pub struct ShipError(pub String);
+
+impl std::fmt::Display for ShipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the shipment failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for ShipError {}
+
+/// The order was shipped.
+#[derive(DomainEvent, Debug, Clone)]
+#[event(name = "killed.order_shipped")]
+pub struct OrderShipped {
+    pub order: u32,
+}
+
+/// `ShipOrder` came again for an order already shipped, and changed nothing.
+#[derive(DomainEvent, Debug, Clone)]
+#[event(name = "killed.shipment_repeated")]
+pub struct ShipmentRepeated {
+    pub order: u32,
+}
+
+/// The events of an order's shipment.
+#[derive(AggregateEvent, Debug, Clone)]
+pub enum ShipmentEvent {
+    Shipped(OrderShipped),
+    Repeated(ShipmentRepeated),
+}
+
+/// An order's shipment, on the stream [`shipment`].
+#[derive(Debug, Default)]
+pub struct Shipment {
+    pub shipped: bool,
+}
+
+impl Aggregate for Shipment {
+    type Event = ShipmentEvent;
+
+    fn apply(&mut self, event: &ShipmentEvent) {
+        if let ShipmentEvent::Shipped(_) = event {
+            self.shipped = true;
+        }
+    }
+}
+
+impl Shipment {
+    /// Ships the order once: again, it only notes the repeat.
+    pub fn ship(&self, order: u32) -> Result<Vec<ShipmentEvent>, std::convert::Infallible> {
+        Ok(vec![if self.shipped {
+            ShipmentRepeated { order }.into()
+        } else {
+            OrderShipped { order }.into()
+        }])
+    }
+}
+
+/// The stream of order `order`'s shipment.
+pub fn shipment(order: u32) -> String {
+    format!("shipment-{order}")
+}
+
+/// What a node does once a `ShipOrder` committed: with `die_after_shipping`, the first time
+/// (`shipped_now`), it kills its own process with SIGKILL before the scheduler removes the
+/// command's row.
+pub fn after_shipping(die_after_shipping: bool, shipped_now: bool) {
+    if die_after_shipping && shipped_now {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        // The signal is on its way; nothing after this point runs.
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// Where an order is.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
@@ -84,6 +180,8 @@ pub struct OrderState {
     pub order: u32,
     pub stage: Stage,
     pub stock_ms: u64,
+    pub ship_ms: u64,
+    pub die_after_shipping: bool,
     pub stock_timeout: Option<ScheduleId>,
     pub grace_fired: u32,
     pub stock_timeouts_fired: u32,
@@ -100,6 +198,8 @@ impl OrderState {
         self.order = event.order;
         self.stage = Stage::Started;
         self.stock_ms = event.stock_ms;
+        self.ship_ms = event.ship_ms;
+        self.die_after_shipping = event.die_after_shipping;
         let order = event.order;
         step.timeout_after(Duration::from_millis(event.grace_ms), GraceEnded { order });
         Ok(())
@@ -141,10 +241,19 @@ impl OrderState {
 }
 
 /// Declares the process `KilledOrder` on `$store` (`sqlite` or `postgres`), its state an
-/// [`OrderState`].
+/// [`OrderState`], and the command `ShipOrder` its payment step schedules (declared here, in
+/// the node that handles it, since a command no linked handler takes fails `build()`).
 #[macro_export]
 macro_rules! killed_order_process {
     ($store:ident) => {
+        /// Ships a paid order: scheduled by the payment step, sent by a scheduler.
+        #[derive(tidings::Command, Debug, Clone)]
+        #[command(name = "killed.ship_order", error = $crate::killed::ShipError)]
+        pub struct ShipOrder {
+            pub order: u32,
+            pub die_after_shipping: bool,
+        }
+
         #[derive(tidings::Process, Default, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         #[process(name = "killed.order", store = $store)]
@@ -190,7 +299,15 @@ macro_rules! killed_order_process {
                 _: &tidings::Envelope<StockConfirmed>,
                 step: &mut tidings::Step<'_>,
             ) -> Result<(), tidings::BoxError> {
-                self.0.stock_confirmed(step)
+                self.0.stock_confirmed(step)?;
+                step.send_after(
+                    std::time::Duration::from_millis(self.0.ship_ms),
+                    ShipOrder {
+                        order: self.0.order,
+                        die_after_shipping: self.0.die_after_shipping,
+                    },
+                );
+                Ok(())
             }
         }
 
@@ -231,7 +348,15 @@ pub trait Node {
     ) -> impl Future<Output = Result<Delivered, InboxError>>;
     /// The inbox's `deliver_due` at the current time.
     fn deliver_due(&self, bus: &Bus) -> impl Future<Output = Result<DueDelivery, InboxError>>;
+    /// The node's bus with what its handlers take (the store `ShipOrder`'s handler commits
+    /// through).
+    fn provide(&self, bus: BusBuilder) -> BusBuilder;
 }
+
+/// How long a node's inbox holds a scheduled command while sending it: a second, so a
+/// command whose scheduler was killed after its handler committed is sent again within the
+/// run.
+pub const COMMAND_LEASE: Duration = Duration::from_secs(1);
 
 /// How many incoming events the runner delivers before it removes them: a runner killed
 /// in between delivers them again, and the inbox finds them handled.
@@ -249,14 +374,14 @@ where
         .build()?;
     runtime.block_on(async {
         let node = open.await?;
-        let bus = Bus::builder().build()?;
+        let bus = node.provide(Bus::builder()).build()?;
         run(&node, &bus, role).await;
         Ok(())
     })
 }
 
 /// What a node does: `runner` delivers the incoming events in order, `scheduler` the due
-/// timeouts. Runs until killed; a failed delivery is reported on stderr and tried again.
+/// timeouts and commands. Runs until killed; a failed delivery is reported on stderr and tried again.
 pub async fn run<N: Node>(node: &N, bus: &Bus, role: &str) {
     let idle = Duration::from_millis(2);
     loop {

@@ -2,7 +2,7 @@
 //! transaction of its own that removes its row, runs its handlers lent that transaction, and
 //! commits their effects (and the events they record) with the removal. A command is sent
 //! outside that transaction, since its handler commits a unit of work of its own: its row is
-//! held for [`command_lease`], the command sent, and the row removed once it succeeded. A
+//! held for the inbox's command lease, the command sent, and the row removed once it succeeded. A
 //! backend says how it claims, holds and removes a row and how it keeps a failed one for
 //! later.
 
@@ -61,14 +61,15 @@ pub(crate) trait DueMessages: Sync {
 
     /// Removes the row of the message `id`, in a transaction of its own.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// How long a scheduled command is held for the delivery that sends it: another delivery
+    /// sends it again after this if the first never removed its row (killed after the
+    /// command's handler committed, say), so a command is delivered at least once.
+    fn command_lease(&self) -> std::time::Duration;
 }
 
-/// How long a scheduled command is held for the delivery that sends it: another delivery
-/// sends it again after this if the first never removed its row (killed after the command's
-/// handler committed, say), so a command is delivered at least once.
-pub(crate) fn command_lease() -> chrono::Duration {
-    chrono::Duration::seconds(60)
-}
+/// How long a scheduled command is held for its delivery unless the inbox says otherwise.
+pub(crate) const COMMAND_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What became of a claimed command.
 enum Sent {
@@ -80,8 +81,9 @@ enum Sent {
     Failed(String),
 }
 
-/// Sends the command `envelope`, claimed in `tx`: gives the row back, holds it for
-/// [`command_lease`], sends the command, and removes the row once that succeeded.
+/// Sends the command `envelope`, claimed in `tx`: gives the row back, holds it for the
+/// inbox's [command lease](DueMessages::command_lease), sends the command, and removes the row
+/// once that succeeded.
 async fn send_claimed<D: DueMessages>(
     due: &D,
     bus: &Bus,
@@ -92,11 +94,8 @@ async fn send_claimed<D: DueMessages>(
 ) -> Result<Sent, InboxError> {
     let store_error = |source| store(row.id.clone(), source);
     tx.rollback().await.map_err(store_error)?;
-    if !due
-        .hold(&row.id, now, now + command_lease())
-        .await
-        .map_err(store_error)?
-    {
+    let until = crate::messaging::process::later(now, due.command_lease());
+    if !due.hold(&row.id, now, until).await.map_err(store_error)? {
         return Ok(Sent::Taken);
     }
     let command = match envelope.into_command() {

@@ -186,7 +186,7 @@ impl<'a> Step<'a> {
     /// Schedules `event` (a timeout, which one of the process's `On` impls handles) for
     /// `delay` after the step. Keep the id to [`cancel`](Step::cancel) it.
     pub fn timeout_after<E: DomainEvent>(&mut self, delay: Duration, event: E) -> ScheduleId {
-        let at = self.now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let at = later(self.now, delay);
         self.timeout_at(at, event)
     }
 
@@ -202,7 +202,7 @@ impl<'a> Step<'a> {
     /// (at least once: see the transactions' `send_at`). Keep the id to
     /// [`cancel`](Step::cancel) it.
     pub fn send_after<C: Command>(&mut self, delay: Duration, command: C) -> ScheduleId {
-        let at = self.now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let at = later(self.now, delay);
         self.send_at(at, command)
     }
 
@@ -257,5 +257,36 @@ impl std::fmt::Debug for Step<'_> {
             .field("cancelled", &self.cancelled)
             .field("ended", &self.ended)
             .finish_non_exhaustive()
+    }
+}
+
+/// The time `delay` after `from`: the latest time there is when that is beyond it (a delay
+/// of `Duration::MAX`, say), never a panic.
+pub(crate) fn later(from: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|delay| from.checked_add_signed(delay))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::later;
+    use chrono::{DateTime, TimeZone, Utc};
+    use std::time::Duration;
+
+    #[test]
+    fn a_delay_beyond_the_last_date_ends_there_instead_of_panicking() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 3, 0, 0).unwrap();
+        assert_eq!(
+            later(now, Duration::from_secs(90)),
+            Utc.with_ymd_and_hms(2026, 12, 7, 3, 1, 30).unwrap()
+        );
+        assert_eq!(later(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        let near_the_end = DateTime::<Utc>::MAX_UTC - chrono::Duration::seconds(1);
+        assert_eq!(
+            later(near_the_end, Duration::from_secs(3600)),
+            DateTime::<Utc>::MAX_UTC
+        );
     }
 }

@@ -14,9 +14,10 @@
 //! each event in a transaction of its own that removes its row, runs its handlers (lent the
 //! transaction, as for any delivered event) and commits their effects with the removal. A
 //! command's handler commits a unit of work of its own, so a command is sent outside its row's
-//! transaction: the delivery holds the row for a minute, sends the command, and removes the
-//! row once its handler succeeded; a delivery killed in between leaves the row to be sent
-//! again after that minute (at least once, with the same envelope each time). Any
+//! transaction: the delivery holds the row for the inbox's command lease (a minute unless
+//! `with_command_lease` says otherwise), sends the command, and removes the row once its
+//! handler succeeded; a delivery killed in between leaves the row to be sent again once the
+//! lease is over (at least once, with the same envelope each time). Any
 //! number of instances may deliver from one database: a row is claimed by its transaction
 //! (SQLite's single writer; on PostgreSQL a row lock that other deliveries skip, so they
 //! deliver other rows meanwhile), and an instance killed half way rolls back, leaving the row
@@ -145,7 +146,7 @@ pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     allow(dead_code, reason = "used only by the backends")
 )]
 pub(crate) fn after(delay: Duration) -> DateTime<Utc> {
-    Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+    crate::messaging::process::later(Utc::now(), delay)
 }
 
 /// How long a message whose handlers failed `attempts` times waits before it is due again:

@@ -3,15 +3,35 @@
 //!
 //! Usage: `process_node <database file> runner|scheduler`
 
+use std::sync::Arc;
 use tidings::broadcast::sqlite::SqliteInbox;
 use tidings::broadcast::{Delivered, Inbox, InboxError};
 use tidings::persistence::schedule::DueDelivery;
-use tidings::{AnyEnvelope, Bus};
-use tidings_tests::killed::{self, GraceEnded, OrderStarted, StockConfirmed, StockTimedOut};
+use tidings::persistence::sqlite::SqliteStore;
+use tidings::{handler, AnyEnvelope, Bus, BusBuilder, Context};
+use tidings_tests::killed::{
+    self, GraceEnded, OrderStarted, ShipError, Shipment, StockConfirmed, StockTimedOut,
+};
 
 tidings_tests::killed_order_process!(sqlite);
 
-struct Node(SqliteInbox);
+/// Ships the order in a unit of work of its own (see `killed::after_shipping`).
+#[handler]
+fn ship(command: ShipOrder, store: &SqliteStore, ctx: &Context) -> Result<(), ShipError> {
+    let done = store
+        .execute(
+            ctx,
+            &killed::shipment(command.order),
+            |shipment: &Shipment| shipment.ship(command.order),
+        )
+        .map_err(|error| ShipError(error.to_string()))?;
+    // The stream's first event was this one's: it shipped the order.
+    let shipped_now = done.value().version() == 1;
+    killed::after_shipping(command.die_after_shipping, shipped_now);
+    Ok(())
+}
+
+struct Node(SqliteInbox, Arc<SqliteStore>);
 
 impl killed::Node for Node {
     async fn next_incoming(&self, limit: i64) -> Vec<(i64, String)> {
@@ -40,6 +60,10 @@ impl killed::Node for Node {
     async fn deliver_due(&self, bus: &Bus) -> Result<DueDelivery, InboxError> {
         self.0.deliver_due(bus, chrono::Utc::now()).await
     }
+
+    fn provide(&self, bus: BusBuilder) -> BusBuilder {
+        bus.provide_arc(self.1.clone())
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,5 +71,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [path, role] = args.as_slice() else {
         return Err("usage: process_node <database file> runner|scheduler".into());
     };
-    killed::serve(role, async { Ok(Node(SqliteInbox::open(path)?)) })
+    killed::serve(role, async {
+        let inbox = SqliteInbox::open(path)?.with_command_lease(killed::COMMAND_LEASE);
+        Ok(Node(inbox, Arc::new(SqliteStore::open(path)?)))
+    })
 }

@@ -3,16 +3,37 @@
 //!
 //! Usage: `process_node_postgres <server url> <schema> runner|scheduler`
 
+use std::sync::Arc;
 use tidings::broadcast::postgres::PostgresInbox;
 use tidings::broadcast::{Delivered, Inbox, InboxError};
 use tidings::persistence::postgres::sqlx::{self, postgres::PgConnectOptions};
+use tidings::persistence::postgres::PostgresStore;
 use tidings::persistence::schedule::DueDelivery;
-use tidings::{AnyEnvelope, Bus};
-use tidings_tests::killed::{self, GraceEnded, OrderStarted, StockConfirmed, StockTimedOut};
+use tidings::{handler, AnyEnvelope, Bus, BusBuilder, Context};
+use tidings_tests::killed::{
+    self, GraceEnded, OrderStarted, ShipError, Shipment, StockConfirmed, StockTimedOut,
+};
 
 tidings_tests::killed_order_process!(postgres);
 
-struct Node(PostgresInbox);
+/// Ships the order in a unit of work of its own (see `killed::after_shipping`).
+#[handler]
+async fn ship(command: ShipOrder, store: &PostgresStore, ctx: &Context) -> Result<(), ShipError> {
+    let done = store
+        .execute(
+            ctx,
+            &killed::shipment(command.order),
+            |shipment: &Shipment| shipment.ship(command.order),
+        )
+        .await
+        .map_err(|error| ShipError(error.to_string()))?;
+    // The stream's first event was this one's: it shipped the order.
+    let shipped_now = done.value().version() == 1;
+    killed::after_shipping(command.die_after_shipping, shipped_now);
+    Ok(())
+}
+
+struct Node(PostgresInbox, Arc<PostgresStore>);
 
 impl killed::Node for Node {
     async fn next_incoming(&self, limit: i64) -> Vec<(i64, String)> {
@@ -38,6 +59,10 @@ impl killed::Node for Node {
     async fn deliver_due(&self, bus: &Bus) -> Result<DueDelivery, InboxError> {
         self.0.deliver_due(bus, chrono::Utc::now()).await
     }
+
+    fn provide(&self, bus: BusBuilder) -> BusBuilder {
+        bus.provide_arc(self.1.clone())
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -49,9 +74,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = options.options([("search_path", schema.as_str())]);
     killed::serve(role, async {
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(3)
             .connect_with(options)
             .await?;
-        Ok(Node(PostgresInbox::open(pool).await?))
+        let store = PostgresStore::open(pool.clone()).await?;
+        let inbox = PostgresInbox::open(pool)
+            .await?
+            .with_command_lease(killed::COMMAND_LEASE);
+        Ok(Node(inbox, Arc::new(store)))
     })
 }

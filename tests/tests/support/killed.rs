@@ -2,7 +2,9 @@
 //! steps with timeouts (`tidings_tests::killed`) by a runner and two schedulers in processes
 //! of their own, one of which is killed with SIGKILL at a random moment, again and again,
 //! and started again. Every order ends in the state its choices call for, each command it
-//! issues is stored once, each timeout moves it once, and nothing stays scheduled.
+//! issues is stored once, each timeout moves it once, each paid order is shipped once (by a
+//! scheduled command, sent again when its scheduler was killed after the shipment committed,
+//! which a few orders make sure of), and nothing stays scheduled.
 //!
 //! Every random choice comes from one seed: `TIDINGS_TEST_SEED`, or a random one, printed
 //! first (a failing run shows it). Each backend's test binary implements [`Db`] and calls
@@ -11,6 +13,7 @@
 #![allow(dead_code, unreachable_pub, async_fn_in_trait)]
 
 use std::collections::{BTreeMap, HashSet};
+use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
 use std::time::{Duration, Instant};
 use tidings_tests::killed::{incoming, OrderStarted, OrderState, Stage, StockConfirmed};
@@ -25,6 +28,9 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(180);
 /// How long an order whose stock is confirmed would wait for it: far longer than the run,
 /// so its stock timeout must be cancelled, never fire.
 pub const PATIENT_MS: u64 = 3_600_000;
+/// Paid orders whose scheduler kills itself right after their shipment commits, before it
+/// removes the `ShipOrder` row: another scheduler must send it again, to no effect.
+pub const DIE_AFTER_SHIPPING: usize = 3;
 
 /// The database the nodes share, as the test sees it.
 pub trait Db {
@@ -89,16 +95,28 @@ pub async fn run<D: Db>(db: &D, seed: u64) {
                     } else {
                         rng.u64(0..300)
                     },
+                    ship_ms: rng.u64(0..300),
+                    die_after_shipping: false,
                 },
                 confirmable,
             }
         })
         .collect();
+    let mut orders = orders;
+    let mut paid: Vec<usize> = (0..orders.len())
+        .filter(|&o| orders[o].confirmable)
+        .collect();
+    rng.shuffle(&mut paid);
+    for &order in paid.iter().take(DIE_AFTER_SHIPPING) {
+        orders[order].started.die_after_shipping = true;
+    }
     let chunk = ORDERS.div_ceil(KILLS) as usize;
     let mut unfed = orders.chunks(chunk);
     let mut nodes: Vec<Child> = ROLES.iter().map(|role| db.spawn(role)).collect();
     feed(db, &mut unfed).await;
     let mut kills = [0u32; 3];
+    // Schedulers that killed themselves after a shipment, and nodes that exited otherwise.
+    let (mut died_after_shipping, mut crashed) = (0u32, Vec::new());
     let mut confirmed = HashSet::new();
     let started = Instant::now();
     let mut next_kill = Instant::now() + Duration::from_millis(rng.u64(5..80));
@@ -118,9 +136,20 @@ pub async fn run<D: Db>(db: &D, seed: u64) {
             }
         }
         db.add_incoming(&confirmations).await;
+        for (node, role) in nodes.iter_mut().zip(ROLES) {
+            if let Some(status) = node.try_wait().expect("the node's status reads") {
+                if role == "scheduler" && status.signal() == Some(9) {
+                    died_after_shipping += 1;
+                } else {
+                    eprintln!("seed {seed}: the {role} exited on its own ({status})");
+                    crashed.push(format!("the {role} ({status})"));
+                }
+                *node = db.spawn(role);
+            }
+        }
         let ended = instances.iter().filter(|(_, _, ended, _)| *ended).count();
         let total: u32 = kills.iter().sum();
-        if ended == ORDERS as usize && total >= KILLS {
+        if ended == ORDERS as usize && total >= KILLS && db.waiting().await == 0 {
             break;
         }
         if Instant::now() >= next_kill {
@@ -147,11 +176,20 @@ pub async fn run<D: Db>(db: &D, seed: u64) {
     nodes.iter_mut().for_each(kill);
     eprintln!(
         "{ORDERS} orders ended in {:?}; killed the runner {} times and the schedulers {} and {} \
-         times",
+         times; schedulers killed themselves after shipping {died_after_shipping} times",
         started.elapsed(),
         kills[0],
         kills[1],
         kills[2]
+    );
+    assert!(
+        crashed.is_empty(),
+        "seed {seed}: nodes exited other than by SIGKILL: {crashed:?}"
+    );
+    assert!(
+        died_after_shipping as usize <= DIE_AFTER_SHIPPING,
+        "seed {seed}: {died_after_shipping} schedulers killed themselves after shipping, for \
+         {DIE_AFTER_SHIPPING} orders that ask it once each"
     );
     check(db, &orders, seed).await;
 }
@@ -164,6 +202,7 @@ async fn check<D: Db>(db: &D, orders: &[Order], seed: u64) {
         "seed {seed}: one instance per order"
     );
     let streams = db.streams().await;
+    let mut repeats = 0;
     for (key, state, ended, version) in instances {
         let order = &orders[key.parse::<usize>().unwrap()];
         let state: OrderState = serde_json::from_str(&state).unwrap();
@@ -187,7 +226,33 @@ async fn check<D: Db>(db: &D, orders: &[Order], seed: u64) {
             Some(&["killed.confirm_stock".to_owned(), last.to_owned()][..]),
             "{what}: each command stored once"
         );
+        let shipment = streams.get(&format!("shipment-{key}"));
+        if order.confirmable {
+            let shipment = shipment.expect("a paid order is shipped");
+            assert_eq!(
+                shipment.first().map(String::as_str),
+                Some("killed.order_shipped"),
+                "{what}: shipped"
+            );
+            assert!(
+                shipment[1..]
+                    .iter()
+                    .all(|name| name == "killed.shipment_repeated"),
+                "{what}: shipped once, then only repeats noted: {shipment:?}"
+            );
+            repeats += shipment.len() - 1;
+            if order.started.die_after_shipping {
+                assert!(
+                    shipment.len() > 1,
+                    "{what}: its scheduler died after shipping it, so its `ShipOrder` was sent \
+                     again once its lease was over: {shipment:?}"
+                );
+            }
+        } else {
+            assert_eq!(shipment, None, "{what}: a cancelled order is not shipped");
+        }
     }
+    eprintln!("{repeats} `ShipOrder` commands were sent again, to no effect");
     assert_eq!(
         db.waiting().await,
         0,

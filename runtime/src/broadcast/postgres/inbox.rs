@@ -44,6 +44,8 @@ use crate::persistence::StoreError;
 #[derive(Debug, Clone)]
 pub struct PostgresInbox {
     pool: PgPool,
+    /// How long a scheduled command is held for the delivery that sends it.
+    command_lease: std::time::Duration,
 }
 
 impl PostgresInbox {
@@ -53,7 +55,26 @@ impl PostgresInbox {
         let mut conn = pool.acquire().await.map_err(backend)?;
         postgres::migrate(&mut conn).await?;
         drop(conn);
-        Ok(PostgresInbox { pool })
+        Ok(PostgresInbox {
+            pool,
+            command_lease: crate::broadcast::due::COMMAND_LEASE,
+        })
+    }
+
+    /// Holds a scheduled command for `lease` while a delivery sends it (a minute unless set):
+    /// a scheduler killed after the command's handler committed but before the command's row
+    /// was removed leaves it held, and another sends it again once `lease` is over. Make it
+    /// longer than the command's handler may take, or a slow handler's command is sent
+    /// again while it still runs. See
+    /// [`persistence::schedule`](crate::persistence::schedule).
+    pub fn with_command_lease(mut self, lease: std::time::Duration) -> PostgresInbox {
+        self.command_lease = lease;
+        self
+    }
+
+    /// How long a scheduled command is held while a delivery sends it.
+    pub(crate) fn command_lease(&self) -> std::time::Duration {
+        self.command_lease
     }
 
     /// The pool, for reading what the handlers wrote.

@@ -87,6 +87,11 @@ impl PostgresInbox {
 
 impl DueMessages for PostgresInbox {
     type Tx = PostgresTransaction;
+
+    fn command_lease(&self) -> std::time::Duration {
+        PostgresInbox::command_lease(self)
+    }
+
     /// Deliveries run side by side, each on a connection of its own.
     type Turn = ();
 

@@ -50,6 +50,8 @@ pub struct SqliteInbox {
     /// The thread a delivery opens its transaction on: `BEGIN IMMEDIATE` may wait for another
     /// writer, and never on the executor's thread.
     worker: Arc<OnceLock<Worker>>,
+    /// How long a scheduled command is held for the delivery that sends it.
+    pub(super) command_lease: std::time::Duration,
 }
 
 impl SqliteInbox {
@@ -71,7 +73,27 @@ impl SqliteInbox {
             conn: Arc::new(Mutex::new(conn)),
             turn: Arc::default(),
             worker: Arc::default(),
+            command_lease: crate::broadcast::due::COMMAND_LEASE,
         })
+    }
+
+    /// Holds a scheduled command for `lease` while a delivery sends it (a minute unless set):
+    /// a scheduler killed after the command's handler committed but before the command's row
+    /// was removed leaves it held, and another sends it again once `lease` is over. Make it
+    /// longer than the command's handler may take, or a slow handler's command is sent
+    /// again while it still runs. See
+    /// [`persistence::schedule`](crate::persistence::schedule).
+    ///
+    /// ```
+    /// # use tidings::broadcast::sqlite::SqliteInbox;
+    /// use std::time::Duration;
+    /// let inbox = SqliteInbox::open_in_memory()?.with_command_lease(Duration::from_secs(300));
+    /// # let _ = inbox;
+    /// # Ok::<(), tidings::persistence::StoreError>(())
+    /// ```
+    pub fn with_command_lease(mut self, lease: std::time::Duration) -> SqliteInbox {
+        self.command_lease = lease;
+        self
     }
 
     /// Runs `f` on the inbox's connection, between deliveries: to create the handlers' tables,

@@ -100,6 +100,11 @@ impl SqliteInbox {
 
 impl DueMessages for SqliteInbox {
     type Tx = SqliteTransaction;
+
+    fn command_lease(&self) -> std::time::Duration {
+        self.command_lease
+    }
+
     /// No other delivery begins on the inbox's connection until this one ends.
     type Turn = OwnedTurn;
 
