@@ -227,3 +227,50 @@ async fn snapshots_are_written_in_the_transaction_and_loading_starts_from_them()
         .into_value();
     assert_eq!((loaded.state().balance, loaded.version()), (60, 6));
 }
+
+/// Loading decodes each row straight into the aggregate's event; a row that does not decode
+/// is read again whole, and the error names it by position, stream and id.
+#[tokio::test]
+async fn an_event_that_does_not_decode_fails_the_command_naming_it() {
+    let (store, _schema) = store(2).await;
+    let bus = Bus::builder().build().unwrap();
+    for cents in [5, 6] {
+        store
+            .execute(&bus, "account-9", |a: &Account| a.deposit(cents))
+            .await
+            .unwrap();
+    }
+    let (position, id): (i64, String) = sqlx::query_as(
+        "UPDATE tidings_events SET data = '{\"cents\": \"six\"}'
+         WHERE stream = 'account-9' AND stream_version = 2 RETURNING position, id::text",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    let error = store
+        .execute(&bus, "account-9", |a: &Account| a.deposit(7))
+        .await
+        .unwrap_err();
+    let tidings::persistence::UnitOfWorkError::Work {
+        error: tidings::persistence::CommandError::Load(load),
+        ..
+    } = &error
+    else {
+        panic!("expected the load to fail, got {error}")
+    };
+    let tidings::persistence::LoadError::Decode(decode) = &**load else {
+        panic!("expected the load to fail on the event's data, got {load}")
+    };
+    assert_eq!(
+        (
+            decode.position,
+            decode.stream.as_str(),
+            decode.id.to_string()
+        ),
+        (position as u64, "account-9", id)
+    );
+    assert!(
+        error.to_string().contains(&format!("position {position}")),
+        "{error}"
+    );
+}

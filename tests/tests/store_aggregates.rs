@@ -226,6 +226,57 @@ fn an_event_of_another_aggregate_is_a_typed_error_naming_where() {
     );
 }
 
+/// Loading through a unit of work decodes each row straight into the aggregate's event; a
+/// row that does not decode is read again whole, and the error names it by position, stream
+/// and id.
+#[test]
+fn an_event_that_does_not_decode_fails_the_load_naming_it() {
+    let store = sqlite();
+    let mut cart = Loaded::<Cart>::new("cart-5");
+    cart.record(CartOpened { owner: "ed".into() });
+    cart.record(ItemAdded { sku: "a".into() });
+    cart.save_sync(&store).unwrap();
+    let (position, id): (i64, Vec<u8>) = store
+        .with_connection(|c| {
+            Ok::<_, StoreError>(c.query_row(
+                "SELECT position, id FROM tidings_events
+                 WHERE stream = 'cart-5' AND stream_version = 2",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    store
+        .execute_batch(
+            "UPDATE tidings_events SET data = '{\"sku\": 7}'
+             WHERE stream = 'cart-5' AND stream_version = 2",
+        )
+        .unwrap();
+    let error = store
+        .unit_of_work(&bus(), |unit| unit.load::<Cart>("cart-5"))
+        .unwrap_err();
+    let UnitOfWorkError::Work {
+        error: LoadError::Decode(decode),
+        ..
+    } = &error
+    else {
+        panic!("expected the load to fail on the event's data, got {error}")
+    };
+    assert_eq!(
+        (
+            decode.position,
+            decode.stream.as_str(),
+            decode.id.as_bytes().as_slice()
+        ),
+        (position as u64, "cart-5", id.as_slice())
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("position {position}")) && text.contains("`cart-5`"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_long_stream_loads_in_pages() {
     let store = sqlite();

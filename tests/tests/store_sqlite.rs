@@ -197,8 +197,20 @@ fn a_refused_append_undoes_only_itself_in_the_callers_transaction() {
         .unwrap();
     // A batch whose second event is stored: its first event is inserted, then undone.
     let fresh = deposit(2);
-    let error =
-        sqlite::append(&tx, "acc-1", ExpectedVersion::Any, &[fresh.clone(), stored]).unwrap_err();
+    let error = sqlite::append(
+        &tx,
+        "acc-1",
+        ExpectedVersion::Any,
+        &[fresh.clone(), stored.clone()],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, StoreError::DuplicateEvent { position: 1, .. }),
+        "{error:?}"
+    );
+    // A single event stored already (here, sent to another stream): its one insert fails and
+    // leaves nothing of itself.
+    let error = sqlite::append(&tx, "acc-2", ExpectedVersion::NoStream, &[stored]).unwrap_err();
     assert!(
         matches!(error, StoreError::DuplicateEvent { position: 1, .. }),
         "{error:?}"

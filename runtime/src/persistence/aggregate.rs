@@ -245,17 +245,16 @@ impl<A: Aggregate> Loaded<A> {
     /// name and version, through the registry (upcasting) otherwise.
     ///
     /// `false` when the row must go through the registry (an older version to upcast, or a
-    /// type of another aggregate): it is not applied, and the caller reads it whole, with its
-    /// metadata, which upcasters may read.
-    pub(crate) fn apply_replayed(&mut self, row: Replayed<'_>) -> Result<bool, LoadError> {
+    /// type of another aggregate), or does not decode: it is not applied, and the caller
+    /// reads it whole, with its metadata, which upcasters may read and an error names it by.
+    pub(crate) fn apply_replayed(&mut self, row: Replayed<'_>) -> bool {
         match A::Event::decode_stored(row.name, row.version, row.data) {
             Some(Ok(event)) => {
                 self.state.apply(&event);
                 self.version = row.stream_version;
-                Ok(true)
+                true
             }
-            Some(Err(source)) => Err(row.error(&self.stream, source).into()),
-            None => Ok(false),
+            Some(Err(_)) | None => false,
         }
     }
 

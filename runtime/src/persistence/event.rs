@@ -256,28 +256,14 @@ pub struct StoredDecodeError {
 }
 
 /// A stored event as loading an aggregate reads it, borrowed from its row: what decoding and
-/// applying it takes, and what names it in an error; not its metadata, which `apply` never
-/// sees.
+/// applying it takes; not its metadata, which `apply` never sees, nor its id. An event that
+/// does not decode this way is read again whole, and the error of that reading names it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Replayed<'r> {
-    pub(crate) position: u64,
     pub(crate) stream_version: u64,
-    pub(crate) id: Uuid,
     pub(crate) name: &'r str,
     pub(crate) version: u32,
     pub(crate) data: &'r str,
-}
-
-impl Replayed<'_> {
-    /// The error that names this event.
-    pub(crate) fn error(&self, stream: &str, source: DecodeError) -> StoredDecodeError {
-        StoredDecodeError {
-            position: self.position,
-            stream: stream.to_owned(),
-            id: self.id,
-            source,
-        }
-    }
 }
 
 /// The context values of `meta` that travel (those whose type names a CloudEvents attribute)

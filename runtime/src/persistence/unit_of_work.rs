@@ -222,13 +222,14 @@ pub(crate) async fn load_in<A: Aggregate, Tx: Transaction>(
     }
     let mut loaded = loaded.unwrap_or_else(|| Loaded::new(stream));
     // Events of the current versions decode straight from their rows; from the first that
-    // must be upcast on, the rest is read whole, metadata included, for the upcasters.
+    // must be upcast (or does not decode) on, the rest is read whole, metadata included, for
+    // the upcasters and for an error that names the event by its id.
     let mut whole_rows = false;
     while !whole_rows {
         let after = loaded.version();
         let read = tx
             .replay(stream, after, PAGE, &mut |row| {
-                if !whole_rows && !loaded.apply_replayed(row)? {
+                if !whole_rows && !loaded.apply_replayed(row) {
                     whole_rows = true;
                 }
                 Ok(())

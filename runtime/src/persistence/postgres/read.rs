@@ -109,7 +109,8 @@ where
 }
 
 /// Hands `each` at most `limit` events of `stream` after version `after`, as loading an
-/// aggregate reads them (six columns of eleven, borrowed from their rows); returns how many.
+/// aggregate reads them (five columns of eleven, borrowed from their rows; the position names
+/// a damaged row in its error); returns how many.
 pub(crate) async fn replay<'c, E>(
     executor: E,
     stream: &str,
@@ -120,7 +121,7 @@ pub(crate) async fn replay<'c, E>(
 where
     E: Executor<'c, Database = Postgres>,
 {
-    let sql = "SELECT position, stream_version, id, name, version, data::text \
+    let sql = "SELECT position, stream_version, name, version, data::text \
          FROM tidings_events WHERE stream = $1 AND stream_version > $2 \
          ORDER BY stream_version LIMIT $3";
     let rows = sqlx::query(sql)
@@ -133,14 +134,12 @@ where
     for row in &rows {
         let at: i64 = row.try_get(0).map_err(backend)?;
         let column = Column { row, at };
-        let version: i32 = column.get(4, "version")?;
+        let version: i32 = column.get(3, "version")?;
         each(Replayed {
-            position: positive(at, at, "position")?,
             stream_version: positive(column.get(1, "stream_version")?, at, "stream_version")?,
-            id: column.get::<PgUuid>(2, "id")?.0,
-            name: column.get(3, "name")?,
+            name: column.get(2, "name")?,
             version: positive(version.into(), at, "version")? as u32,
-            data: column.get(5, "data")?,
+            data: column.get(4, "data")?,
         })?;
     }
     Ok(rows.len())

@@ -22,7 +22,8 @@ pub(super) const LOCATE: &str =
 /// back together with the caller's own writes.
 ///
 /// The same contract as [`EventStore::append`](crate::persistence::EventStore::append). On
-/// error nothing of this call stays in the transaction (it runs in a savepoint), and the
+/// error nothing of this call stays in the transaction (a batch runs in a savepoint; a single
+/// event is one statement, which fails whole), and the
 /// caller's other writes are untouched: whether to commit them is the caller's choice.
 ///
 /// Open the transaction with [`TransactionBehavior::Immediate`](rusqlite::TransactionBehavior)
@@ -48,15 +49,24 @@ pub(super) fn append_in(
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<Appended, StoreError> {
-    tx.execute_batch("SAVEPOINT tidings_append")
-        .map_err(backend)?;
+    if events.len() <= 1 {
+        // At most one statement writes, and a statement that fails leaves nothing of itself
+        // behind: no savepoint is needed to undo it.
+        return write(tx, stream, expected, events)
+            .or_else(|refused| refused.resolve(tx, stream, events));
+    }
+    let run = |sql: &str| {
+        tx.prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map_err(backend)
+    };
+    run("SAVEPOINT tidings_append")?;
     let outcome = write(tx, stream, expected, events);
     if outcome.is_ok() {
-        tx.execute_batch("RELEASE tidings_append")
-            .map_err(backend)?;
+        run("RELEASE tidings_append")?;
     } else {
-        tx.execute_batch("ROLLBACK TO tidings_append; RELEASE tidings_append")
-            .map_err(backend)?;
+        run("ROLLBACK TO tidings_append")?;
+        run("RELEASE tidings_append")?;
     }
     outcome.or_else(|refused| refused.resolve(tx, stream, events))
 }
