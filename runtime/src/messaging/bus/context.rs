@@ -43,7 +43,8 @@ impl Context {
         }
     }
 
-    /// The metadata of the message being handled.
+    /// The metadata of the message being handled: its id (`ctx.metadata().id()`),
+    /// occurred-on time, correlation and causation ids and context values.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
     }
