@@ -123,7 +123,7 @@ fn handlers_for(n: usize) -> Vec<fn(u64)> {
 #[inline]
 fn stamped<E: tidings::Message>(event: E) -> Stamped<E> {
     let envelope = Envelope::new(event);
-    let (id, occurred_on) = (envelope.id(), envelope.occurred_on());
+    let (id, occurred_on) = (envelope.metadata().id(), envelope.metadata().occurred_on());
     Stamped {
         id,
         occurred_on,
@@ -234,7 +234,7 @@ fn publish(c: &mut Criterion) {
                 for handler in &direct {
                     handler(envelope.value);
                 }
-                black_box(envelope.id());
+                black_box(envelope.metadata().id());
             })
         });
         let manual = manual_registry();
@@ -401,7 +401,7 @@ fn send(c: &mut Criterion) {
             let envelope = Envelope::new(Double {
                 value: black_box(7),
             });
-            let id = envelope.id();
+            let id = envelope.metadata().id();
             black_box((double(envelope.into_payload()), id))
         })
     });

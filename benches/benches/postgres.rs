@@ -110,7 +110,7 @@ async fn raw_insert<'c>(
     sqlx::query(RAW_INSERT)
         .bind(last)
         .bind(stream)
-        .bind(events.iter().map(|e| Uuid(e.id())).bind_iter())
+        .bind(events.iter().map(|e| Uuid(e.metadata().id())).bind_iter())
         .bind(events.iter().map(NewEvent::name).bind_iter())
         .bind(events.iter().map(|e| e.version() as i32).bind_iter())
         .bind(events.iter().map(micros).bind_iter())

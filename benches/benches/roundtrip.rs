@@ -187,7 +187,7 @@ fn sqlite_insert(conn: &rusqlite::Connection, stream: &str, version: u64, event:
         .execute(rusqlite::params![
             stream,
             version as i64,
-            event.id().as_bytes().as_slice(),
+            event.metadata().id().as_bytes().as_slice(),
             event.name(),
             event.version(),
             meta.occurred_on().timestamp_nanos_opt().unwrap(),
@@ -433,7 +433,7 @@ async fn pg_insert_batch(tx: &mut sqlx::PgConnection, stream: &str, events: &[Ne
                                   data, ord)",
     )
     .bind(stream)
-    .bind(events.iter().map(|e| PgUuid(e.id())).bind_iter())
+    .bind(events.iter().map(|e| PgUuid(e.metadata().id())).bind_iter())
     .bind(events.iter().map(NewEvent::name).bind_iter())
     .bind(events.iter().map(|e| e.version() as i32).bind_iter())
     .bind(events.iter().map(pg_time).bind_iter())
@@ -478,7 +478,7 @@ fn pg_insert<'q>(
     sqlx::query(PG_INSERT)
         .bind(stream)
         .bind(version as i64)
-        .bind(PgUuid(event.id()))
+        .bind(PgUuid(event.metadata().id()))
         .bind(event.name())
         .bind(event.version() as i32)
         .bind(pg_time(event))

@@ -78,18 +78,18 @@ async fn creating_an_order_updates_buyers_and_the_read_model() {
     let started = &recorder.of::<OrderStarted>()[0];
     let submitted = &recorder.of::<OrderStatusChangedToSubmitted>()[0];
     assert_eq!(
-        submitted.causation_id(),
-        Some(started.id()),
+        submitted.metadata().causation_id(),
+        Some(started.metadata().id()),
         "the buyer check caused the integration event"
     );
     assert_eq!(
-        submitted.correlation_id(),
-        started.correlation_id(),
+        submitted.metadata().correlation_id(),
+        started.metadata().correlation_id(),
         "one conversation from the command on"
     );
     assert_eq!(
-        started.causation_id(),
-        Some(started.correlation_id()),
+        started.metadata().causation_id(),
+        Some(started.metadata().correlation_id()),
         "the command started it"
     );
 }
@@ -171,9 +171,16 @@ async fn the_event_log_keeps_each_event_as_it_was_dispatched() {
     let streams = [orders::stream(id), buyers::stream("b-3")];
     for ((stored, published), stream) in log.iter().zip(&published).zip(&streams) {
         assert_eq!(stored.stream(), stream);
-        assert_eq!(stored.id(), published.id(), "the same envelope, not a copy");
+        assert_eq!(
+            stored.metadata().id(),
+            published.metadata().id(),
+            "the same envelope, not a copy"
+        );
         assert_eq!(stored.name(), published.name());
-        assert_eq!(stored.metadata().causation_id(), published.causation_id());
+        assert_eq!(
+            stored.metadata().causation_id(),
+            published.metadata().causation_id()
+        );
     }
 }
 

@@ -83,7 +83,6 @@ pub use messaging::bus::builder::{BusBuilder, LinkedCrate};
 pub use messaging::bus::context::Context;
 pub use messaging::bus::dispatch::any::PublishAnyError;
 pub use messaging::bus::dispatch::subscribe::IntoHandlerResult;
-pub use messaging::bus::dispatch::values::WithValues;
 pub use messaging::bus::live::Subscription;
 pub use messaging::bus::location::Location;
 pub use messaging::bus::origin::Origin;
@@ -279,7 +278,7 @@ pub use tidings_macros::Process;
 /// # impl Mailer { fn send(&self, _: &str) -> std::io::Result<()> { Ok(()) } }
 /// #[handler(name = "billing.email_receipt")]
 /// fn email_receipt(event: &Envelope<OrderPaid>, mailer: &Mailer) -> std::io::Result<()> {
-///     mailer.send(&format!("order {} paid at {}", event.order_id, event.occurred_on()))
+///     mailer.send(&format!("order {} paid at {}", event.order_id, event.metadata().occurred_on()))
 /// }
 /// ```
 ///

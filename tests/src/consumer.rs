@@ -58,7 +58,7 @@ impl<I: CountsRepeats + Sync> Inbox for Counting<I> {
         envelope: AnyEnvelope,
         bus: &Bus,
     ) -> Result<Delivered, InboxError> {
-        let id = envelope.id();
+        let id = envelope.metadata().id();
         let delivered = self.0.deliver(consumer, envelope, bus).await?;
         if delivered == Delivered::AlreadyHandled {
             self.0.count_repeat(id.to_string()).await;

@@ -294,7 +294,7 @@ async fn an_event_no_handler_takes_is_dead_lettered_listed_and_put_back_once_fix
     let letters = consumer.dead_letters().await.unwrap();
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0].event.as_deref(), Some("tidings_tests.numbered"));
-    assert_eq!(letters[0].id, Some(stored.id().to_string()));
+    assert_eq!(letters[0].id, Some(stored.metadata().id().to_string()));
     assert!(
         letters[0].reason.contains("no handler of this program"),
         "{}",
@@ -322,7 +322,10 @@ async fn an_event_no_handler_takes_is_dead_lettered_listed_and_put_back_once_fix
     let (outcome, ()) = tokio::join!(run, check);
     outcome.unwrap();
     assert_eq!(effects(&inbox), [7], "its effect, once");
-    assert_eq!(status.borrow().last_handled, Some(stored.id().to_string()));
+    assert_eq!(
+        status.borrow().last_handled,
+        Some(stored.metadata().id().to_string())
+    );
 }
 
 /// The relay's status shows an event waiting within one second of its commit, even while

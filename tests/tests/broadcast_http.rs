@@ -57,7 +57,7 @@ async fn append_parcels<S: EventStore>(
             .await
             .unwrap();
     }
-    events.iter().map(NewEvent::id).collect()
+    events.iter().map(|e| e.metadata().id()).collect()
 }
 
 /// Serves `router` on a fresh loopback port until the test ends; its base URL.
@@ -182,7 +182,7 @@ async fn pages_through_250<S: EventStore + 'static>(store: Arc<S>) {
     let envelope = AnyEnvelope::from_value(tenth.clone()).unwrap();
     let typed: Envelope<ParcelSent> = envelope.downcast().unwrap();
     assert_eq!(typed.payload().n, 10);
-    assert_eq!(typed.id(), ids[9]);
+    assert_eq!(typed.metadata().id(), ids[9]);
 
     // The last partial page becomes full, and immutable, once enough events follow.
     append_parcels(&*store, 251..=300).await;
@@ -462,7 +462,7 @@ async fn an_old_version_is_served_upcast_to_the_current_one() {
         event["data"],
         serde_json::json!({"n": 41, "carrier": "unknown"})
     );
-    assert_eq!(event["id"], old.id().to_string());
+    assert_eq!(event["id"], old.metadata().id().to_string());
     // The row itself is untouched.
     assert_eq!(store.read_all(0, 1).await.unwrap()[0].version(), 1);
 }

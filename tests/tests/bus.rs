@@ -237,12 +237,18 @@ fn follow_ups_carry_causation_and_correlation() {
     let root = &recorder.of::<OrderPlaced>()[0];
     let reserved = &recorder.of::<StockReserved>()[0];
     let shipped = &recorder.of::<Shipped>()[0];
-    assert_eq!(root.causation_id(), None);
-    assert_eq!(root.correlation_id(), root.id());
-    assert_eq!(reserved.causation_id(), Some(root.id()));
-    assert_eq!(reserved.correlation_id(), root.id());
-    assert_eq!(shipped.causation_id(), Some(reserved.id()));
-    assert_eq!(shipped.correlation_id(), root.id());
+    assert_eq!(root.metadata().causation_id(), None);
+    assert_eq!(root.metadata().correlation_id(), root.metadata().id());
+    assert_eq!(
+        reserved.metadata().causation_id(),
+        Some(root.metadata().id())
+    );
+    assert_eq!(reserved.metadata().correlation_id(), root.metadata().id());
+    assert_eq!(
+        shipped.metadata().causation_id(),
+        Some(reserved.metadata().id())
+    );
+    assert_eq!(shipped.metadata().correlation_id(), root.metadata().id());
     assert_published!(recorder, Shipped { id: 3 });
     assert_published!(recorder, StockReserved { id } if *id == 3);
     tidings::assert_not_published!(recorder, Shipped { id: 4 });

@@ -161,12 +161,12 @@ fn send_returns_the_handlers_output_and_runs_follow_ups() {
     assert_eq!(bus.query_sync(Balance { id: 99 }).unwrap(), None);
     let opened = &recorder.of::<AccountOpened>()[0];
     assert!(
-        opened.causation_id().is_some(),
+        opened.metadata().causation_id().is_some(),
         "the command is the event's cause"
     );
     assert_eq!(
-        opened.correlation_id(),
-        opened.causation_id().unwrap(),
+        opened.metadata().correlation_id(),
+        opened.metadata().causation_id().unwrap(),
         "the command started the conversation"
     );
 }
@@ -324,7 +324,10 @@ struct AskAround;
 
 #[handler]
 fn who_asks(_: WhoAsks, ctx: &Context) -> (uuid::Uuid, Option<uuid::Uuid>) {
-    (ctx.correlation_id(), ctx.metadata().causation_id())
+    (
+        ctx.metadata().correlation_id(),
+        ctx.metadata().causation_id(),
+    )
 }
 
 #[handler]
@@ -333,7 +336,7 @@ fn ask_around(
     ctx: &Context,
 ) -> (uuid::Uuid, uuid::Uuid, (uuid::Uuid, Option<uuid::Uuid>)) {
     let nested = ctx.query_sync(WhoAsks).expect("the query has a handler");
-    (ctx.message_id(), ctx.correlation_id(), nested)
+    (ctx.metadata().id(), ctx.metadata().correlation_id(), nested)
 }
 
 #[test]

@@ -162,6 +162,61 @@ fn values_attached_to_a_publish_reach_its_follow_ups() {
     );
 }
 
+#[test]
+fn a_bus_with_values_attaches_them_to_every_call_and_leaves_the_bus_it_came_from_alone() {
+    let seen = Arc::new(Seen::default());
+    let bus = bus(&seen, &Recorder::new());
+    let as_ada = bus.with(CurrentUser("ada".into()));
+    as_ada.publish_sync(OrderPlaced).unwrap();
+    as_ada.send_sync(PlaceOrder).unwrap();
+    assert_eq!(as_ada.query_sync(WhoAmI).unwrap().as_deref(), Some("ada"));
+    let seen_by_ada = seen.take();
+    assert_eq!(seen_by_ada.len(), 4 + 5 + 1, "{seen_by_ada:?}");
+    assert!(
+        seen_by_ada
+            .iter()
+            .all(|(_, user, _)| *user == Some(CurrentUser("ada".into()))),
+        "{seen_by_ada:?}"
+    );
+
+    // A value attached on top replaces the one of its type on the new bus only.
+    let as_bo = as_ada.with(CurrentUser("bo".into()));
+    assert_eq!(as_bo.query_sync(WhoAmI).unwrap().as_deref(), Some("bo"));
+    assert_eq!(as_ada.query_sync(WhoAmI).unwrap().as_deref(), Some("ada"));
+    assert_eq!(bus.query_sync(WhoAmI).unwrap(), None);
+}
+
+#[test]
+fn an_envelope_with_its_own_metadata_keeps_its_values_and_gains_the_bus_s_others() {
+    let seen = Arc::new(Seen::default());
+    let recorder = Recorder::new();
+    let bus = bus(&seen, &recorder);
+    // An envelope from another context, carrying its tenant.
+    let mut json = Envelope::new(OrderPlaced).to_json().unwrap();
+    json["tenantid"] = "9".into();
+    let received = AnyEnvelope::from_value(json).unwrap();
+    let id = received.metadata().id();
+
+    bus.with(TenantId(1))
+        .with(CurrentUser("ops".into()))
+        .publish_any_sync(received)
+        .unwrap();
+    let seen = seen.take();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(
+        seen.iter().all(|(_, user, tenant)| {
+            *user == Some(CurrentUser("ops".into())) && *tenant == Some(TenantId(9))
+        }),
+        "the envelope's own tenant wins, the bus's user is added: {seen:?}"
+    );
+    let published = recorder.of::<OrderPlaced>();
+    assert_eq!(
+        published[0].metadata().id(),
+        id,
+        "the envelope keeps its id"
+    );
+}
+
 #[tokio::test]
 async fn values_travel_through_the_async_paths() {
     let seen = Arc::new(Seen::default());
@@ -220,7 +275,7 @@ fn only_values_that_name_an_attribute_travel_on_the_wire() {
     );
     let envelope = Envelope::<OrderPlaced>::from_json(&text).unwrap();
     seen.take();
-    bus.publish_envelope_sync(envelope).unwrap();
+    bus.publish_any_sync(envelope.into()).unwrap();
     let seen = seen.take();
     assert_eq!(seen.len(), 4);
     assert!(
@@ -249,22 +304,21 @@ fn a_value_may_not_take_a_reserved_attribute() {
 fn a_value_that_travels_is_stored_with_its_event_and_relayed_as_its_attribute() {
     use tidings::broadcast::amqp::binding;
     use tidings::persistence::sqlite::SqliteStore;
-    use tidings::persistence::{ExpectedVersion, NewEvent};
+    use tidings::persistence::{ExpectedVersion, StoreError};
+    use tidings::Pending;
 
-    let placed = Envelope::new(OrderPlaced);
-    let meta = placed
-        .metadata()
-        .clone()
-        .with(TenantId(42))
-        .with(CurrentUser("ann".into()));
-    let placed = Envelope::from_parts(meta, OrderPlaced);
+    // A unit of work started with a bus that attaches values gives them to what it records.
+    let seen = Arc::new(Seen::default());
+    let bus = bus(&seen, &Recorder::new());
     let store = SqliteStore::open_in_memory().unwrap();
+    let mut pending = Pending::new();
+    pending.record(OrderPlaced);
+    let on = bus.with(TenantId(42)).with(CurrentUser("ann".into()));
     store
-        .append_sync(
-            "order-1",
-            ExpectedVersion::NoStream,
-            &[NewEvent::from_envelope(&placed).unwrap()],
-        )
+        .unit_of_work(&on, |unit| {
+            unit.record("order-1", ExpectedVersion::NoStream, &mut pending);
+            Ok::<_, StoreError>(())
+        })
         .unwrap();
     let stored = store.read_all_sync(0, 10).unwrap();
     assert_eq!(stored[0].metadata().get::<TenantId>(), Some(&TenantId(42)));

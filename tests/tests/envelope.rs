@@ -38,12 +38,12 @@ fn the_json_form_is_a_cloudevents_structured_event() {
     let envelope = Envelope::new(started());
     let value = envelope.to_json().unwrap();
     assert_eq!(value["specversion"], "1.0");
-    assert_eq!(value["id"], envelope.id().to_string());
+    assert_eq!(value["id"], envelope.metadata().id().to_string());
     assert_eq!(value["type"], "ordering.order_started");
     assert_eq!(value["source"], "/tidings-tests");
     assert_eq!(value["datacontenttype"], "application/json");
     assert_eq!(value["typeversion"], 2);
-    assert_eq!(value["correlationid"], envelope.id().to_string());
+    assert_eq!(value["correlationid"], envelope.metadata().id().to_string());
     assert!(
         value.get("causationid").is_none(),
         "a root message has no causation"
@@ -62,10 +62,10 @@ fn the_cloudevents_sdk_reads_what_tidings_writes() {
     let envelope = Envelope::caused_by(started(), cause.metadata());
     let text = serde_json::to_string(&envelope).unwrap();
     let event: cloudevents::Event = serde_json::from_str(&text).expect("the SDK parses it");
-    assert_eq!(event.id(), envelope.id().to_string());
+    assert_eq!(event.id(), envelope.metadata().id().to_string());
     assert_eq!(event.ty(), "ordering.order_started");
     assert_eq!(event.source(), "/tidings-tests");
-    assert_eq!(event.time(), Some(&envelope.occurred_on()));
+    assert_eq!(event.time(), Some(&envelope.metadata().occurred_on()));
     assert_eq!(event.datacontenttype(), Some("application/json"));
     assert_eq!(
         event.data(),
@@ -77,11 +77,11 @@ fn the_cloudevents_sdk_reads_what_tidings_writes() {
     );
     assert_eq!(
         event.extension("correlationid"),
-        Some(&ExtensionValue::String(cause.id().to_string()))
+        Some(&ExtensionValue::String(cause.metadata().id().to_string()))
     );
     assert_eq!(
         event.extension("causationid"),
-        Some(&ExtensionValue::String(cause.id().to_string()))
+        Some(&ExtensionValue::String(cause.metadata().id().to_string()))
     );
 
     // And what the SDK writes back, tidings reads to the same envelope.
@@ -106,10 +106,10 @@ fn tidings_reads_an_event_built_by_the_cloudevents_sdk() {
     let any = AnyEnvelope::from_json(&serde_json::to_string(&event).unwrap()).unwrap();
     assert_eq!(any.name(), "ordering.order_started");
     assert_eq!(any.kind(), MessageKind::Event);
-    assert_eq!(any.id(), id);
-    assert_eq!(any.occurred_on(), time);
+    assert_eq!(any.metadata().id(), id);
+    assert_eq!(any.metadata().occurred_on(), time);
     assert_eq!(
-        any.correlation_id(),
+        any.metadata().correlation_id(),
         id,
         "without a correlation id, the message starts its own"
     );
@@ -268,16 +268,22 @@ fn an_id_is_any_non_empty_text_kept_as_the_producer_sent_it() {
     foreign["source"] = json!("/storefront");
     foreign.as_object_mut().unwrap().remove("correlationid");
     let any = AnyEnvelope::from_value(foreign.clone()).unwrap();
-    assert_eq!(any.wire_id(), "order-17");
-    assert_eq!(any.id(), Metadata::uuid_for("/storefront", "order-17"));
+    assert_eq!(any.metadata().wire_id(), "order-17");
     assert_eq!(
-        AnyEnvelope::from_value(foreign.clone()).unwrap().id(),
-        any.id(),
+        any.metadata().id(),
+        Metadata::uuid_for("/storefront", "order-17")
+    );
+    assert_eq!(
+        AnyEnvelope::from_value(foreign.clone())
+            .unwrap()
+            .metadata()
+            .id(),
+        any.metadata().id(),
         "the same event is given the same UUID each time it is read"
     );
     assert_eq!(
-        any.correlation_id(),
-        any.id(),
+        any.metadata().correlation_id(),
+        any.metadata().id(),
         "no correlation id: it starts its own"
     );
     assert_eq!(
@@ -289,8 +295,8 @@ fn an_id_is_any_non_empty_text_kept_as_the_producer_sent_it() {
     let mut elsewhere = foreign.clone();
     elsewhere["source"] = json!("/warehouse");
     assert_ne!(
-        AnyEnvelope::from_value(elsewhere).unwrap().id(),
-        any.id(),
+        AnyEnvelope::from_value(elsewhere).unwrap().metadata().id(),
+        any.metadata().id(),
         "ids are unique per source: the same id from another source is another event"
     );
 
@@ -298,13 +304,13 @@ fn an_id_is_any_non_empty_text_kept_as_the_producer_sent_it() {
     let uuid = uuid::Uuid::now_v7();
     upper["id"] = json!(uuid.to_string().to_uppercase());
     let any = AnyEnvelope::from_value(upper).unwrap();
-    assert_eq!(any.id(), uuid, "a UUID id is that UUID");
-    assert_eq!(any.wire_id(), uuid.to_string().to_uppercase());
+    assert_eq!(any.metadata().id(), uuid, "a UUID id is that UUID");
+    assert_eq!(any.metadata().wire_id(), uuid.to_string().to_uppercase());
 
     let own = Envelope::new(started());
-    assert_eq!(own.wire_id(), own.id().to_string());
+    assert_eq!(own.metadata().wire_id(), own.metadata().id().to_string());
     assert_eq!(
-        own.id().get_version_num(),
+        own.metadata().id().get_version_num(),
         7,
         "tidings' own ids stay UUID v7"
     );
@@ -321,7 +327,10 @@ fn time_is_rfc_3339_text_or_milliseconds_and_the_reading_time_when_absent() {
         let mut doc = document();
         doc["time"] = form.clone();
         assert_eq!(
-            AnyEnvelope::from_value(doc).unwrap().occurred_on(),
+            AnyEnvelope::from_value(doc)
+                .unwrap()
+                .metadata()
+                .occurred_on(),
             time,
             "{form}"
         );
@@ -329,7 +338,10 @@ fn time_is_rfc_3339_text_or_milliseconds_and_the_reading_time_when_absent() {
     let mut untimed = document();
     untimed.as_object_mut().unwrap().remove("time");
     let before = Utc::now();
-    let read = AnyEnvelope::from_value(untimed).unwrap().occurred_on();
+    let read = AnyEnvelope::from_value(untimed)
+        .unwrap()
+        .metadata()
+        .occurred_on();
     assert!(
         before <= read && read <= Utc::now(),
         "{read} is the time of reading"
@@ -387,7 +399,7 @@ fn the_sdk_s_events_with_text_ids_no_time_and_typed_extensions_are_read() {
     let text = serde_json::to_string(&event).unwrap();
     assert!(text.contains("data_base64"), "{text}");
     let any = AnyEnvelope::from_json(&text).unwrap();
-    assert_eq!(any.wire_id(), "shop-42");
+    assert_eq!(any.metadata().wire_id(), "shop-42");
     assert_eq!(any.version(), 2);
     let json = any.to_json().unwrap();
     assert_eq!(json["priority"], "true");

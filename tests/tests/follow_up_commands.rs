@@ -82,11 +82,10 @@ impl Store {
 
 #[handler]
 fn allocate(cmd: Allocate, store: &Store, ctx: &Context) -> Result<String, OutOfStock> {
-    store
-        .seen
-        .lock()
-        .unwrap()
-        .push((ctx.correlation_id(), ctx.metadata().causation_id()));
+    store.seen.lock().unwrap().push((
+        ctx.metadata().correlation_id(),
+        ctx.metadata().causation_id(),
+    ));
     let mut batches = store.batches.lock().unwrap();
     let available = |(_, qty, lines): &Batch| qty - lines.iter().map(|(_, q)| q).sum::<u32>();
     let Some(batch) = batches.iter_mut().find(|b| available(b) >= cmd.qty) else {
@@ -222,14 +221,17 @@ fn a_queued_command_runs_after_every_handler_and_carries_causation_and_correlati
     let [(correlation, causation)] = store.seen.lock().unwrap()[..] else {
         panic!("allocate ran once")
     };
-    assert_eq!(correlation, deallocated.correlation_id());
+    assert_eq!(correlation, deallocated.metadata().correlation_id());
     assert_eq!(
         causation,
-        Some(deallocated.id()),
+        Some(deallocated.metadata().id()),
         "the event queued the command"
     );
-    assert_eq!(allocated.correlation_id(), correlation);
-    assert_ne!(allocated.causation_id(), Some(deallocated.id()));
+    assert_eq!(allocated.metadata().correlation_id(), correlation);
+    assert_ne!(
+        allocated.metadata().causation_id(),
+        Some(deallocated.metadata().id())
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn note(event: &Envelope<Pinged>, seen: &Seen) {
     seen.0
         .lock()
         .unwrap()
-        .push((source, event.wire_id().into_owned()));
+        .push((source, event.metadata().wire_id().into_owned()));
 }
 
 fn bus() -> (Bus, std::sync::Arc<Seen>) {

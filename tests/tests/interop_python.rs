@@ -163,7 +163,7 @@ fn time_of(value: &Value) -> DateTime<Utc> {
 
 /// What the SDK read matches the stored event, to the microsecond (Python's precision).
 fn assert_read_as_stored(read: &Value, stored: &StoredEvent, typeversion: Value) {
-    assert_eq!(read["id"], stored.wire_id().as_ref(), "{read}");
+    assert_eq!(read["id"], stored.metadata().wire_id().as_ref(), "{read}");
     assert_eq!(read["type"], stored.name());
     assert_eq!(read["source"], stored.metadata().source());
     assert_eq!(read["typeversion"], typeversion);
@@ -172,7 +172,10 @@ fn assert_read_as_stored(read: &Value, stored: &StoredEvent, typeversion: Value)
         stored.metadata().correlation_id().to_string()
     );
     let micros = |time: DateTime<Utc>| time.timestamp_micros();
-    assert_eq!(micros(time_of(&read["time"])), micros(stored.occurred_on()));
+    assert_eq!(
+        micros(time_of(&read["time"])),
+        micros(stored.metadata().occurred_on())
+    );
     let data: Value = serde_json::from_str(stored.data()).unwrap();
     assert_eq!(read["data"], data);
 }

@@ -337,7 +337,7 @@ async fn the_feed_s_pages_parse_with_the_sdk() {
     let read: Vec<Event> = serde_json::from_value(page["events"].clone()).unwrap();
     assert_eq!(read.len(), 3);
     for ((event, sent), n) in read.iter().zip(&events).zip(1..) {
-        assert_eq!(event.id(), sent.id().to_string());
+        assert_eq!(event.id(), sent.metadata().id().to_string());
         assert_eq!(event.time(), Some(&sent.metadata().occurred_on()));
         assert_eq!(event.data(), Some(&Data::Json(json!({"n": n}))));
         assert_eq!(event.subject(), Some("order-1"));

@@ -367,8 +367,14 @@ fn execute_records_events_caused_by_the_command() {
     assert_eq!(done.value().version(), 1);
     let stored = &store.read_stream_sync("cart-7", 0, 10).unwrap()[0];
     let event = stored.decode().unwrap();
-    assert_eq!(event.causation_id(), Some(command.id()));
-    assert_eq!(event.correlation_id(), command.correlation_id());
+    assert_eq!(
+        event.metadata().causation_id(),
+        Some(command.metadata().id())
+    );
+    assert_eq!(
+        event.metadata().correlation_id(),
+        command.metadata().correlation_id()
+    );
 }
 
 #[test]
@@ -622,7 +628,7 @@ fn a_command_handler_executes_with_its_context_and_its_events_are_caused_by_the_
     let stored = store.read_stream_sync("cart-20", 1, 10).unwrap();
     let added = stored[0].decode().unwrap();
     assert!(
-        added.causation_id().is_some(),
+        added.metadata().causation_id().is_some(),
         "caused by the command the handler handled"
     );
     let refused = bus

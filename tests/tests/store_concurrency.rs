@@ -98,7 +98,11 @@ fn a_reader_never_skips_an_event_that_concurrent_writers_committed() {
         for (done, events) in &appended {
             for (position, event) in done.positions.clone().zip(events) {
                 let read = &seen[position as usize - 1];
-                assert_eq!(read.id(), event.id(), "position {position} holds its event");
+                assert_eq!(
+                    read.metadata().id(),
+                    event.metadata().id(),
+                    "position {position} holds its event"
+                );
             }
         }
     }

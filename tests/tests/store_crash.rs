@@ -106,7 +106,11 @@ fn check(events: &[StoredEvent], before: &[StoredEvent], reported: &[Reported], 
                     batch.run, batch.batch
                 )
             });
-            assert_eq!(stored.id(), *id, "reported event at {position} differs");
+            assert_eq!(
+                stored.metadata().id(),
+                *id,
+                "reported event at {position} differs"
+            );
         }
     }
     // Every stored batch is whole: its events in order at consecutive positions.

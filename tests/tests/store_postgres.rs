@@ -161,7 +161,7 @@ async fn events_commit_with_the_callers_own_writes() {
 
     assert_eq!(balances(store.pool()).await, 1);
     let stored = store.read_stream("acc-1", 0, 10).await.unwrap();
-    assert_eq!(stored[0].id(), events[0].id());
+    assert_eq!(stored[0].metadata().id(), events[0].metadata().id());
 }
 
 #[tokio::test]
@@ -355,7 +355,7 @@ async fn events_postgres_cannot_hold_are_refused_with_their_reason() {
             .await
             .unwrap_err();
         match &error {
-            StoreError::Unstorable { id, .. } => assert_eq!(*id, bad.id()),
+            StoreError::Unstorable { id, .. } => assert_eq!(*id, bad.metadata().id()),
             other => panic!("expected Unstorable, got {other:?}"),
         }
         assert!(
@@ -428,7 +428,7 @@ async fn append_as_before(pool: &PgPool, event: &NewEvent) {
              ARRAY[$2], ARRAY[1], ARRAY[now()], ARRAY[$3::uuid], ARRAY[NULL::uuid],
              ARRAY['/bank'], ARRAY[$4])",
     )
-    .bind(event.id().to_string())
+    .bind(event.metadata().id().to_string())
     .bind(event.name())
     .bind(event.metadata().correlation_id().to_string())
     .bind(event.data())

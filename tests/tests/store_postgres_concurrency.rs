@@ -166,7 +166,11 @@ async fn race(race: Race) {
     writing.store(false, Ordering::SeqCst);
     let mut committed: Vec<(u64, uuid::Uuid)> = appended
         .iter()
-        .flat_map(|(done, events)| done.positions.clone().zip(events.iter().map(NewEvent::id)))
+        .flat_map(|(done, events)| {
+            done.positions
+                .clone()
+                .zip(events.iter().map(|e| e.metadata().id()))
+        })
         .collect();
     committed.sort_unstable();
     let total = committed.len();
@@ -180,7 +184,7 @@ async fn race(race: Race) {
             .await
             .unwrap()
             .iter()
-            .map(|e| (e.position(), e.id()))
+            .map(|e| (e.position(), e.metadata().id()))
             .collect();
         assert_eq!(seen.len(), total, "a reader saw every committed event once");
         assert!(

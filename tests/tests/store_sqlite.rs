@@ -154,7 +154,7 @@ fn events_commit_with_the_callers_own_writes() {
 
     assert_eq!(balances(&conn), 1);
     let stored = sqlite::read_stream(&conn, "acc-1", 0, 10).unwrap();
-    assert_eq!(stored[0].id(), events[0].id());
+    assert_eq!(stored[0].metadata().id(), events[0].metadata().id());
 }
 
 #[test]

@@ -248,24 +248,20 @@ async fn a_trace_context_survives_the_store_and_the_feed() {
         parcel: mine.clone(),
     });
     let foreign = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let meta = Envelope::new(ParcelSent {
+    let mut json = Envelope::new(ParcelSent {
         parcel: theirs.clone(),
     })
-    .metadata()
-    .clone()
-    .with(foreign.parse::<TraceParent>().unwrap())
-    .with("carrier=5".parse::<TraceState>().unwrap());
+    .to_json()
+    .unwrap();
+    json["traceparent"] = foreign.into();
+    json["tracestate"] = "carrier=5".into();
+    let received = AnyEnvelope::from_value(json).unwrap();
     let checkout = tracing::info_span!("checkout");
     let (trace, checkout_id) = ids(&checkout);
     checkout.in_scope(|| {
         store
             .unit_of_work(&bus, |unit| {
-                pending.record_envelope(Envelope::from_parts(
-                    meta,
-                    ParcelSent {
-                        parcel: theirs.clone(),
-                    },
-                ));
+                pending.record_envelope(received.downcast::<ParcelSent>().unwrap());
                 unit.record("parcels", ExpectedVersion::NoStream, &mut pending);
                 Ok::<_, StoreError>(())
             })

@@ -160,7 +160,11 @@ fn the_sqlite_store_reads_old_rows_as_the_current_type() {
     );
     let price = stored[3].decode_as::<PriceSet>().unwrap();
     assert_eq!(price.payload(), &PriceSet { cents: 400 });
-    assert_eq!(price.id(), stored[3].id(), "the metadata is kept");
+    assert_eq!(
+        price.metadata().id(),
+        stored[3].metadata().id(),
+        "the metadata is kept"
+    );
 }
 
 #[test]
@@ -299,7 +303,7 @@ fn upcasters_read_the_envelope_s_metadata_beside_the_old_payload() {
     let stored = &store.read_all_sync(0, 10).unwrap()[0];
     let sent = stored.decode_as::<ParcelSent>().unwrap();
     assert_eq!(sent.sent_at, stored.metadata().occurred_on());
-    assert_eq!(sent.sent_by_event, old.id().to_string());
+    assert_eq!(sent.sent_by_event, old.metadata().id().to_string());
 
     let json = serde_json::json!({
         "specversion": "1.0",
@@ -362,7 +366,10 @@ fn an_aggregate_loaded_in_a_unit_of_work_upcasts_with_each_event_s_metadata() {
     assert_eq!(sent[0].1, "current", "the current version decodes as it is");
     assert_eq!(
         (sent[1].0, sent[1].1.as_str()),
-        (old.occurred_on(), old.id().to_string().as_str()),
+        (
+            old.metadata().occurred_on(),
+            old.metadata().id().to_string().as_str()
+        ),
         "the old one is upcast with its own envelope's metadata"
     );
 }

@@ -82,7 +82,7 @@ pub enum InboxError {
 pub(crate) fn refuse_unhandled(envelope: &AnyEnvelope, bus: &Bus) -> Result<(), InboxError> {
     if bus.handler_count(envelope) == 0 {
         return Err(InboxError::NoHandler {
-            id: envelope.wire_id().into_owned(),
+            id: envelope.metadata().wire_id().into_owned(),
             name: envelope.name(),
         });
     }
@@ -97,7 +97,7 @@ pub(crate) fn refuse_unhandled(envelope: &AnyEnvelope, bus: &Bus) -> Result<(), 
 pub(crate) async fn append_recorded<Tx: Transaction>(tx: &Tx) -> Result<(), StoreError> {
     for (stream, event) in tx.recorded().take() {
         let row = NewEvent::from_any(&event).map_err(|error| StoreError::Unstorable {
-            id: event.id(),
+            id: event.metadata().id(),
             reason: format!("`{}` does not serialize: {error}", event.name()),
         })?;
         tx.append(&stream, ExpectedVersion::Any, &[row]).await?;
@@ -117,7 +117,7 @@ pub(crate) async fn handle_in<Tx: Transaction>(
     envelope: AnyEnvelope,
     bus: &Bus,
 ) -> Result<Delivered, InboxError> {
-    let id = envelope.wire_id().into_owned();
+    let id = envelope.metadata().wire_id().into_owned();
     let store = |source| InboxError::Store {
         id: id.clone(),
         source,

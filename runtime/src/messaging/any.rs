@@ -6,7 +6,6 @@ use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::erased::{ErasedCommand, ErasedEvent};
 use crate::messaging::message::{Message, MessageKind};
 use crate::messaging::payload::Payload;
-use uuid::Uuid;
 
 /// The type-erased form of [`Envelope<E>`]: decodable from JSON through the link-time registry,
 /// and downcastable to the concrete envelope.
@@ -35,7 +34,7 @@ impl AnyEnvelope {
     /// `typeversion` name.
     ///
     /// Any producer's events are read: the `id` is any non-empty text (kept as
-    /// [`wire_id`](AnyEnvelope::wire_id)); `time` is RFC 3339 text or an integer of
+    /// [`wire_id`](Metadata::wire_id)); `time` is RFC 3339 text or an integer of
     /// milliseconds since 1970, and when absent the time of reading; the data is `data`, or
     /// JSON text in `data_base64`; `datacontenttype` is any JSON media type (`application/json`,
     /// `text/json`, `…+json`) or absent; `typeversion` (1 when absent), `correlationid` and
@@ -113,42 +112,13 @@ impl AnyEnvelope {
         self.payload.kind()
     }
 
-    /// The message id as a UUID (see [`Metadata::id`]).
-    pub fn id(&self) -> Uuid {
-        self.meta.id
-    }
-
-    /// The message id as its producer sent it: the CloudEvents `id`, any non-empty text
-    /// (see [`Metadata::wire_id`]).
-    pub fn wire_id(&self) -> std::borrow::Cow<'_, str> {
-        self.meta.wire_id()
-    }
-
-    /// When the message occurred.
-    pub fn occurred_on(&self) -> chrono::DateTime<chrono::Utc> {
-        self.meta.occurred_on
-    }
-
-    /// The conversation's correlation id.
-    pub fn correlation_id(&self) -> Uuid {
-        self.meta.correlation_id
-    }
-
-    /// The id of the message that caused this one.
-    pub fn causation_id(&self) -> Option<Uuid> {
-        self.meta.causation_id
-    }
-
-    /// All the metadata.
+    /// The metadata: id, occurred-on, correlation and causation ids, source and context
+    /// values.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
     }
 
     /// The metadata, to change before the envelope is stored or dispatched.
-    #[cfg_attr(
-        not(any(feature = "sqlite", feature = "postgres")),
-        allow(dead_code, reason = "used only by the backends that run units of work")
-    )]
     pub(crate) fn metadata_mut(&mut self) -> &mut Metadata {
         &mut self.meta
     }

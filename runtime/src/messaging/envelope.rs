@@ -35,13 +35,8 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Fresh metadata for a message that starts a conversation: its correlation id is its own id.
-    #[inline(always)]
-    pub(crate) fn root(source: &'static str) -> Metadata {
-        Metadata::root_with(source, Values::default())
-    }
-
-    /// Fresh root metadata carrying the context values the caller attached.
+    /// Fresh metadata for a message that starts a conversation (its correlation id is its own
+    /// id), carrying the context values the caller attached.
     #[inline(always)]
     pub(crate) fn root_with(source: &'static str, values: Values) -> Metadata {
         let values = trace::root(values);
@@ -154,13 +149,6 @@ impl Metadata {
     pub fn get<T: ContextValue>(&self) -> Option<&T> {
         self.values.get()
     }
-
-    /// Attaches a context value, replacing one of the same type: for an envelope published
-    /// with [`Bus::publish_envelope`](crate::Bus::publish_envelope).
-    pub fn with<T: ContextValue>(mut self, value: T) -> Metadata {
-        self.values = self.values.with(value);
-        self
-    }
 }
 
 /// A message with its metadata: id, occurred-on, correlation and causation.
@@ -179,7 +167,13 @@ impl<E: Message> Envelope<E> {
     /// (or, for an event with an `#[event(occurred_on)]` field, that field's time).
     #[inline]
     pub fn new(payload: E) -> Envelope<E> {
-        let mut meta = Metadata::root(E::SOURCE);
+        Envelope::with_values(payload, Values::default())
+    }
+
+    /// [`Envelope::new`], with the context values a bus attaches.
+    #[inline(always)]
+    pub(crate) fn with_values(payload: E, values: Values) -> Envelope<E> {
+        let mut meta = Metadata::root_with(E::SOURCE, values);
         meta.occurred_on = own_time(&payload).unwrap_or(meta.occurred_on);
         Envelope { meta, payload }
     }
@@ -209,32 +203,8 @@ impl<E: Message> Envelope<E> {
 }
 
 impl<E> Envelope<E> {
-    /// The message id (UUID v7 for tidings' own; see [`Metadata::id`]).
-    pub fn id(&self) -> Uuid {
-        self.meta.id
-    }
-
-    /// The message id as its producer sent it (see [`Metadata::wire_id`]).
-    pub fn wire_id(&self) -> Cow<'_, str> {
-        self.meta.wire_id()
-    }
-
-    /// When the message occurred.
-    pub fn occurred_on(&self) -> DateTime<Utc> {
-        self.meta.occurred_on
-    }
-
-    /// The id shared by every message of one conversation.
-    pub fn correlation_id(&self) -> Uuid {
-        self.meta.correlation_id
-    }
-
-    /// The id of the message whose handler produced this one.
-    pub fn causation_id(&self) -> Option<Uuid> {
-        self.meta.causation_id
-    }
-
-    /// All the metadata at once.
+    /// The metadata: id, occurred-on, correlation and causation ids, source and context
+    /// values.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
     }

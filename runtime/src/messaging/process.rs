@@ -193,7 +193,7 @@ impl<'a> Step<'a> {
     /// Schedules `event` for `at`.
     pub fn timeout_at<E: DomainEvent>(&mut self, at: DateTime<Utc>, event: E) -> ScheduleId {
         let envelope = self.envelope(event);
-        let id = ScheduleId::from_uuid(envelope.id());
+        let id = ScheduleId::from_uuid(envelope.metadata().id());
         self.scheduled.push((at, envelope));
         id
     }
@@ -209,7 +209,7 @@ impl<'a> Step<'a> {
     /// Schedules `command` to be sent at `at`.
     pub fn send_at<C: Command>(&mut self, at: DateTime<Utc>, command: C) -> ScheduleId {
         let envelope = self.envelope(command);
-        let id = ScheduleId::from_uuid(envelope.id());
+        let id = ScheduleId::from_uuid(envelope.metadata().id());
         self.scheduled.push((at, envelope));
         id
     }
@@ -217,7 +217,7 @@ impl<'a> Step<'a> {
     /// Cancels the scheduled message `id` (a timeout no longer needed), with the step.
     pub fn cancel(&mut self, id: ScheduleId) {
         self.scheduled
-            .retain(|(_, envelope)| envelope.id() != id.uuid());
+            .retain(|(_, envelope)| envelope.metadata().id() != id.uuid());
         self.cancelled.push(id);
     }
 

@@ -150,6 +150,44 @@ impl Values {
         Values(Some(Arc::new(list)))
     }
 
+    /// Whether no value is attached.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// These values, and those of `defaults` whose type they have no value of (attached, or
+    /// read from the wire under the same attribute): a message's own values win over its
+    /// bus's.
+    pub(crate) fn or(&self, defaults: &Values) -> Values {
+        let Some(extra) = defaults.0.as_deref() else {
+            return self.clone();
+        };
+        let Some(own) = self.0.as_deref() else {
+            return defaults.clone();
+        };
+        let missing: Vec<Typed> = extra
+            .typed
+            .iter()
+            .filter(|d| {
+                !own.typed.iter().any(|t| t.type_id == d.type_id)
+                    && !d
+                        .attribute
+                        .as_ref()
+                        .is_some_and(|(a, _)| own.wire.iter().any(|w| w.attribute == *a))
+            })
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return self.clone();
+        }
+        let mut typed = own.typed.clone();
+        typed.extend(missing);
+        Values(Some(Arc::new(List {
+            typed,
+            wire: own.wire.iter().map(Wire::fresh).collect(),
+        })))
+    }
+
     /// Whether a value travels as `attribute`, attached or read from the wire (whether or
     /// not its text reads as a typed value).
     #[cfg_attr(

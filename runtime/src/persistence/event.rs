@@ -1,7 +1,6 @@
 //! The rows of an event store: an event about to be appended, and one read back.
 
 use crate::{AnyEnvelope, DecodeError, DomainEvent, Envelope, Metadata};
-use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use uuid::Uuid;
 
@@ -53,16 +52,6 @@ impl NewEvent {
         }
     }
 
-    /// The event's id, unique in a store: appending it again is a retry.
-    pub fn id(&self) -> Uuid {
-        self.meta.id()
-    }
-
-    /// The event's id as its producer sent it (see [`Metadata::wire_id`]).
-    pub fn wire_id(&self) -> Cow<'_, str> {
-        self.meta.wire_id()
-    }
-
     /// The wire name of the event's type.
     pub fn name(&self) -> &str {
         &self.name
@@ -73,7 +62,8 @@ impl NewEvent {
         self.version
     }
 
-    /// Id, occurred-on, correlation, causation and source.
+    /// Id (unique in a store: appending an event of the same id again is a retry),
+    /// occurred-on, correlation, causation, source and the context values that travel.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
     }
@@ -141,16 +131,6 @@ impl StoredEvent {
         self.stream_version
     }
 
-    /// The event's id as a UUID (see [`Metadata::id`]).
-    pub fn id(&self) -> Uuid {
-        self.meta.id()
-    }
-
-    /// The event's id as its producer sent it (see [`Metadata::wire_id`]).
-    pub fn wire_id(&self) -> Cow<'_, str> {
-        self.meta.wire_id()
-    }
-
     /// The wire name of the event's type.
     pub fn name(&self) -> &str {
         &self.name
@@ -161,12 +141,7 @@ impl StoredEvent {
         self.version
     }
 
-    /// When the event occurred.
-    pub fn occurred_on(&self) -> DateTime<Utc> {
-        self.meta.occurred_on()
-    }
-
-    /// Id, occurred-on, correlation, causation and source.
+    /// Id, occurred-on, correlation, causation, source and the context values that travel.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
     }

@@ -71,7 +71,7 @@ impl InMemoryStore {
         let mut indexes = Vec::with_capacity(events.len());
         for (offset, event) in events.iter().enumerate() {
             let index = log.events.len();
-            log.ids.insert(event.id(), index);
+            log.ids.insert(event.metadata().id(), index);
             log.events.push(StoredEvent::from_parts(
                 index as u64 + 1,
                 stream,
@@ -131,18 +131,18 @@ impl Log {
         let Some(first) = events.first() else {
             return Ok(None);
         };
-        let Some(&start) = self.ids.get(&first.id()) else {
+        let Some(&start) = self.ids.get(&first.metadata().id()) else {
             return Ok(None);
         };
         let stored = &self.events[start];
         let same = events.iter().enumerate().all(|(offset, event)| {
             self.events
                 .get(start + offset)
-                .is_some_and(|e| e.id() == event.id() && e.stream == stream)
+                .is_some_and(|e| e.metadata().id() == event.metadata().id() && e.stream == stream)
         });
         if !same {
             return Err(StoreError::DuplicateEvent {
-                id: stored.id(),
+                id: stored.metadata().id(),
                 position: stored.position,
                 stream: stored.stream.clone(),
             });
@@ -158,17 +158,17 @@ impl Log {
     fn check_new_ids(&self, events: &[NewEvent]) -> Result<(), StoreError> {
         let mut seen = rustc_hash::FxHashSet::default();
         for event in events {
-            if let Some(&index) = self.ids.get(&event.id()) {
+            if let Some(&index) = self.ids.get(&event.metadata().id()) {
                 let stored = &self.events[index];
                 return Err(StoreError::DuplicateEvent {
-                    id: stored.id(),
+                    id: stored.metadata().id(),
                     position: stored.position,
                     stream: stored.stream.clone(),
                 });
             }
-            if !seen.insert(event.id()) {
+            if !seen.insert(event.metadata().id()) {
                 return Err(StoreError::Unstorable {
-                    id: event.id(),
+                    id: event.metadata().id(),
                     reason: "it appears twice in the batch".to_owned(),
                 });
             }

@@ -133,7 +133,7 @@ mod tests {
         let second = pending.record(Closed).clone();
         assert_ne!(first.id(), second.id());
         assert!(first.occurred_on() <= second.occurred_on());
-        let ids: Vec<_> = pending.iter().map(AnyEnvelope::id).collect();
+        let ids: Vec<_> = pending.iter().map(|e| e.metadata().id()).collect();
         assert_eq!(ids, [first.id(), second.id()]);
         // Taking them out keeps the stamps made at record time.
         let taken = pending.take();
@@ -163,7 +163,7 @@ mod tests {
         let cause = Envelope::new(Closed);
         let mut pending = Pending::new();
         let meta = pending.record_caused_by(Opened { n: 3 }, cause.metadata());
-        assert_eq!(meta.causation_id(), Some(cause.id()));
-        assert_eq!(meta.correlation_id(), cause.correlation_id());
+        assert_eq!(meta.causation_id(), Some(cause.metadata().id()));
+        assert_eq!(meta.correlation_id(), cause.metadata().correlation_id());
     }
 }

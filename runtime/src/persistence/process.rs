@@ -8,6 +8,28 @@
 //! other contexts, or from this store through a relay) and the delivery of due scheduled
 //! messages (its timeouts). A plain `bus.publish` of such an event reports the step as not
 //! lent a transaction, rather than dropping it.
+//!
+//! A step that fails is its delivery's failure, as a [`ProcessError`] naming the process,
+//! the instance and the event; the delivery rolls back and the event comes again:
+//!
+//! ```
+//! use tidings::persistence::process::ProcessError;
+//! use tidings::PublishError;
+//!
+//! /// What an operator reads about a failed delivery.
+//! fn explain(failed: &PublishError) -> String {
+//!     match failed.downcast_ref::<ProcessError>() {
+//!         Some(ProcessError::Conflict { process, key, .. }) => {
+//!             format!("{process} {key}: moved on meanwhile, retried")
+//!         }
+//!         Some(ProcessError::Step { process, key, event, .. }) => {
+//!             format!("{process} {key}: its step on {event} failed")
+//!         }
+//!         Some(other) => other.to_string(),
+//!         None => failed.to_string(),
+//!     }
+//! }
+//! ```
 
 use crate::messaging::any::AnyEnvelope;
 use crate::messaging::bus::call::HandlerResult;
@@ -166,7 +188,7 @@ where
                 process = P::NAME,
                 key = %key,
                 event = E::NAME,
-                id = %envelope.id(),
+                id = %envelope.metadata().id(),
                 "an event for a process instance that has ended is ignored"
             );
             return Ok(());
@@ -187,7 +209,7 @@ where
                     process = P::NAME,
                     key = %key,
                     event = E::NAME,
-                    id = %envelope.id(),
+                    id = %envelope.metadata().id(),
                     "an event for an unknown process instance starts one, as the process declares"
                 );
             }
@@ -198,7 +220,7 @@ where
                 process = P::NAME,
                 key = %key,
                 event = E::NAME,
-                id = %envelope.id(),
+                id = %envelope.metadata().id(),
                 "an event for an unknown process instance is ignored, as the process declares"
             );
             return Ok(());

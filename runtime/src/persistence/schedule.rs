@@ -108,11 +108,11 @@ impl ScheduledRow {
         envelope: &AnyEnvelope,
     ) -> Result<ScheduledRow, StoreError> {
         let json = envelope.to_json().map_err(|error| StoreError::Unstorable {
-            id: envelope.id(),
+            id: envelope.metadata().id(),
             reason: format!("`{}` does not serialize: {error}", envelope.name()),
         })?;
         Ok(ScheduledRow {
-            id: envelope.id(),
+            id: envelope.metadata().id(),
             due_on: millis(at),
             name: envelope.name(),
             envelope: json.to_string(),

@@ -31,6 +31,7 @@ use crate::messaging::bus::dispatch::phase::{PhaseEvent, Phases};
 use crate::messaging::bus::ports::Held;
 use crate::messaging::bus::scoped::Scope;
 use crate::messaging::trace;
+use crate::messaging::values::Values;
 use crate::persistence::aggregate::{LoadError, Loaded};
 use crate::persistence::event::StoredEvent;
 use crate::persistence::event::{NewEvent, Replayed};
@@ -573,6 +574,7 @@ async fn commit<T, E, Tx: Transaction>(
         collected
             .into_iter()
             .map(|c| (c.stream, c.expected, c.events)),
+        origin.bus().values(),
     );
     events.extend(first);
     let value = outcome.map_err(|error| UnitOfWorkError::Work {
@@ -614,6 +616,7 @@ async fn commit<T, E, Tx: Transaction>(
             recorded
                 .into_iter()
                 .map(|(stream, event)| (stream, ExpectedVersion::Any, vec![event])),
+            bus.values(),
         );
         streams.extend(more.map_err(UnitOfWorkError::store)?);
         round = events.len()..events.len() + new.len();
@@ -645,16 +648,22 @@ async fn commit<T, E, Tx: Transaction>(
 
 type Rows = Vec<(String, ExpectedVersion, Vec<NewEvent>)>;
 
-/// Each stream's rows for the store, and every event for the phases.
+/// Each stream's rows for the store, and every event for the phases; the events gain the
+/// context values of the unit's bus (`bus`) of the types they have none of.
 fn rows(
     collected: impl Iterator<Item = (String, ExpectedVersion, Vec<AnyEnvelope>)>,
+    bus: &Values,
 ) -> (Result<Rows, StoreError>, Vec<PhaseEvent>) {
     let mut streams = Vec::new();
     let mut events = Vec::new();
     let mut unstorable = None;
     for (stream, expected, mut recorded) in collected {
         for event in &mut recorded {
-            trace::commit(&mut event.metadata_mut().values);
+            let values = &mut event.metadata_mut().values;
+            if !bus.is_empty() {
+                *values = values.or(bus);
+            }
+            trace::commit(values);
         }
         match recorded.iter().map(new_event).collect() {
             Ok(rows) => streams.push((stream, expected, rows)),
@@ -671,7 +680,7 @@ fn rows(
 
 fn new_event(envelope: &AnyEnvelope) -> Result<NewEvent, StoreError> {
     NewEvent::from_any(envelope).map_err(|error| StoreError::Unstorable {
-        id: envelope.id(),
+        id: envelope.metadata().id(),
         reason: format!("`{}` does not serialize: {error}", envelope.name()),
     })
 }

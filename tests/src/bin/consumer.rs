@@ -18,7 +18,7 @@ use tidings_tests::Numbered;
 fn record_effect(event: &Envelope<Numbered>, tx: &SqliteTransaction) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO effects (n, event_id) VALUES (?1, ?2)",
-        rusqlite::params![event.n as i64, event.id().to_string()],
+        rusqlite::params![event.n as i64, event.metadata().id().to_string()],
     )
     .map(drop)
 }

@@ -17,7 +17,7 @@ async fn record_effect(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     sqlx::query("INSERT INTO effects (n, event_id) VALUES ($1, $2)")
         .bind(event.n as i64)
-        .bind(event.id().to_string())
+        .bind(event.metadata().id().to_string())
         .execute(&mut *tx.lock()?)
         .await?;
     Ok(())

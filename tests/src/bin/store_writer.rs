@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut line = format!("{run} {batch} {}", appended.positions.start);
         for event in &events {
             line.push(' ');
-            line.push_str(&event.id().to_string());
+            line.push_str(&event.metadata().id().to_string());
         }
         writeln!(out, "{line}")?;
         out.flush()?;

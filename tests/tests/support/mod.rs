@@ -24,7 +24,7 @@ fn record_effect(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tx.execute(
         "INSERT INTO effects (n, event_id) VALUES (?1, ?2)",
-        rusqlite::params![event.n as i64, event.id().to_string()],
+        rusqlite::params![event.n as i64, event.metadata().id().to_string()],
     )?;
     if flaky.fails(event.n) {
         return Err(Failed(event.n).into());

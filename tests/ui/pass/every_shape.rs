@@ -48,7 +48,7 @@ fn plain(_: &OrderStarted) {}
 
 #[handler(name = "pass.with_envelope", phase = after_commit, emits(Unit))]
 fn with_envelope(event: &Envelope<OrderStarted>, repo: &Repo, ctx: &Context) -> Result<(), std::io::Error> {
-    let _ = (event.occurred_on(), repo);
+    let _ = (event.metadata().occurred_on(), repo);
     ctx.publish(Unit);
     Ok(())
 }

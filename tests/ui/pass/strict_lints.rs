@@ -32,7 +32,7 @@ pub struct PlaceOrder {
 
 #[handler]
 fn on_started(event: &OrderStarted, ctx: &Context) {
-    let _ = (event.order_id, ctx.message_id());
+    let _ = (event.order_id, ctx.metadata().id());
 }
 
 #[handler]

@@ -14,8 +14,8 @@ impl AuditLog {
         let body = serde_json::to_string(event.payload())?;
         let line = format!(
             "{} {} {} {body}",
-            event.occurred_on().format("%H:%M:%S%.6f"),
-            event.id(),
+            event.metadata().occurred_on().format("%H:%M:%S%.6f"),
+            event.metadata().id(),
             event.name()
         );
         self.0.lock().unwrap().push(line);

@@ -305,7 +305,7 @@ mod tests {
         };
         assert_eq!(text("type"), "tidings.test.binding_paid");
         assert_eq!(text("specversion"), "1.0");
-        assert_eq!(text("id"), envelope.id().to_string());
+        assert_eq!(text("id"), envelope.metadata().id().to_string());
         assert_eq!(text("typeversion"), 2);
         assert_eq!(text("subject"), "order-1");
         assert_eq!(
@@ -314,8 +314,11 @@ mod tests {
         );
 
         let decoded = decode(&properties, stored.data().as_bytes()).unwrap();
-        assert_eq!(decoded.id(), envelope.id());
-        assert_eq!(decoded.occurred_on(), envelope.occurred_on());
+        assert_eq!(decoded.metadata().id(), envelope.metadata().id());
+        assert_eq!(
+            decoded.metadata().occurred_on(),
+            envelope.metadata().occurred_on()
+        );
         assert_eq!(
             decoded.downcast::<Paid>().unwrap().payload(),
             &Paid { cents: 1250 }
@@ -358,7 +361,11 @@ mod tests {
             let properties = properties_with(&stored(&envelope), prefix).unwrap();
             let headers = properties.headers().as_ref().unwrap().inner();
             let id = ShortString::from(format!("{}id", prefix.as_str()));
-            assert_eq!(headers[&id], text(&envelope.id().to_string()), "{prefix:?}");
+            assert_eq!(
+                headers[&id],
+                text(&envelope.metadata().id().to_string()),
+                "{prefix:?}"
+            );
             let version = &headers[&ShortString::from(format!("{}typeversion", prefix.as_str()))];
             if prefix == AttributePrefix::Ce {
                 assert_eq!(version, &text("2"), "`ce-` values are all text");
@@ -366,8 +373,15 @@ mod tests {
                 assert_eq!(version, &AMQPValue::LongLongInt(2));
             }
             let decoded = decode(&properties, b"{\"cents\": 40}").unwrap();
-            assert_eq!(decoded.id(), envelope.id(), "{prefix:?}");
-            assert_eq!(decoded.occurred_on(), envelope.occurred_on());
+            assert_eq!(
+                decoded.metadata().id(),
+                envelope.metadata().id(),
+                "{prefix:?}"
+            );
+            assert_eq!(
+                decoded.metadata().occurred_on(),
+                envelope.metadata().occurred_on()
+            );
         }
     }
 
@@ -387,9 +401,12 @@ mod tests {
                     .with_headers(foreign(prefix, time.clone()));
                 let any = decode(&properties, b"{\"cents\": 5}")
                     .unwrap_or_else(|e| panic!("{prefix} {time:?}: {e}"));
-                assert_eq!(any.occurred_on(), expected, "{prefix} {time:?}");
-                assert_eq!(any.wire_id(), "py-7");
-                assert_eq!(any.id(), crate::Metadata::uuid_for("/storefront", "py-7"));
+                assert_eq!(any.metadata().occurred_on(), expected, "{prefix} {time:?}");
+                assert_eq!(any.metadata().wire_id(), "py-7");
+                assert_eq!(
+                    any.metadata().id(),
+                    crate::Metadata::uuid_for("/storefront", "py-7")
+                );
                 assert_eq!(
                     any.downcast::<Paid>().unwrap().payload(),
                     &Paid { cents: 5 }
@@ -447,7 +464,7 @@ mod tests {
         let properties = BasicProperties::default()
             .with_content_type("application/cloudevents+json; charset=utf-8".into());
         let any = decode(&properties, &body).unwrap();
-        assert_eq!(any.id(), envelope.id());
+        assert_eq!(any.metadata().id(), envelope.metadata().id());
         assert_eq!(
             any.downcast::<Paid>().unwrap().payload(),
             &Paid { cents: 99 }

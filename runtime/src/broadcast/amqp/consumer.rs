@@ -583,8 +583,8 @@ impl Consumer {
                 return Ok(());
             }
         };
-        let id = envelope.wire_id().into_owned();
-        let occurred = envelope.occurred_on();
+        let id = envelope.metadata().wire_id().into_owned();
+        let occurred = envelope.metadata().occurred_on();
         match inbox.deliver(&self.name, envelope, bus).await {
             Ok(delivered) => {
                 acknowledge(delivery.acker.ack(BasicAckOptions::default())).await?;

@@ -279,7 +279,7 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
     /// Reports `waiting`, the events read after `published`, as the lag.
     fn lagging(&self, published: u64, waiting: &[StoredEvent]) {
         let behind = waiting.first().map_or(Duration::ZERO, |first| {
-            report::since(first.occurred_on().into())
+            report::since(first.metadata().occurred_on().into())
         });
         self.report(|status| {
             status.published = published;

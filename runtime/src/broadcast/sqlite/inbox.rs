@@ -149,7 +149,7 @@ impl Inbox for SqliteInbox {
         bus: &Bus,
     ) -> Result<Delivered, InboxError> {
         refuse_unhandled(&envelope, bus)?;
-        let id = envelope.wire_id().into_owned();
+        let id = envelope.metadata().wire_id().into_owned();
         let store = |source| InboxError::Store {
             id: id.clone(),
             source,

@@ -7,6 +7,7 @@ use crate::messaging::bus::problems::BuildError;
 use crate::messaging::bus::provided::Provided;
 use crate::messaging::bus::registry::Registry;
 use crate::messaging::bus::{Bus, Inner, DEFAULT_MAX_DEPTH};
+use crate::messaging::values::Values;
 use std::sync::Arc;
 
 /// Gathers dependencies and options, then [`build`](BusBuilder::build)s a validated [`Bus`].
@@ -180,6 +181,7 @@ impl BusBuilder {
                 observers: self.observers.into_boxed_slice(),
                 max_depth: self.max_depth,
             }),
+            values: Values::default(),
         })
     }
 }

@@ -8,7 +8,6 @@ use crate::messaging::lineage::Lineage;
 use crate::messaging::message::{Command, DomainEvent};
 use crate::messaging::values::ContextValue;
 use std::sync::{Mutex, PoisonError};
-use uuid::Uuid;
 
 /// The current message's metadata and context values, and the way to publish, queue or send
 /// follow-up messages.
@@ -44,24 +43,15 @@ impl Context {
         }
     }
 
-    /// The metadata of the message being handled.
+    /// The metadata of the message being handled: its id (`ctx.metadata().id()`),
+    /// occurred-on time, correlation and causation ids and context values.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
-    }
-
-    /// The id of the message being handled.
-    pub fn message_id(&self) -> Uuid {
-        self.meta.id
     }
 
     /// The wire name of the message being handled.
     pub fn message_name(&self) -> &'static str {
         self.message
-    }
-
-    /// The conversation's correlation id.
-    pub fn correlation_id(&self) -> Uuid {
-        self.meta.correlation_id
     }
 
     /// The name of the handler this context was given to.

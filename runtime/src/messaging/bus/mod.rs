@@ -26,14 +26,18 @@ mod table;
 pub(crate) mod upcast;
 mod versions;
 
+use crate::messaging::values::Values;
 use std::sync::Arc;
 
 /// Routes events to their handlers and commands and queries to their one handler.
 ///
 /// Built with [`Bus::builder`]; cloning shares the same table and provided values.
+/// [`Bus::with`] gives a bus that attaches a context value to every message it stamps.
 #[derive(Clone)]
 pub struct Bus {
     inner: Arc<Inner>,
+    /// The context values this bus attaches ([`Bus::with`]); none on a built bus.
+    values: Values,
 }
 
 struct Inner {
@@ -47,6 +51,11 @@ impl Bus {
     /// How deep follow-up messages may nest on this bus.
     pub(crate) fn max_depth(&self) -> usize {
         self.inner.max_depth
+    }
+
+    /// The context values this bus attaches to what it stamps.
+    pub(crate) fn values(&self) -> &Values {
+        &self.values
     }
 }
 
@@ -67,6 +76,7 @@ impl std::fmt::Debug for Bus {
                     .collect::<Vec<_>>(),
             )
             .field("observers", &self.inner.observers.len())
+            .field("values", &self.values)
             .finish_non_exhaustive()
     }
 }

@@ -7,7 +7,6 @@ use crate::messaging::erased::{ErasedEvent, Queued};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::DomainEvent;
 use std::collections::VecDeque;
-use uuid::Uuid;
 
 /// Sees every event envelope the bus dispatches, follow-ups included, before its handlers run.
 ///
@@ -64,11 +63,6 @@ impl<'a> EnvelopeRef<'a> {
     /// The event's schema version.
     pub fn version(&self) -> u32 {
         self.event.version()
-    }
-
-    /// The envelope's id.
-    pub fn id(&self) -> Uuid {
-        self.event.meta().id
     }
 
     /// The envelope's metadata.

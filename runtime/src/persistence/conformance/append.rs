@@ -204,14 +204,22 @@ pub async fn partly_stored_batch_is_refused<S: EventStore>(store: &S) {
     let first = ok(store.append("a", NoStream, &stored).await, "append");
     let fresh = counted(10);
     let cases = [
-        ("a", vec![stored[0].clone(), fresh.clone()], stored[0].id()),
-        ("a", vec![fresh.clone(), stored[1].clone()], stored[1].id()),
+        (
+            "a",
+            vec![stored[0].clone(), fresh.clone()],
+            stored[0].metadata().id(),
+        ),
+        (
+            "a",
+            vec![fresh.clone(), stored[1].clone()],
+            stored[1].metadata().id(),
+        ),
         (
             "a",
             vec![stored[1].clone(), stored[0].clone()],
-            stored[1].id(),
+            stored[1].metadata().id(),
         ),
-        ("b", vec![stored[0].clone()], stored[0].id()),
+        ("b", vec![stored[0].clone()], stored[0].metadata().id()),
     ];
     for (stream, batch, duplicate) in cases {
         match store.append(stream, Any, &batch).await {
@@ -223,7 +231,7 @@ pub async fn partly_stored_batch_is_refused<S: EventStore>(store: &S) {
                 assert_eq!(id, duplicate, "the error names the stored event");
                 assert_eq!(at, "a", "the error names the stream that holds it");
                 let start = first.positions.start;
-                let expected = if id == stored[0].id() {
+                let expected = if id == stored[0].metadata().id() {
                     start
                 } else {
                     start + 1
@@ -247,7 +255,7 @@ pub async fn repeated_id_in_a_batch_is_refused<S: EventStore>(store: &S) {
         .append("a", NoStream, &[event.clone(), event.clone()])
         .await;
     match result {
-        Err(StoreError::Unstorable { id, .. }) => assert_eq!(id, event.id()),
+        Err(StoreError::Unstorable { id, .. }) => assert_eq!(id, event.metadata().id()),
         other => panic!("a batch holding an id twice must be refused, got {other:?}"),
     }
     assert_eq!(count(store).await, 0);
@@ -280,7 +288,7 @@ pub async fn concurrent_appends_to_one_stream_one_wins<S: EventStore>(store: &S)
     assert_eq!((span(&appended.positions), appended.stream_version), (3, 4));
     assert_rising(&[&first.positions, &appended.positions]);
     let stream = ok(store.read_stream("a", 1, usize::MAX).await, "read_stream");
-    let ids: Vec<_> = stream.iter().map(|e| e.id()).collect();
-    let expected: Vec<_> = batches[*winner].iter().map(|e| e.id()).collect();
+    let ids: Vec<_> = stream.iter().map(|e| e.metadata().id()).collect();
+    let expected: Vec<_> = batches[*winner].iter().map(|e| e.metadata().id()).collect();
     assert_eq!(ids, expected, "the stream holds the winner's events");
 }

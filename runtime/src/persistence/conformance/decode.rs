@@ -51,7 +51,7 @@ pub async fn stored_events_decode_through_the_registry<S: EventStore>(store: &S)
         }
     );
     let reset: Envelope<Reset> = ok(read[1].decode_as(), "decode_as");
-    assert_eq!(reset.causation_id(), Some(first.id()));
+    assert_eq!(reset.metadata().causation_id(), Some(first.metadata().id()));
     match read[1].decode_as::<Counted>() {
         Err(StoredDecodeError {
             position,
@@ -91,7 +91,7 @@ pub async fn decoding_names_the_event_that_failed<S: EventStore>(store: &S) {
     for ((position, error), sent) in at.zip(&errors).zip(&batch) {
         assert_eq!(error.position, position);
         assert_eq!(error.stream, "odd");
-        assert_eq!(error.id, sent.id());
+        assert_eq!(error.id, sent.metadata().id());
         let message = error.to_string();
         assert!(
             message.contains(&format!("position {position}")),

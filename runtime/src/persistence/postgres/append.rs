@@ -61,7 +61,7 @@ pub(super) async fn call(
         .bind(stream)
         .bind(mode)
         .bind(version)
-        .bind(events.iter().map(|e| PgUuid(e.id())).bind_iter())
+        .bind(events.iter().map(|e| PgUuid(e.metadata().id())).bind_iter())
         .bind(events.iter().map(NewEvent::name).bind_iter())
         .bind(events.iter().map(|e| e.version() as i32).bind_iter())
         .bind(times.into_iter().bind_iter())
@@ -129,7 +129,7 @@ pub(super) fn carry_extensions(events: &[NewEvent]) -> bool {
 async fn store_extensions(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), StoreError> {
     let (ids, texts): (Vec<PgUuid>, Vec<String>) = events
         .iter()
-        .filter_map(|e| extensions_text(e.metadata()).map(|text| (PgUuid(e.id()), text)))
+        .filter_map(|e| extensions_text(e.metadata()).map(|text| (PgUuid(e.metadata().id()), text)))
         .unzip();
     if ids.is_empty() {
         return Ok(());
@@ -153,12 +153,12 @@ async fn store_extensions(conn: &mut PgConnection, events: &[NewEvent]) -> Resul
 /// times to bind.
 fn check(events: &[NewEvent]) -> Result<Vec<PgTime>, StoreError> {
     let unstorable = |event: &NewEvent, reason: String| StoreError::Unstorable {
-        id: event.id(),
+        id: event.metadata().id(),
         reason,
     };
     if events.len() > 1 {
         let mut seen = std::collections::HashSet::with_capacity(events.len());
-        if let Some(twice) = events.iter().find(|e| !seen.insert(e.id())) {
+        if let Some(twice) = events.iter().find(|e| !seen.insert(e.metadata().id())) {
             return Err(unstorable(
                 twice,
                 "it appears twice in the batch".to_owned(),

@@ -129,7 +129,7 @@ pub(super) fn write(
         let meta = event.metadata();
         let occurred_on = meta.occurred_on().timestamp_nanos_opt().ok_or_else(|| {
             StoreError::Unstorable {
-                id: event.id(),
+                id: event.metadata().id(),
                 reason: format!(
                     "its occurred-on time {} is outside the years 1677 to 2262 that the SQLite store holds",
                     meta.occurred_on()
@@ -202,7 +202,8 @@ fn retry(
     let Some(first) = events.first() else {
         return Ok(None);
     };
-    let Some((position, stored_stream, stored_version)) = locate(conn, first.id())? else {
+    let Some((position, stored_stream, stored_version)) = locate(conn, first.metadata().id())?
+    else {
         return Ok(None);
     };
     let mut select = conn.prepare_cached(BATCH_AT).map_err(backend)?;
@@ -214,11 +215,11 @@ fn retry(
         .map_err(backend)?;
     let same = stored.len() == events.len()
         && stored.iter().zip(events).all(|((id, in_stream), event)| {
-            id.as_slice() == event.id().as_bytes() && in_stream == stream
+            id.as_slice() == event.metadata().id().as_bytes() && in_stream == stream
         });
     if !same {
         return Err(StoreError::DuplicateEvent {
-            id: first.id(),
+            id: first.metadata().id(),
             position,
             stream: stored_stream,
         });
@@ -256,18 +257,18 @@ fn locate(conn: &Connection, id: uuid::Uuid) -> Result<Option<(u64, String, u64)
 /// Which id of the batch collided: one stored before, or one the batch holds twice.
 fn duplicate(conn: &Connection, events: &[NewEvent]) -> Result<StoreError, StoreError> {
     for event in events {
-        if let Some((position, stream, _)) = locate(conn, event.id())? {
+        if let Some((position, stream, _)) = locate(conn, event.metadata().id())? {
             return Ok(StoreError::DuplicateEvent {
-                id: event.id(),
+                id: event.metadata().id(),
                 position,
                 stream,
             });
         }
     }
     let mut seen = std::collections::HashSet::new();
-    Ok(match events.iter().find(|e| !seen.insert(e.id())) {
+    Ok(match events.iter().find(|e| !seen.insert(e.metadata().id())) {
         Some(twice) => StoreError::Unstorable {
-            id: twice.id(),
+            id: twice.metadata().id(),
             reason: "it appears twice in the batch".to_owned(),
         },
         None => StoreError::Backend(

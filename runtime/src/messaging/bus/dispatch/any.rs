@@ -53,9 +53,11 @@ impl Bus {
     }
 
     /// Publishes an event that is known only at run time, such as one decoded through the
-    /// registry ([`AnyEnvelope::from_json`], a stored event's `decode`): the same handlers,
-    /// live subscribers, observers and follow-ups as [`Bus::publish_envelope`] with its
-    /// concrete type.
+    /// registry ([`AnyEnvelope::from_json`], a stored event's `decode`), or an
+    /// [`Envelope`](crate::Envelope) that already has its metadata (`envelope.into()`): the
+    /// same handlers, live subscribers, observers and follow-ups as [`Bus::publish`]. The
+    /// envelope keeps its metadata; it gains the bus's context values ([`Bus::with`]) of the
+    /// types it has none of.
     pub async fn publish_any(&self, envelope: AnyEnvelope) -> Result<(), PublishAnyError> {
         self.dispatch_any(envelope, None, Mode::Async).await
     }
@@ -86,6 +88,11 @@ impl Bus {
         scope: Option<Scope<'_>>,
         mode: Mode,
     ) -> Result<(), PublishAnyError> {
+        let mut envelope = envelope;
+        if !self.values.is_empty() {
+            let meta = envelope.metadata_mut();
+            meta.values = meta.values.or(&self.values);
+        }
         let event = envelope
             .into_event()
             .map_err(|other| PublishAnyError::NotAnEvent {

@@ -23,7 +23,7 @@ impl Bus {
     /// and every live subscriber; then the events they published and the commands they
     /// queued run, breadth first.
     pub async fn publish<E: DomainEvent>(&self, event: E) -> Result<(), PublishError> {
-        self.publish_envelope(Envelope::new(event)).await
+        self.publish_envelope(self.stamp(event)).await
     }
 
     /// Publishes an event from code without an async runtime. An async handler reached this
@@ -31,11 +31,18 @@ impl Bus {
     /// the other handlers still run.
     #[inline]
     pub fn publish_sync<E: DomainEvent>(&self, event: E) -> Result<(), PublishError> {
-        self.publish_envelope_sync(Envelope::new(event))
+        self.publish_envelope_sync(self.stamp(event))
     }
 
-    /// Publishes an event that already has its metadata, such as one read from a store.
-    pub async fn publish_envelope<E: DomainEvent>(
+    /// The envelope of an event this bus publishes: a new conversation, with the bus's
+    /// context values.
+    #[inline(always)]
+    fn stamp<E: DomainEvent>(&self, event: E) -> Envelope<E> {
+        Envelope::with_values(event, self.values.clone())
+    }
+
+    /// Publishes an event that already has its metadata.
+    async fn publish_envelope<E: DomainEvent>(
         &self,
         envelope: Envelope<E>,
     ) -> Result<(), PublishError> {
@@ -50,9 +57,9 @@ impl Bus {
         }
     }
 
-    /// The synchronous form of [`Bus::publish_envelope`].
+    /// The synchronous form of `publish_envelope`.
     #[inline]
-    pub fn publish_envelope_sync<E: DomainEvent>(
+    fn publish_envelope_sync<E: DomainEvent>(
         &self,
         envelope: Envelope<E>,
     ) -> Result<(), PublishError> {
@@ -79,7 +86,7 @@ impl Bus {
     ) -> Result<(), PublishError> {
         let mut failures = Vec::new();
         let mut failed = |handler, reason| {
-            failures.push(self.failed(handler, E::NAME, envelope.id(), reason));
+            failures.push(self.failed(handler, E::NAME, envelope.metadata().id(), reason));
         };
         // `debug_span!`'s own first test, made once: without a subscriber no span is built.
         if tracing::level_enabled!(tracing::Level::DEBUG) {

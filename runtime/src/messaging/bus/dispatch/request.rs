@@ -31,25 +31,26 @@ pub(super) enum Origin<'a> {
 impl Bus {
     /// Sends a command to its one handler and returns the handler's output.
     pub async fn send<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        self.request(command, Origin::Caller(Values::default()))
+        self.request(command, Origin::Caller(self.values.clone()))
             .await
     }
 
     /// Sends a command from code without an async runtime.
     #[inline]
     pub fn send_sync<C: Command>(&self, command: C) -> Result<C::Output, SendError<C>> {
-        self.request_sync(command, Origin::Caller(Values::default()))
+        self.request_sync(command, Origin::Caller(self.values.clone()))
     }
 
     /// Asks a query of its one handler and returns the answer.
     pub async fn query<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        self.request(query, Origin::Caller(Values::default())).await
+        self.request(query, Origin::Caller(self.values.clone()))
+            .await
     }
 
     /// Asks a query from code without an async runtime.
     #[inline]
     pub fn query_sync<Q: Query>(&self, query: Q) -> Result<Q::Output, SendError<Q>> {
-        self.request_sync(query, Origin::Caller(Values::default()))
+        self.request_sync(query, Origin::Caller(self.values.clone()))
     }
 
     pub(super) async fn request<R: Request>(
