@@ -209,14 +209,22 @@ fn occurred_on_comes_from_the_marked_field() {
         at,
         note: "n".into(),
     });
-    assert_eq!(envelope.metadata().occurred_on(), at);
+    assert_eq!(envelope.occurred_on(), at);
+    assert_eq!(
+        Timed {
+            at,
+            note: String::new()
+        }
+        .occurred_on(),
+        Some(at)
+    );
 
     let envelope = Envelope::new(MaybeTimed(Some(at)));
-    assert_eq!(envelope.metadata().occurred_on(), at);
+    assert_eq!(envelope.occurred_on(), at);
     let before = Utc::now();
     let envelope = Envelope::new(MaybeTimed(None));
     assert!(
-        envelope.metadata().occurred_on() >= before,
+        envelope.occurred_on() >= before,
         "without a time of its own, the envelope is stamped now"
     );
 }
@@ -226,15 +234,10 @@ fn events_without_a_time_field_are_stamped_when_wrapped() {
     let before = Utc::now();
     let envelope = Envelope::new(Ping);
     let after = Utc::now();
-    assert!(
-        before <= envelope.metadata().occurred_on() && envelope.metadata().occurred_on() <= after
-    );
-    assert_eq!(envelope.metadata().id().get_version_num(), 7);
-    assert_eq!(
-        envelope.metadata().correlation_id(),
-        envelope.metadata().id()
-    );
-    assert_eq!(envelope.metadata().causation_id(), None);
+    assert!(before <= envelope.occurred_on() && envelope.occurred_on() <= after);
+    assert_eq!(envelope.id().get_version_num(), 7);
+    assert_eq!(envelope.correlation_id(), envelope.id());
+    assert_eq!(envelope.causation_id(), None);
     assert_eq!(envelope.metadata().source(), "/tidings-tests");
 }
 

@@ -203,8 +203,28 @@ impl<E: Message> Envelope<E> {
 }
 
 impl<E> Envelope<E> {
+    /// The message id (UUID v7 for tidings' own): [`Metadata::id`].
+    pub fn id(&self) -> Uuid {
+        self.meta.id
+    }
+
+    /// When the message occurred: [`Metadata::occurred_on`].
+    pub fn occurred_on(&self) -> DateTime<Utc> {
+        self.meta.occurred_on
+    }
+
+    /// The id shared by every message of one conversation: [`Metadata::correlation_id`].
+    pub fn correlation_id(&self) -> Uuid {
+        self.meta.correlation_id
+    }
+
+    /// The id of the message whose handler produced this one: [`Metadata::causation_id`].
+    pub fn causation_id(&self) -> Option<Uuid> {
+        self.meta.causation_id
+    }
+
     /// The metadata: id, occurred-on, correlation and causation ids, source and context
-    /// values.
+    /// values. The four above are its accessors, repeated here as the envelope's own.
     pub fn metadata(&self) -> &Metadata {
         &self.meta
     }

@@ -198,6 +198,12 @@ pub trait DomainEvent: Message {
     /// `#[event(travels = committed)]`): [`Bus::build`](crate::BusBuilder::build) refuses a
     /// handler in a phase that such an event never reaches.
     const TRAVELS: Travels = <Self as Message>::TRAVELS;
+
+    /// The time carried by the payload itself (`#[event(occurred_on)]`), if any; otherwise
+    /// the envelope is stamped when the event is published.
+    fn occurred_on(&self) -> Option<DateTime<Utc>> {
+        (Self::OCCURRED_ON)(self)
+    }
 }
 
 /// What commands and queries have in common: one handler, a typed output and error.
