@@ -273,4 +273,33 @@ async fn an_event_that_does_not_decode_fails_the_command_naming_it() {
         error.to_string().contains(&format!("position {position}")),
         "{error}"
     );
+
+    // A damaged column (a schema version of 0) is named with its row's position.
+    sqlx::query(
+        "UPDATE tidings_events SET data = '{\"cents\": 6}', version = 0
+         WHERE stream = 'account-9' AND stream_version = 2",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let error = store
+        .execute(&bus, "account-9", |a: &Account| a.deposit(7))
+        .await
+        .unwrap_err();
+    let tidings::persistence::UnitOfWorkError::Work {
+        error: tidings::persistence::CommandError::Load(load),
+        ..
+    } = &error
+    else {
+        panic!("expected the load to fail, got {error}")
+    };
+    let tidings::persistence::LoadError::Store(StoreError::Corrupt {
+        position: at,
+        reason,
+    }) = &**load
+    else {
+        panic!("expected the load to fail on the damaged column, got {load}")
+    };
+    assert_eq!(*at, position as u64);
+    assert!(reason.contains("version"), "{reason}");
 }

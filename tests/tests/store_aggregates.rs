@@ -275,6 +275,30 @@ fn an_event_that_does_not_decode_fails_the_load_naming_it() {
         text.contains(&format!("position {position}")) && text.contains("`cart-5`"),
         "{text}"
     );
+
+    // A damaged column (a schema version of 0) is named with its row's position.
+    store
+        .execute_batch(
+            "UPDATE tidings_events SET data = '{\"sku\": \"a\"}', version = 0
+             WHERE stream = 'cart-5' AND stream_version = 2",
+        )
+        .unwrap();
+    let error = store
+        .unit_of_work(&bus(), |unit| unit.load::<Cart>("cart-5"))
+        .unwrap_err();
+    let UnitOfWorkError::Work {
+        error:
+            LoadError::Store(StoreError::Corrupt {
+                position: at,
+                reason,
+            }),
+        ..
+    } = &error
+    else {
+        panic!("expected the load to fail on the damaged column, got {error}")
+    };
+    assert_eq!(*at, position as u64);
+    assert!(reason.contains("version"), "{reason}");
 }
 
 #[test]

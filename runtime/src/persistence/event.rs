@@ -231,8 +231,9 @@ pub struct StoredDecodeError {
 }
 
 /// A stored event as loading an aggregate reads it, borrowed from its row: what decoding and
-/// applying it takes; not its metadata, which `apply` never sees, nor its id. An event that
-/// does not decode this way is read again whole, and the error of that reading names it.
+/// applying it takes; not its metadata, which `apply` never sees, nor its id or position. An
+/// event that does not decode this way (or whose row has a damaged column) is read again
+/// whole, and the error of that reading names it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Replayed<'r> {
     pub(crate) stream_version: u64,

@@ -52,13 +52,14 @@ pub(crate) trait Transaction: Send + Sync + 'static {
         events: &[NewEvent],
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
     /// Hands `each` at most `limit` events of `stream` after version `after`, as loading
-    /// reads them (borrowed from their rows), in order; returns how many it read.
+    /// reads them (borrowed from their rows; `None` for a row to read whole, whose columns
+    /// are not what the store writes), in order; returns how many it read.
     fn replay(
         &self,
         stream: &str,
         after: u64,
         limit: usize,
-        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+        each: &mut (dyn FnMut(Option<Replayed<'_>>) -> Result<(), LoadError> + Send),
     ) -> impl Future<Output = Result<usize, LoadError>> + Send;
     /// Whole rows of `stream`, metadata included: what loading falls back to for an event
     /// that must be upcast (an upcaster may read the envelope's metadata).
@@ -223,14 +224,14 @@ pub(crate) async fn load_in<A: Aggregate, Tx: Transaction>(
     }
     let mut loaded = loaded.unwrap_or_else(|| Loaded::new(stream));
     // Events of the current versions decode straight from their rows; from the first that
-    // must be upcast (or does not decode) on, the rest is read whole, metadata included, for
-    // the upcasters and for an error that names the event by its id.
+    // must be upcast (or does not decode, or has a damaged column) on, the rest is read
+    // whole, metadata included, for the upcasters and for an error that names the event.
     let mut whole_rows = false;
     while !whole_rows {
         let after = loaded.version();
         let read = tx
             .replay(stream, after, PAGE, &mut |row| {
-                if !whole_rows && !loaded.apply_replayed(row) {
+                if !whole_rows && !row.is_some_and(|row| loaded.apply_replayed(row)) {
                     whole_rows = true;
                 }
                 Ok(())

@@ -109,19 +109,20 @@ where
 }
 
 /// Hands `each` at most `limit` events of `stream` after version `after`, as loading an
-/// aggregate reads them (five columns of eleven, borrowed from their rows; the position names
-/// a damaged row in its error); returns how many.
+/// aggregate reads them (four columns of eleven, borrowed from their rows; `None` for a row
+/// whose columns are not what the store writes: loading reads it again whole, and that
+/// reading names what is wrong and where); returns how many.
 pub(crate) async fn replay<'c, E>(
     executor: E,
     stream: &str,
     after: u64,
     limit: usize,
-    each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    each: &mut (dyn FnMut(Option<Replayed<'_>>) -> Result<(), LoadError> + Send),
 ) -> Result<usize, LoadError>
 where
     E: Executor<'c, Database = Postgres>,
 {
-    let sql = "SELECT position, stream_version, name, version, data::text \
+    let sql = "SELECT stream_version, name, version, data::text \
          FROM tidings_events WHERE stream = $1 AND stream_version > $2 \
          ORDER BY stream_version LIMIT $3";
     let rows = sqlx::query(sql)
@@ -132,17 +133,22 @@ where
         .await
         .map_err(backend)?;
     for row in &rows {
-        let at: i64 = row.try_get(0).map_err(backend)?;
-        let column = Column { row, at };
-        let version: i32 = column.get(3, "version")?;
-        each(Replayed {
-            stream_version: positive(column.get(1, "stream_version")?, at, "stream_version")?,
-            name: column.get(2, "name")?,
-            version: positive(version.into(), at, "version")? as u32,
-            data: column.get(4, "data")?,
-        })?;
+        each(replayed(row))?;
     }
     Ok(rows.len())
+}
+
+/// A row of the replay's query, or `None` if a column is not what the store writes.
+fn replayed(row: &PgRow) -> Option<Replayed<'_>> {
+    let version: i32 = row.try_get(2).ok()?;
+    Some(Replayed {
+        stream_version: u64::try_from(row.try_get::<i64, _>(0).ok()?)
+            .ok()
+            .filter(|v| *v > 0)?,
+        name: row.try_get(1).ok()?,
+        version: u32::try_from(version).ok().filter(|v| *v > 0)?,
+        data: row.try_get(3).ok()?,
+    })
 }
 
 /// PostgreSQL's `bigint` is signed; the store's numbers fit in the positive half.

@@ -32,7 +32,7 @@ impl Transaction for PostgresTransaction {
         stream: &str,
         after: u64,
         limit: usize,
-        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+        each: &mut (dyn FnMut(Option<Replayed<'_>>) -> Result<(), LoadError> + Send),
     ) -> Result<usize, LoadError> {
         replay(&mut *self.lock()?, stream, after, limit, each).await
     }

@@ -30,20 +30,21 @@ pub(super) const READ_STREAM: &str = select_events!(
     "ORDER BY stream_version LIMIT CAST(?3 AS INTEGER)"
 );
 
-/// What loading an aggregate reads of its events: five columns of eleven (the position names
-/// a damaged row in its error).
-pub(super) const READ_FOR_REPLAY: &str = "SELECT position, stream_version, name, version, data \
+/// What loading an aggregate reads of its events: four columns of eleven.
+pub(super) const READ_FOR_REPLAY: &str = "SELECT stream_version, name, version, data \
      FROM tidings_events WHERE stream = CAST(?1 AS TEXT) AND stream_version > ?2 \
      ORDER BY stream_version LIMIT CAST(?3 AS INTEGER)";
 
 /// Hands `each` at most `limit` events of `stream` after version `after`, as loading an
-/// aggregate reads them, borrowed from their rows; returns how many.
+/// aggregate reads them, borrowed from their rows (`None` for a row whose columns are not
+/// what the store writes: loading reads it again whole, and that reading names what is
+/// wrong and where); returns how many.
 pub(crate) fn replay(
     conn: &Connection,
     stream: &str,
     after: u64,
     limit: usize,
-    each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+    each: &mut (dyn FnMut(Option<Replayed<'_>>) -> Result<(), LoadError> + Send),
 ) -> Result<usize, LoadError> {
     let mut statement = conn.prepare_cached(READ_FOR_REPLAY).map_err(backend)?;
     let mut rows = statement
@@ -51,18 +52,22 @@ pub(crate) fn replay(
         .map_err(backend)?;
     let mut read = 0;
     while let Some(row) = rows.next().map_err(backend)? {
-        let at: i64 = row.get(0).map_err(backend)?;
-        let column = Column { row, at };
-        let version: i64 = column.get(3, "version")?;
-        each(Replayed {
-            stream_version: unsigned(column.get(1, "stream_version")?, at, "stream_version")?,
-            name: column.text(2, "name")?,
-            version: schema_version(version, at)?,
-            data: column.text(4, "data")?,
-        })?;
+        each(replayed(row))?;
         read += 1;
     }
     Ok(read)
+}
+
+/// A row of [`READ_FOR_REPLAY`], or `None` if a column is not what the store writes.
+fn replayed<'r>(row: &'r Row<'_>) -> Option<Replayed<'r>> {
+    let integer = |index| row.get_ref(index).ok()?.as_i64().ok();
+    let text = |index| row.get_ref(index).ok()?.as_str().ok();
+    Some(Replayed {
+        stream_version: u64::try_from(integer(0)?).ok()?,
+        name: text(1)?,
+        version: u32::try_from(integer(2)?).ok().filter(|v| *v > 0)?,
+        data: text(3)?,
+    })
 }
 
 /// At most `limit` events whose position is greater than `after`, in position order, read
@@ -161,13 +166,6 @@ struct Column<'r, 's> {
 }
 
 impl<'r> Column<'r, '_> {
-    fn text(&self, index: usize, name: &str) -> Result<&'r str, StoreError> {
-        self.row
-            .get_ref(index)
-            .and_then(|value| value.as_str().map_err(Into::into))
-            .map_err(|e| corrupt(self.at, name, e.to_string()))
-    }
-
     fn get<T: FromSql>(&self, index: usize, name: &str) -> Result<T, StoreError> {
         self.row
             .get(index)

@@ -142,7 +142,7 @@ impl Transaction for SqliteTransaction {
         stream: &str,
         after: u64,
         limit: usize,
-        each: &mut (dyn FnMut(Replayed<'_>) -> Result<(), LoadError> + Send),
+        each: &mut (dyn FnMut(Option<Replayed<'_>>) -> Result<(), LoadError> + Send),
     ) -> Result<usize, LoadError> {
         self.with_open(|conn| Ok(replay(conn, stream, after, limit, each)))?
     }
