@@ -69,6 +69,10 @@ pub(crate) trait DueMessages: Sync {
 }
 
 /// How long a scheduled command is held for its delivery unless the inbox says otherwise.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "used only by the backends")
+)]
 pub(crate) const COMMAND_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What became of a claimed command.
