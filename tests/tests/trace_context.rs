@@ -3,6 +3,7 @@
 //! context, a follow-up the context of the handler that made it; an event from another
 //! producer makes its dispatch a child of the producer's span; and a trace context survives
 //! the event store and the HTTP feed, so a reader of the feed continues the trace.
+//! A scheduled command, sent later by a scheduler, joins the trace that scheduled it.
 //! `trace_across_contexts.rs` runs the same through RabbitMQ and an inbox.
 
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
@@ -361,4 +362,69 @@ async fn an_async_unit_of_work_on_sqlite_commits_in_the_caller_s_span() {
         checkout_id,
         "the event committed on the store's thread",
     );
+}
+
+/// A command scheduled inside a span is sent later by a scheduler working in a span of its
+/// own: the command's dispatch joins the trace that scheduled it, whose context the command
+/// carried through its row, as an event an inbox delivers joins its producer's.
+#[tokio::test]
+async fn a_scheduled_command_is_sent_in_the_trace_that_scheduled_it() {
+    use tracing::Instrument;
+
+    let traces: &Traces = otel::install();
+    let (bus, seen) = bus();
+    let dir = Scratch::new("trace-scheduled");
+    let store = SqliteStore::open(dir.join("app.db")).unwrap();
+    let inbox = tidings::broadcast::sqlite::SqliteInbox::open(dir.join("app.db")).unwrap();
+    let parcel = unique("parcel");
+    let checkout = tracing::info_span!("checkout");
+    let (trace, checkout_id) = ids(&checkout);
+    checkout
+        .in_scope(|| {
+            store.unit_of_work(&bus, |unit| {
+                unit.transaction().send_after(
+                    Duration::from_secs(60),
+                    SendParcel {
+                        parcel: parcel.clone(),
+                    },
+                )
+            })
+        })
+        .unwrap();
+    drop(checkout);
+
+    let scheduler = tracing::info_span!("scheduler");
+    let (scheduler_trace, _) = ids(&scheduler);
+    let later = chrono::Utc::now() + chrono::Duration::minutes(2);
+    let done = inbox
+        .deliver_due(&bus, later)
+        .instrument(scheduler)
+        .await
+        .unwrap();
+    assert_eq!((done.delivered, done.failed), (1, 0));
+
+    assert_carries(
+        &seen.of("trace_ctx.send_parcel", &parcel).0,
+        trace,
+        checkout_id,
+        "the scheduled command",
+    );
+    let sent = traces
+        .until(WAIT, |s| {
+            otel::is(s, "tidings.send", "command", "trace_ctx.send_parcel")
+                && s.span_context.trace_id() == trace
+        })
+        .await;
+    assert_eq!(
+        sent.parent_span_id, checkout_id,
+        "the send is a child of the span that scheduled it"
+    );
+    assert_ne!(trace, scheduler_trace, "two traces to tell apart");
+    let handled = traces
+        .until(WAIT, |s| {
+            otel::is(s, "tidings.handler", "handler", "trace_ctx.send_parcel")
+                && s.span_context.trace_id() == trace
+        })
+        .await;
+    assert_eq!(handled.parent_span_id, sent.span_context.span_id());
 }

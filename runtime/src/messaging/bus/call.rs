@@ -250,7 +250,7 @@ pub(super) trait TypedRequest: Send + Sync {
         command: Box<dyn ErasedCommand>,
         bus: &'a Bus,
         lineage: &'a Lineage,
-        cause: &'a tracing::Span,
+        cause: Option<&'a tracing::Span>,
         mode: Mode,
         run: &'a mut Run<'_>,
     ) -> BoxFuture<'a, ()>;

@@ -133,8 +133,9 @@ impl Bus {
     }
 
     /// Sends a command known only at run time (a scheduled one, read back from its row) to
-    /// its one handler, inside the current span, then runs what that handler published or
-    /// queued. Its output is dropped; a command with no handler, or whose handler returns
+    /// its one handler, at the root of a dispatch (its span a child of the trace context the
+    /// command carries, as for an event an inbox delivers), then runs what that handler
+    /// published or queued. Its output is dropped; a command with no handler, or whose handler returns
     /// its error or fails, is this call's error.
     #[cfg_attr(
         not(any(feature = "sqlite", feature = "postgres")),
@@ -146,8 +147,7 @@ impl Bus {
     ) -> Result<(), PublishError> {
         let mut sink = BreadthFirst::default();
         let mut run = Run::new(&mut sink);
-        let cause = tracing::Span::current();
-        self.dispatch_command(command, &Lineage::default(), &cause, Mode::Async, &mut run)
+        self.dispatch_command(command, &Lineage::default(), None, Mode::Async, &mut run)
             .await;
         self.drain(Mode::Async, &mut run).await;
         run.into_result()

@@ -195,7 +195,7 @@ impl Bus {
                         .await
                 }
                 Queued::Command(command) => {
-                    self.dispatch_command(command, &lineage, &cause, mode, run)
+                    self.dispatch_command(command, &lineage, Some(&cause), mode, run)
                         .await
                 }
             }
@@ -231,7 +231,7 @@ impl Bus {
         &self,
         command: Box<dyn ErasedCommand>,
         lineage: &Lineage,
-        cause: &Span,
+        cause: Option<&Span>,
         mode: Mode,
         run: &mut Run<'_>,
     ) {

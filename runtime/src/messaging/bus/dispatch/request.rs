@@ -174,13 +174,15 @@ impl Bus {
         }
     }
 
-    /// Runs a command queued by a handler: its failure joins the run's, its output is dropped.
+    /// Runs a command queued by a handler (`cause`, its span), or one sent at the root of a
+    /// dispatch (a scheduled one: its span then a child of the trace context it carries): its
+    /// failure joins the run's, its output is dropped.
     async fn run_queued<R: Request>(
         &self,
         handler: &Handler<RequestCall<R>>,
         envelope: Envelope<R>,
         lineage: &Lineage,
-        cause: &Span,
+        cause: Option<&Span>,
         mode: Mode,
         run: &mut Run<'_>,
     ) {
@@ -189,7 +191,7 @@ impl Bus {
             .takes_context
             .then(|| Context::new(self, &meta, R::NAME, handler.name, lineage));
         let invocation = self.invocation(handler, context.as_ref());
-        let span = request_span(R::KIND, Some(cause), R::NAME, &meta);
+        let span = request_span(R::KIND, cause, R::NAME, &meta);
         let handler_span =
             tracing::debug_span!(parent: &span, "tidings.handler", handler = handler.name);
         let outcome = handler
@@ -221,7 +223,7 @@ impl<R: Request> TypedRequest for Handler<RequestCall<R>> {
         command: Box<dyn ErasedCommand>,
         bus: &'a Bus,
         lineage: &'a Lineage,
-        cause: &'a Span,
+        cause: Option<&'a Span>,
         mode: Mode,
         run: &'a mut Run<'_>,
     ) -> BoxFuture<'a, ()> {
