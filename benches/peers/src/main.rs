@@ -1,10 +1,11 @@
-//! The round trip of `benches/benches/roundtrip.rs` on cqrs-es (postgres-es, sqlite-es):
+//! The round trip of `benches/benches/roundtrip.rs` on cqrs-es (postgres-es, sqlite-es) and
+//! esrs (PostgreSQL):
 //! load a bank account of K events by replay, decide, append 1 event with the expected
 //! version; against raw sqlx 0.8 statements on the same table, in the same run, in pairs of
 //! rounds (each side first in turn, by a seeded generator; the seed is printed).
 //!
 //! `TIDINGS_TEST_POSTGRES=postgres://… cargo run --release` in this folder (`ROUNDS`, `SEED`);
-//! without the variable only SQLite runs. Its own crate and lock file: cqrs-es uses sqlx 0.8,
+//! without the variable only SQLite runs. Its own crate and lock file: cqrs-es and esrs use sqlx 0.8,
 //! which cannot share a build with the rusqlite of the workspace.
 
 use cqrs_es::{Aggregate, CqrsFramework, DomainEvent};
@@ -220,6 +221,133 @@ macro_rules! round_trips {
     }};
 }
 
+/// The same account as an esrs aggregate: its state and events are cqrs-es's, applied the same
+/// way.
+struct EsrsAccount;
+
+impl esrs::Aggregate for EsrsAccount {
+    const NAME: &'static str = "esrs_account";
+    type State = Account;
+    type Command = Deposit;
+    type Event = AccountEvent;
+    type Error = Never;
+
+    fn handle_command(_: &Account, _: Deposit) -> Result<Vec<AccountEvent>, Never> {
+        Ok(vec![AccountEvent::Deposited {
+            cents: 1,
+            reference: "bench".into(),
+        }])
+    }
+
+    fn apply_event(mut state: Account, event: AccountEvent) -> Account {
+        cqrs_es::Aggregate::apply(&mut state, event);
+        state
+    }
+}
+
+/// The account `s` of K events, for esrs (`raw` false) or its raw baseline.
+fn esrs_id(k: usize, s: usize, raw: bool) -> uuid::Uuid {
+    uuid::Uuid::from_u128((u128::from(raw) << 64) | ((k as u128) << 32) | s as u128)
+}
+
+/// esrs's round trip (`AggregateManager::load`, then `handle_command`, which persists in a
+/// transaction of its own) against raw sqlx statements on esrs's own table: `BEGIN`, the
+/// stream's rows decoded and applied, one `INSERT` with the next sequence number, `COMMIT`.
+async fn esrs_round_trips(pool: sqlx::PgPool, rounds: usize, rng: &mut fastrand::Rng) {
+    use esrs::manager::AggregateManager;
+    use esrs::store::postgres::{PgStore, PgStoreBuilder};
+    use esrs::AggregateState;
+    const STREAMS: usize = 300;
+    const OPS: usize = 150;
+    const INSERT: &str = "INSERT INTO esrs_account_events (id, aggregate_id, payload, occurred_on, sequence_number, version) VALUES ($1, $2, $3::jsonb, now(), $4, NULL)";
+    let store: PgStore<EsrsAccount> = PgStoreBuilder::new(pool.clone()).try_build().await.unwrap();
+    let manager = AggregateManager::new(store);
+    for k in [10usize, 100] {
+        for s in 0..STREAMS {
+            for raw in [false, true] {
+                let mut tx = pool.begin().await.unwrap();
+                for (seq, _, payload) in rows(k) {
+                    sqlx::query(INSERT)
+                        .bind(uuid::Uuid::new_v4())
+                        .bind(esrs_id(k, s, raw))
+                        .bind(payload)
+                        .bind(seq as i32)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                }
+                tx.commit().await.unwrap();
+            }
+        }
+        let mut samples = Vec::new();
+        let mut next = 0;
+        for _ in 0..rounds {
+            let start = next;
+            next += OPS;
+            let peer_first: bool = rng.bool();
+            let mut pair = [0.0; 2];
+            for turn in 0..2 {
+                let peer = (turn == 0) == peer_first;
+                let t = Instant::now();
+                for i in start..start + OPS {
+                    let s = i % STREAMS;
+                    let id = esrs_id(k, s, !peer);
+                    if peer {
+                        let state = manager
+                            .load(id)
+                            .await
+                            .unwrap()
+                            .unwrap_or_else(|| AggregateState::with_id(id));
+                        manager
+                            .handle_command(state, Deposit)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                    } else {
+                        let mut tx = pool.begin().await.unwrap();
+                        let found = sqlx::query(
+                            "SELECT sequence_number, payload::text FROM esrs_account_events WHERE aggregate_id = $1 ORDER BY sequence_number",
+                        )
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .unwrap();
+                        let mut account = Account::default();
+                        let mut last = 0i32;
+                        for row in &found {
+                            last = row.get(0);
+                            let payload: &str = row.get(1);
+                            cqrs_es::Aggregate::apply(
+                                &mut account,
+                                serde_json::from_str(payload).unwrap(),
+                            );
+                        }
+                        let event = AccountEvent::Deposited {
+                            cents: 1,
+                            reference: "bench".into(),
+                        };
+                        sqlx::query(INSERT)
+                            .bind(uuid::Uuid::new_v4())
+                            .bind(id)
+                            .bind(serde_json::to_string(&event).unwrap())
+                            .bind(last + 1)
+                            .execute(&mut *tx)
+                            .await
+                            .unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                }
+                pair[usize::from(!peer)] = t.elapsed().as_secs_f64() * 1e6 / OPS as f64;
+            }
+            samples.push((pair[0], pair[1]));
+        }
+        report(
+            &format!("esrs 0.18 (PostgreSQL) round trip, K = {k}"),
+            &samples,
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rounds: usize = std::env::var("ROUNDS")
@@ -282,6 +410,7 @@ async fn main() {
             "::json",
             "::text"
         );
+        esrs_round_trips(pool.clone(), rounds, &mut rng).await;
     } else {
         println!("TIDINGS_TEST_POSTGRES is not set: PostgreSQL skipped");
     }
