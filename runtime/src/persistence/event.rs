@@ -14,6 +14,8 @@ pub struct NewEvent {
     name: Cow<'static, str>,
     version: u32,
     data: String,
+    /// Whether `serde_json` wrote `data` (so it is JSON), rather than the caller.
+    serialized: bool,
 }
 
 impl NewEvent {
@@ -24,6 +26,7 @@ impl NewEvent {
             name: Cow::Borrowed(E::NAME),
             version: E::VERSION,
             data: serde_json::to_string(envelope.payload())?,
+            serialized: true,
         })
     }
 
@@ -34,6 +37,7 @@ impl NewEvent {
             name: Cow::Borrowed(envelope.name()),
             version: envelope.version(),
             data: envelope.data_text()?,
+            serialized: true,
         })
     }
 
@@ -49,7 +53,18 @@ impl NewEvent {
             name: name.into(),
             version,
             data: data.into(),
+            serialized: false,
         }
+    }
+
+    /// Whether `serde_json` wrote the data (from a typed or type-erased envelope), so that it
+    /// is JSON; data given as text may be anything.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "used by PostgreSQL")
+    )]
+    pub(crate) fn serialized(&self) -> bool {
+        self.serialized
     }
 
     /// The wire name of the event's type.

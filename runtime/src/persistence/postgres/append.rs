@@ -11,6 +11,51 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 const CALL: &str = "SELECT outcome, at_position, at_version, in_stream, event_id, reason
     FROM tidings_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
+/// One event appended in one plain statement, as `tidings_append` would append it (the
+/// stream's lock, the expected version, the transaction's next position, `$first`) when
+/// nothing stands in the way: no row comes back when the expected version fails, the event's
+/// id or the stream's next version is taken (`ON CONFLICT DO NOTHING`), or the transaction's
+/// positions run out, and the append then goes through `tidings_append`, which says why. A
+/// version read before the lock was granted is older than a concurrent append that committed
+/// meanwhile, whose row then takes the version this statement tries: a conflict, so a stale
+/// read never writes.
+macro_rules! one {
+    ($first:literal) => {
+        concat!(
+            "WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($1, 7318036581))),
+    t AS (SELECT pg_current_xact_id()::text::bigint AS xact),
+    s AS (SELECT coalesce(max(e.stream_version), 0) AS actual
+          FROM tidings_events e WHERE e.stream = $1),
+    p AS (SELECT ",
+            $first,
+            " AS first FROM t)
+    INSERT INTO tidings_events (position, stream, stream_version, id, name, version,
+                                occurred_on, correlation_id, causation_id, source, data)
+    SELECT p.first, $1, s.actual + 1, $4, $5, $6, $7, $8, $9, $10, $11::jsonb
+    FROM l, t, s, p
+    WHERE t.xact < 1::bigint << 43 AND p.first < (t.xact + 1) << 20
+      AND CASE $2::smallint WHEN 0 THEN s.actual = 0 WHEN 1 THEN true
+                            WHEN 2 THEN s.actual > 0 ELSE s.actual = $3 END
+    ON CONFLICT DO NOTHING
+    RETURNING position, stream_version"
+        )
+    };
+}
+
+/// [`one!`] in a transaction that may have appended before: after its last position.
+const ONE: &str = one!(
+    "coalesce((SELECT max(e.position) + 1 FROM tidings_events e
+               WHERE e.position >= t.xact << 20 AND e.position < (t.xact + 1) << 20),
+              t.xact << 20)"
+);
+
+/// [`one!`] as a transaction of its own: its first position.
+const ONE_ALONE: &str = one!("t.xact << 20");
+
+/// The largest payload [`ONE`] takes: `jsonb` refuses JSON nested deeper than PostgreSQL's
+/// stack allows, which such a payload cannot reach.
+const ONE_AT_MOST: usize = 4096;
+
 /// Appends `events` to `stream` inside the caller's transaction, so that they commit or roll
 /// back together with the caller's own writes.
 ///
@@ -19,9 +64,12 @@ const CALL: &str = "SELECT outcome, at_position, at_version, in_stream, event_id
 /// and leaves the transaction usable: whether to commit the caller's other writes is the
 /// caller's choice.
 ///
-/// The insert runs in a savepoint (a PL/pgSQL exception block), so that an event stored
-/// before is reported instead of aborting the transaction; PostgreSQL handles up to 64
-/// savepoints per transaction in memory, so a transaction should not append hundreds of
+/// One event whose data `serde_json` wrote (from an envelope) and that is small is appended
+/// by one plain statement that cannot fail on it: one that meets a conflict, or an event
+/// stored before, writes nothing and the append goes on as a batch does. A batch is inserted
+/// in a savepoint (a PL/pgSQL exception block), so that an event stored before or data
+/// `jsonb` refuses is reported instead of aborting the transaction; PostgreSQL handles up to
+/// 64 savepoints per transaction in memory, so a transaction should not append hundreds of
 /// separate batches (one batch of many events is one savepoint).
 ///
 /// From this call on the transaction holds the lock of `stream` (an advisory lock of its
@@ -39,16 +87,17 @@ pub async fn append(
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<Appended, StoreError> {
-    call(tx, stream, expected, events).await
+    call(tx, stream, expected, events, false).await
 }
 
-/// The append, as one statement on `conn`: atomic by itself, or part of the transaction
-/// `conn` is in.
+/// The append, as one statement on `conn`: atomic by itself (`alone`: `conn` is in no
+/// transaction), or part of the transaction `conn` is in.
 pub(super) async fn call(
     conn: &mut PgConnection,
     stream: &str,
     expected: ExpectedVersion,
     events: &[NewEvent],
+    alone: bool,
 ) -> Result<Appended, StoreError> {
     let times = check(events)?;
     let (mode, version): (i16, i64) = match expected {
@@ -57,6 +106,36 @@ pub(super) async fn call(
         ExpectedVersion::StreamExists => (2, 0),
         ExpectedVersion::Exact(version) => (3, i64::try_from(version).unwrap_or(i64::MAX)),
     };
+    if let ([event], [time]) = (events, times.as_slice()) {
+        // Data that serde_json wrote is JSON, and `jsonb` holds it unless it has a `\u0000`
+        // or nests too deep: then no error can abort the caller's transaction.
+        let data = event.data();
+        if event.serialized() && data.len() <= ONE_AT_MOST && !data.contains("\\u0000") {
+            let meta = event.metadata();
+            let row = sqlx::query(if alone { ONE_ALONE } else { ONE })
+                .bind(stream)
+                .bind(mode)
+                .bind(version)
+                .bind(PgUuid(meta.id()))
+                .bind(event.name())
+                .bind(event.version() as i32)
+                .bind(time)
+                .bind(PgUuid(meta.correlation_id()))
+                .bind(meta.causation_id().map(PgUuid))
+                .bind(meta.source())
+                .bind(data)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+            if let Some(row) = row {
+                let position: i64 = row.try_get(0).map_err(backend)?;
+                let version: i64 = row.try_get(1).map_err(backend)?;
+                let (position, version) = (position as u64, version as u64);
+                store_extensions(conn, events).await?;
+                return Ok(Appended::new(position..position + 1, version, false));
+            }
+        }
+    }
     let row = sqlx::query(CALL)
         .bind(stream)
         .bind(mode)

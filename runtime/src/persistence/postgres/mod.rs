@@ -157,12 +157,12 @@ impl EventStore for PostgresStore {
         if append::carry_extensions(events) {
             // Two statements (the append, then the values beside it): one transaction.
             let mut tx = self.pool.begin().await.map_err(backend)?;
-            let appended = append::call(&mut tx, stream, expected, events).await?;
+            let appended = append::call(&mut tx, stream, expected, events, false).await?;
             tx.commit().await.map_err(backend)?;
             return Ok(appended);
         }
         let mut conn = self.pool.acquire().await.map_err(backend)?;
-        append::call(&mut conn, stream, expected, events).await
+        append::call(&mut conn, stream, expected, events, true).await
     }
 
     /// The events after `after` that every transaction older than theirs has let through:

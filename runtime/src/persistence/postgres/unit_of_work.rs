@@ -24,7 +24,7 @@ impl Transaction for PostgresTransaction {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        call(&mut *self.lock()?, stream, expected, events).await
+        call(&mut *self.lock()?, stream, expected, events, false).await
     }
 
     async fn replay(
