@@ -348,6 +348,75 @@ async fn esrs_round_trips(pool: sqlx::PgPool, rounds: usize, rng: &mut fastrand:
     }
 }
 
+/// Eight writers at once on PostgreSQL, each executing 150 commands, every one on an account
+/// of its own that does not exist yet (cqrs-es has no append without a load: its load then
+/// finds nothing), against eight writers doing the same raw statements (`BEGIN`, the empty
+/// read, one `INSERT`, `COMMIT`); the time per event.
+async fn cqrs_writers(
+    pool: sqlx::PgPool,
+    cqrs: std::sync::Arc<postgres_es::PostgresCqrs<Account>>,
+    rounds: usize,
+    rng: &mut fastrand::Rng,
+) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 150;
+    let mut samples = Vec::new();
+    for round in 0..rounds {
+        let peer_first: bool = rng.bool();
+        let mut pair = [0.0; 2];
+        for turn in 0..2 {
+            let peer = (turn == 0) == peer_first;
+            let t = Instant::now();
+            let tasks: Vec<_> = (0..WRITERS)
+                .map(|w| {
+                    let (pool, cqrs) = (pool.clone(), cqrs.clone());
+                    tokio::spawn(async move {
+                        for j in 0..EACH {
+                            let id = format!("writer-{round}-{w}-{j}");
+                            if peer {
+                                cqrs.execute(&id, Deposit).await.unwrap();
+                            } else {
+                                let mut tx = pool.begin().await.unwrap();
+                                let found = sqlx::query(
+                                    "SELECT sequence, payload::text FROM events WHERE aggregate_type = 'raw' AND aggregate_id = $1 ORDER BY sequence",
+                                )
+                                .bind(&id)
+                                .fetch_all(&mut *tx)
+                                .await
+                                .unwrap();
+                                assert!(found.is_empty());
+                                let event = AccountEvent::Deposited {
+                                    cents: 1,
+                                    reference: "bench".into(),
+                                };
+                                sqlx::query(
+                                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES ('raw', $1, 1, $2, '1', $3::json, '{}')",
+                                )
+                                .bind(&id)
+                                .bind(event.event_type())
+                                .bind(serde_json::to_string(&event).unwrap())
+                                .execute(&mut *tx)
+                                .await
+                                .unwrap();
+                                tx.commit().await.unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            pair[usize::from(!peer)] = t.elapsed().as_secs_f64() * 1e6 / (WRITERS * EACH) as f64;
+        }
+        samples.push((pair[0], pair[1]));
+    }
+    report(
+        "cqrs-es + postgres-es, 8 writers, a new account each command (µs per event)",
+        &samples,
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rounds: usize = std::env::var("ROUNDS")
@@ -399,7 +468,8 @@ async fn main() {
             .execute(&pool)
             .await
             .unwrap();
-        let cqrs: CqrsFramework<Account, _> = postgres_es::postgres_cqrs(pool.clone(), vec![], ());
+        let cqrs: postgres_es::PostgresCqrs<Account> =
+            postgres_es::postgres_cqrs(pool.clone(), vec![], ());
         round_trips!(
             sqlx::Postgres,
             pool.clone(),
@@ -411,6 +481,8 @@ async fn main() {
             "::text"
         );
         esrs_round_trips(pool.clone(), rounds, &mut rng).await;
+        let cqrs = std::sync::Arc::new(postgres_es::postgres_cqrs(pool.clone(), vec![], ()));
+        cqrs_writers(pool.clone(), cqrs, rounds, &mut rng).await;
     } else {
         println!("TIDINGS_TEST_POSTGRES is not set: PostgreSQL skipped");
     }
