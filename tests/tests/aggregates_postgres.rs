@@ -247,10 +247,13 @@ async fn an_event_that_does_not_decode_fails_the_command_naming_it() {
     .fetch_one(store.pool())
     .await
     .unwrap();
-    let error = store
-        .execute(&bus, "account-9", |a: &Account| a.deposit(7))
-        .await
-        .unwrap_err();
+    let deposit = async || {
+        store
+            .execute(&bus, "account-9", |a: &Account| a.deposit(7))
+            .await
+            .unwrap_err()
+    };
+    let error = deposit().await;
     let tidings::persistence::UnitOfWorkError::Work {
         error: tidings::persistence::CommandError::Load(load),
         ..
@@ -282,10 +285,7 @@ async fn an_event_that_does_not_decode_fails_the_command_naming_it() {
     .execute(store.pool())
     .await
     .unwrap();
-    let error = store
-        .execute(&bus, "account-9", |a: &Account| a.deposit(7))
-        .await
-        .unwrap_err();
+    let error = deposit().await;
     let tidings::persistence::UnitOfWorkError::Work {
         error: tidings::persistence::CommandError::Load(load),
         ..

@@ -252,9 +252,12 @@ fn an_event_that_does_not_decode_fails_the_load_naming_it() {
              WHERE stream = 'cart-5' AND stream_version = 2",
         )
         .unwrap();
-    let error = store
-        .unit_of_work(&bus(), |unit| unit.load::<Cart>("cart-5"))
-        .unwrap_err();
+    let load = || {
+        store
+            .unit_of_work(&bus(), |unit| unit.load::<Cart>("cart-5"))
+            .unwrap_err()
+    };
+    let error = load();
     let UnitOfWorkError::Work {
         error: LoadError::Decode(decode),
         ..
@@ -283,9 +286,7 @@ fn an_event_that_does_not_decode_fails_the_load_naming_it() {
              WHERE stream = 'cart-5' AND stream_version = 2",
         )
         .unwrap();
-    let error = store
-        .unit_of_work(&bus(), |unit| unit.load::<Cart>("cart-5"))
-        .unwrap_err();
+    let error = load();
     let UnitOfWorkError::Work {
         error:
             LoadError::Store(StoreError::Corrupt {
