@@ -172,7 +172,7 @@ impl Drop for OwnBroker {
 }
 
 /// A port nothing listens on now, as the system hands it out.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port on loopback")

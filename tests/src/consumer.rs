@@ -1,15 +1,17 @@
 //! The fault-injection test's consumer process (`src/bin/consumer.rs` on SQLite,
 //! `src/bin/consumer_postgres.rs` on PostgreSQL, and `src/bin/consumer_unlinked.rs` without a
-//! handler): a single active consumer of a queue through an inbox that counts the repeats it
-//! absorbs (in `repeats`).
+//! handler): a consumer that keeps the order (RabbitMQ's single active consumer of a queue,
+//! JetStream's durable consumer with one message in flight) through an inbox that counts the
+//! repeats it absorbs (in `repeats`).
 //!
 //! The inbox argument is a SQLite file, or `postgres:<schema>` for a schema on the server
 //! that `TIDINGS_TEST_POSTGRES` names.
 
 use std::time::Duration;
-use tidings::broadcast::amqp::{Consumer, Topology};
+use tidings::broadcast::amqp::{self, Topology};
+use tidings::broadcast::broker::Subscriber;
 use tidings::broadcast::sqlite::SqliteInbox;
-use tidings::broadcast::{Delivered, Inbox, InboxError};
+use tidings::broadcast::{nats, Consumer, Delivered, Inbox, InboxError};
 use tidings::{AnyEnvelope, Bus};
 
 /// The PostgreSQL form of [`crate::CONSUMER_TABLES`].
@@ -67,7 +69,10 @@ impl<I: CountsRepeats + Sync> Inbox for Counting<I> {
     }
 }
 
-/// The consumer process: `consumer <inbox> <amqp uri> <exchange> <queue> <prefetch>`.
+/// The consumer process: `consumer <inbox> <broker> <destination> <group> <prefetch>`, where
+/// the broker is an `amqp://` URI (the destination an exchange, the group a queue) or a
+/// `nats://` URL (a stream and a durable consumer, whose messages wait 2 s for their
+/// acknowledgement; the prefetch is then one message in flight).
 pub fn main() {
     if std::env::var_os("TIDINGS_CONSUMER_DEBUG").is_some() {
         tracing_subscriber::fmt()
@@ -76,16 +81,25 @@ pub fn main() {
             .init();
     }
     let args: Vec<String> = std::env::args().collect();
-    let [_, inbox, uri, exchange, queue, prefetch] = args.as_slice() else {
-        panic!("usage: consumer <inbox> <amqp uri> <exchange> <queue> <prefetch>");
+    let [_, inbox, uri, destination, group, prefetch] = args.as_slice() else {
+        panic!("usage: consumer <inbox> <broker> <destination> <group> <prefetch>");
     };
     let prefetch: u16 = prefetch.parse().expect("the prefetch count");
-    let consumer = Consumer::new(
-        uri.as_str(),
-        Topology::new(exchange.as_str(), queue.as_str()).single_active_consumer(),
-    )
-    .prefetch(prefetch)
-    .max_backoff(Duration::from_millis(500));
+    if uri.starts_with("nats://") {
+        let consumer = nats::Consumer::new(uri.as_str(), destination.as_str(), group.as_str())
+            .ack_wait(Duration::from_secs(2));
+        run(consumer, inbox);
+    } else {
+        let topology = Topology::new(destination.as_str(), group.as_str());
+        let consumer =
+            amqp::Consumer::new(uri.as_str(), topology.single_active_consumer()).prefetch(prefetch);
+        run(consumer, inbox);
+    }
+}
+
+/// Runs `consumer` over the inbox `inbox` until the process is killed.
+fn run<B: Subscriber>(consumer: Consumer<B>, inbox: &str) {
+    let consumer = consumer.max_backoff(Duration::from_millis(500));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -119,7 +133,7 @@ pub fn main() {
                     .await
             }
         }
-        .expect("the consumer stopped on an error")
+        .unwrap_or_else(|error| panic!("the consumer stopped on an error: {error}"))
     });
 }
 

@@ -10,6 +10,7 @@
 pub mod broker;
 pub mod consumer;
 pub mod killed;
+pub mod nats;
 #[cfg(feature = "opentelemetry")]
 pub mod otel;
 #[cfg(feature = "postgres")]

@@ -10,9 +10,9 @@ use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptio
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use std::sync::Arc;
-use support::{append_numbered, Context, WAIT};
+use support::{append_numbered, Amqp, Context, WAIT};
 use tidings::broadcast::amqp::binding::{self, REASON_HEADER};
-use tidings::broadcast::amqp::Topology;
+use tidings::broadcast::amqp::{Consumer, Topology};
 use tidings::persistence::sqlite::SqliteStore;
 use tidings_tests::{amqp_uri, unique, Scratch};
 
@@ -22,7 +22,7 @@ async fn stored_integration_events_reach_the_other_context_once_in_order() {
     let dir = Scratch::new("amqp-e2e");
     let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
-    support::relayed_events_have_their_effect_once_in_order(&uri, store, shipping).await;
+    support::relayed_events_have_their_effect_once_in_order(&Amqp(uri), store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +31,8 @@ async fn a_redelivered_or_failed_message_has_its_effect_once() {
     let dir = Scratch::new("amqp-redelivery");
     let store = SqliteStore::open(dir.join("ordering.db")).unwrap();
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
-    support::redelivered_and_failed_messages_have_their_effect_once(&uri, &store, shipping).await;
+    support::redelivered_and_failed_messages_have_their_effect_once(&Amqp(uri), &store, shipping)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +41,7 @@ async fn competing_consumers_on_one_queue_have_each_effect_once() {
     let dir = Scratch::new("amqp-competing");
     let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
-    support::competing_consumers_have_each_effect_once(&uri, store, shipping).await;
+    support::competing_consumers_have_each_effect_once(&Amqp(uri), store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,7 +50,7 @@ async fn a_second_single_active_consumer_takes_over_in_store_order() {
     let dir = Scratch::new("amqp-takeover");
     let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
-    support::a_second_single_active_consumer_takes_over_in_order(&uri, store, shipping).await;
+    support::a_second_ordered_consumer_takes_over_in_order(&Amqp(uri), store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +61,9 @@ async fn an_undecodable_message_lands_in_the_dead_letter_queue_and_the_rest_goes
     append_numbered(&store, "order-1", 1..=2);
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
     let topology = Topology::new(unique("ordering"), unique("shipping"));
-    let _stop = shipping.consume(&uri, topology.clone()).await;
+    let _stop = shipping
+        .consume(Consumer::new(&uri, topology.clone()))
+        .await;
 
     let connection = Connection::connect(&uri, ConnectionProperties::default())
         .await

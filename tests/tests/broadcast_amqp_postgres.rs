@@ -7,7 +7,7 @@
 #[path = "support/consuming.rs"]
 mod consuming;
 
-use consuming::{Consuming, Effects, Failed, Flaky};
+use consuming::{Amqp, Consuming, Effects, Failed, Flaky};
 use std::sync::Arc;
 use tidings::broadcast::postgres::PostgresInbox;
 use tidings::broadcast::{Delivered, Inbox, InboxError};
@@ -70,7 +70,7 @@ async fn stored_integration_events_reach_the_other_context_once_in_order() {
     let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
     let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
     let shipping = shipping(&shipping_schema).await;
-    consuming::relayed_events_have_their_effect_once_in_order(&uri, store, shipping).await;
+    consuming::relayed_events_have_their_effect_once_in_order(&Amqp(uri), store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +79,8 @@ async fn a_redelivered_or_failed_message_has_its_effect_once() {
     let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
     let store = PostgresStore::open(ordering.pool(2).await).await.unwrap();
     let shipping = shipping(&shipping_schema).await;
-    consuming::redelivered_and_failed_messages_have_their_effect_once(&uri, &store, shipping).await;
+    consuming::redelivered_and_failed_messages_have_their_effect_once(&Amqp(uri), &store, shipping)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +89,7 @@ async fn competing_consumers_on_one_queue_have_each_effect_once() {
     let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
     let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
     let shipping = shipping(&shipping_schema).await;
-    consuming::competing_consumers_have_each_effect_once(&uri, store, shipping).await;
+    consuming::competing_consumers_have_each_effect_once(&Amqp(uri), store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +98,7 @@ async fn a_second_single_active_consumer_takes_over_in_store_order() {
     let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
     let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
     let shipping = shipping(&shipping_schema).await;
-    consuming::a_second_single_active_consumer_takes_over_in_order(&uri, store, shipping).await;
+    consuming::a_second_ordered_consumer_takes_over_in_order(&Amqp(uri), store, shipping).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

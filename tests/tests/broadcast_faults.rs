@@ -1,12 +1,15 @@
 //! Fault injection against a real RabbitMQ, with both contexts on SQLite and then both on
-//! PostgreSQL, at the scale of the delivery guarantees the README states: while 10,000 events
+//! PostgreSQL, and against a real NATS server with JetStream, both contexts on SQLite, at
+//! the scale of the delivery guarantees the README states: while 10,000 events
 //! flow, relay processes (two at a time, competing for the destination's lease) are killed with SIGKILL at random moments at least 50 times, the
-//! broker's application is stopped and started twice, and the consuming process (prefetch 50)
-//! is killed with SIGKILL three times in the middle of a batch (busy, with more confirmed
-//! messages waiting than its prefetch window, so it holds unacknowledged deliveries), then
-//! started again. Every event must have its effect exactly once, in store order; and a second queue,
-//! read raw (no inbox), shows what the relays published: every event, first arrivals in store
-//! order, and repeats only as whole resumed runs, never two relays' publications interleaved.
+//! broker is stopped and started twice (RabbitMQ's application; the NATS server process, with
+//! SIGTERM), and the consuming process is killed with SIGKILL three times in the middle of a
+//! batch (busy, with more confirmed messages waiting than its prefetch window, so it holds
+//! unacknowledged deliveries: 50 from RabbitMQ, JetStream's one in flight), then started
+//! again. Every event must have its effect exactly once, in store order; and what the relays
+//! published, read raw (no inbox: a second queue bound to the exchange, the stream itself),
+//! shows every event, first arrivals in store order, and repeats only as whole resumed runs,
+//! never two relays' publications interleaved.
 //!
 //! The first consumer deployed is the consuming context without its handling crate: it
 //! refuses to start, naming the event, and the events wait in the queue until the consumer
@@ -25,11 +28,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{append_numbered_to, assert_once_in_order};
 use tidings::broadcast::amqp::{binding, Topology};
+use tidings::broadcast::nats;
 #[cfg(feature = "postgres")]
 use tidings::persistence::postgres::sqlx;
 use tidings::persistence::sqlite::{rusqlite, SqliteStore};
 use tidings::persistence::EventStore;
 use tidings_tests::broker::OwnBroker;
+use tidings_tests::nats::OwnNats;
 use tidings_tests::{unique, Numbered, Scratch};
 
 const EVENTS: u64 = 10_000;
@@ -77,9 +82,9 @@ fn spawn_relay(store: &str, uri: &str, exchange: &str) -> Process {
 }
 
 /// A consumer process; with `TIDINGS_CONSUMER_DEBUG=<file>`, its log goes to that file.
-fn spawn_consumer(program: &str, inbox: &str, uri: &str, topology: &Topology) -> Process {
+fn spawn_consumer(program: &str, inbox: &str, uri: &str, side: &(String, String)) -> Process {
     Process(
-        consumer_command(program, inbox, uri, topology)
+        consumer_command(program, inbox, uri, side)
             .stdout(Stdio::null())
             .stderr(match std::env::var_os("TIDINGS_CONSUMER_DEBUG") {
                 Some(log) => Stdio::from(
@@ -96,30 +101,21 @@ fn spawn_consumer(program: &str, inbox: &str, uri: &str, topology: &Topology) ->
     )
 }
 
-fn consumer_command(program: &str, inbox: &str, uri: &str, topology: &Topology) -> Command {
+/// The consumer's command: its side is its destination and group (an exchange and a queue,
+/// a stream and a durable consumer).
+fn consumer_command(program: &str, inbox: &str, uri: &str, side: &(String, String)) -> Command {
     let mut command = Command::new(program);
-    command.args([
-        inbox,
-        uri,
-        topology.exchange(),
-        topology.queue(),
-        &PREFETCH.to_string(),
-    ]);
+    command.args([inbox, uri, &side.0, &side.1, &PREFETCH.to_string()]);
     command
 }
 
 /// The consumer deployed without its handling crate: it must refuse to start, naming the
 /// event it has no handler for, and take no message.
-fn consumer_without_its_handler_refuses_to_start(inbox: &str, uri: &str, topology: &Topology) {
-    let output = consumer_command(
-        env!("CARGO_BIN_EXE_consumer_unlinked"),
-        inbox,
-        uri,
-        topology,
-    )
-    .stdin(Stdio::null())
-    .output()
-    .expect("the consumer binary starts");
+fn consumer_without_its_handler_refuses_to_start(inbox: &str, uri: &str, side: &(String, String)) {
+    let output = consumer_command(env!("CARGO_BIN_EXE_consumer_unlinked"), inbox, uri, side)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the consumer binary starts");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !output.status.success() && stderr.contains("tidings_tests.numbered"),
@@ -352,6 +348,128 @@ impl Sides for OnPostgres {
     }
 }
 
+/// The broker of a run: a node or server of the test's own, which it restarts.
+trait Broker: Send + Sync + 'static {
+    /// Starts it.
+    fn start() -> Self;
+
+    /// The URI the relays and the consumer connect to.
+    fn uri(&self) -> String;
+
+    /// A fresh destination (the relays') and group (the consumer's), as the broker names
+    /// them.
+    fn names(&self) -> (String, String);
+
+    /// Prepares, before anything is published, what keeps every message for the consumer
+    /// and for the raw reading of what the relays published.
+    fn declare(&self, side: &(String, String)) -> impl Future<Output = ()> + Send;
+
+    /// Stops and starts it again.
+    fn restart(&self);
+
+    /// Whether nothing is on its way to the consumer any more (the relays are dead): its
+    /// group has no message waiting or unacknowledged.
+    fn settled(&self, side: &(String, String)) -> impl Future<Output = bool> + Send;
+
+    /// The numbers of what the relays published, in the order the broker took them.
+    fn published(&self, side: &(String, String)) -> impl Future<Output = Vec<u64>> + Send;
+}
+
+impl Broker for OwnBroker {
+    fn start() -> OwnBroker {
+        OwnBroker::start("faults")
+    }
+
+    fn uri(&self) -> String {
+        OwnBroker::uri(self)
+    }
+
+    fn names(&self) -> (String, String) {
+        (unique("ordering"), unique("shipping"))
+    }
+
+    async fn declare(&self, side: &(String, String)) {
+        let consumed = Topology::new(&side.0, &side.1).single_active_consumer();
+        let connection = Connection::connect(&self.uri(), ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        consumed.declare(&channel).await.unwrap();
+        audit(side).declare(&channel).await.unwrap();
+        connection.close(200, "declared".into()).await.unwrap();
+    }
+
+    fn restart(&self) {
+        OwnBroker::restart(self);
+    }
+
+    async fn settled(&self, side: &(String, String)) -> bool {
+        // The relays' connections closed, and the consumer acknowledged every message.
+        self.connections_named("tidings relay:") == 0 && self.messages_in(&side.1) == 0
+    }
+
+    async fn published(&self, side: &(String, String)) -> Vec<u64> {
+        drain(&self.uri(), audit(side).queue()).await
+    }
+}
+
+/// The second queue bound to the relays' exchange, read raw.
+fn audit(side: &(String, String)) -> Topology {
+    Topology::new(&side.0, format!("{}.audit", side.1))
+}
+
+impl Broker for OwnNats {
+    fn start() -> OwnNats {
+        OwnNats::start("faults")
+    }
+
+    fn uri(&self) -> String {
+        self.url()
+    }
+
+    fn names(&self) -> (String, String) {
+        let name = |label: &str| unique(label).replace('.', "-");
+        (name("ordering"), name("shipping"))
+    }
+
+    /// The stream keeps every message (its retention is by limits), so the raw reading is
+    /// the stream itself; the relays declare it.
+    async fn declare(&self, _side: &(String, String)) {}
+
+    fn restart(&self) {
+        OwnNats::restart(self);
+    }
+
+    async fn settled(&self, side: &(String, String)) -> bool {
+        let client = nats::async_nats::connect(self.url()).await.unwrap();
+        let context = nats::async_nats::jetstream::new(client);
+        let Ok(mut consumer) = context
+            .get_consumer_from_stream::<nats::async_nats::jetstream::consumer::pull::Config, _, _>(
+                &side.1, &side.0,
+            )
+            .await
+        else {
+            return false;
+        };
+        let info = consumer.info().await.unwrap();
+        info.num_pending == 0 && info.num_ack_pending == 0
+    }
+
+    async fn published(&self, side: &(String, String)) -> Vec<u64> {
+        let client = nats::async_nats::connect(self.url()).await.unwrap();
+        let context = nats::async_nats::jetstream::new(client);
+        let mut stream = context.get_stream(&side.0).await.unwrap();
+        let state = stream.info().await.unwrap().state.clone();
+        let mut published = Vec::new();
+        for sequence in state.first_sequence..=state.last_sequence {
+            let message = stream.get_raw_message(sequence).await.unwrap();
+            let event = nats::binding::decode(Some(&message.headers), &message.payload).unwrap();
+            published.push(event.downcast::<Numbered>().unwrap().payload().n);
+        }
+        published
+    }
+}
+
 /// Every message in `queue`, in queue order, taken one at a time until the broker says the
 /// queue is empty (call it once nothing more can arrive).
 async fn drain(uri: &str, queue: &str) -> Vec<u64> {
@@ -412,7 +530,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 async fn on_sqlite_killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no_effect()
 {
     let _alone = ONE_AT_A_TIME.lock().await;
-    faults(OnSqlite::new()).await;
+    faults::<OwnBroker, _>(OnSqlite::new()).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -420,28 +538,27 @@ async fn on_sqlite_killed_relays_a_killed_consumer_and_a_broker_restart_lose_and
 async fn on_postgres_killed_relays_a_killed_consumer_and_a_broker_restart_lose_and_repeat_no_effect(
 ) {
     let _alone = ONE_AT_A_TIME.lock().await;
-    faults(OnPostgres::new().await).await;
+    faults::<OwnBroker, _>(OnPostgres::new().await).await;
 }
 
-async fn faults<S: Sides>(sides: S) {
+#[cfg(feature = "nats")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_jetstream_killed_relays_a_killed_consumer_and_a_server_restart_lose_and_repeat_no_effect(
+) {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    faults::<OwnNats, _>(OnSqlite::new()).await;
+}
+
+async fn faults<B: Broker, S: Sides>(sides: S) {
     let sides = &sides;
     let mut rng = fastrand::Rng::with_seed(tidings_tests::seed());
-    let broker = Arc::new(OwnBroker::start("faults"));
+    let broker = Arc::new(B::start());
     let uri = broker.uri();
     let (store_arg, inbox_arg) = (sides.store_arg(), sides.inbox_arg());
     let consumer_program = sides.consumer_program();
-    let exchange = unique("ordering");
-    let consumed = Topology::new(&exchange, unique("shipping")).single_active_consumer();
-    let raw = Topology::new(&exchange, unique("audit"));
-    {
-        let connection = Connection::connect(&uri, ConnectionProperties::default())
-            .await
-            .unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        consumed.declare(&channel).await.unwrap();
-        raw.declare(&channel).await.unwrap();
-        connection.close(200, "declared".into()).await.unwrap();
-    }
+    let consumed = broker.names();
+    let exchange = consumed.0.clone();
+    broker.declare(&consumed).await;
     consumer_without_its_handler_refuses_to_start(&inbox_arg, &uri, &consumed);
 
     // The writer: EVENTS events in bursts, one append each (and an internal event, which the
@@ -564,22 +681,16 @@ async fn faults<S: Sides>(sides: S) {
         || async move { sides.count().await >= EVENTS },
     )
     .await;
-    // Nothing more on its way: the relays are gone (the broker closed their connections) and
-    // the consumer acknowledged every message of its queue.
+    // Nothing more on its way: the relays are gone and the consumer acknowledged every
+    // message.
     for relay in &mut relays {
         relay.sigkill();
     }
-    let (broker_ref, queue) = (&*broker, consumed.queue());
+    let (broker_ref, side) = (&*broker, &consumed);
     until(
-        "the relays' connections closed",
+        "nothing more on its way to the consumer",
         Duration::from_secs(60),
-        || async move { broker_ref.connections_named("tidings relay:") == 0 },
-    )
-    .await;
-    until(
-        "the consumer's queue emptied",
-        Duration::from_secs(60),
-        || async move { broker_ref.messages_in(queue) == 0 },
+        || async move { broker_ref.settled(side).await },
     )
     .await;
     if let Some(mut consumer) = consumer {
@@ -587,7 +698,7 @@ async fn faults<S: Sides>(sides: S) {
     }
 
     let effects = sides.effects().await;
-    let published = drain(&uri, raw.queue()).await;
+    let published = broker.published(&consumed).await;
     let (runs, skips) = runs(&published);
     let mut distinct = published.clone();
     distinct.sort_unstable();

@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use support::{append_numbered, assert_once_in_order, Context, WAIT};
 use tidings::broadcast::amqp::binding::AttributePrefix;
-use tidings::broadcast::amqp::{Relay, Topology};
+use tidings::broadcast::amqp::{Consumer, Relay, Topology};
 use tidings::broadcast::http::Feed;
 use tidings::persistence::sqlite::{rusqlite, SqliteStore};
 use tidings::persistence::StoredEvent;
@@ -101,7 +101,9 @@ async fn every_form_the_python_sdk_publishes_has_its_effect_once_and_none_is_dea
     let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
     let topology = Topology::new(unique("storefront"), unique("shipping"));
     let channel = declare(&uri, &topology).await;
-    let _stop = shipping.consume(&uri, topology.clone()).await;
+    let _stop = shipping
+        .consume(Consumer::new(&uri, topology.clone()))
+        .await;
     const EACH: usize = 10;
     for (i, form) in FORMS.iter().enumerate() {
         let args = [

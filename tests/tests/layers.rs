@@ -20,6 +20,7 @@ const BACKENDS: &[&str] = &[
     "broadcast/sqlite",
     "broadcast/postgres",
     "broadcast/amqp",
+    "broadcast/nats",
     "broadcast/http",
 ];
 

@@ -72,19 +72,40 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+#[cfg(feature = "broker")]
+mod backoff;
+#[cfg(feature = "broker")]
+mod bounded;
+#[cfg(feature = "broker")]
+pub mod broker;
 mod catch_up;
+#[cfg(feature = "broker")]
+mod consumer;
 mod due;
 #[cfg(feature = "http")]
 pub mod http;
 mod inbox;
 mod lease;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod projection;
+#[cfg(feature = "broker")]
+mod relay;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "broker")]
+mod status;
 
 pub use catch_up::{Batch, CatchUp, CatchUpError, Checkpoints, Handle};
 pub use inbox::{Delivered, Inbox, InboxError};
 pub use lease::Leases;
 pub use projection::ProjectionError;
+#[cfg(feature = "broker")]
+pub use {
+    bounded::Unanswered,
+    consumer::Consumer,
+    relay::Relay,
+    status::{Activity, ConsumerStatus, RelayStatus},
+};

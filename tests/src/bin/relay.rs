@@ -1,11 +1,12 @@
 //! A relay process for the fault-injection test, which kills it at random moments:
-//! `relay <store> <amqp uri> <exchange> <lease ms>`, where the store is a SQLite file, or
-//! `postgres:<schema>` for a schema on the server that `TIDINGS_TEST_POSTGRES` names.
+//! `relay <store> <broker> <destination> <lease ms>`, where the store is a SQLite file, or
+//! `postgres:<schema>` for a schema on the server that `TIDINGS_TEST_POSTGRES` names, and
+//! the broker an `amqp://` URI (the destination an exchange) or a `nats://` URL (a stream).
 
 use std::sync::Arc;
 use std::time::Duration;
-use tidings::broadcast::amqp::Relay;
-use tidings::broadcast::{Checkpoints, Leases};
+use tidings::broadcast::broker::Publisher;
+use tidings::broadcast::{amqp, nats, Checkpoints, Leases, Relay};
 use tidings::persistence::sqlite::SqliteStore;
 use tidings::persistence::EventStore;
 
@@ -14,7 +15,7 @@ fn main() {
     let _ = tidings::linked!(tidings_tests);
     let args: Vec<String> = std::env::args().collect();
     let [_, store, uri, exchange, lease] = args.as_slice() else {
-        panic!("usage: relay <store> <amqp uri> <exchange> <lease ms>");
+        panic!("usage: relay <store> <broker> <destination> <lease ms>");
     };
     let lease = Duration::from_millis(lease.parse().expect("the lease in milliseconds"));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -41,11 +42,23 @@ fn main() {
     });
 }
 
-async fn relay<S>(store: Arc<S>, uri: &str, exchange: &str, lease: Duration)
+async fn relay<S>(store: Arc<S>, uri: &str, destination: &str, lease: Duration)
 where
     S: EventStore + Checkpoints + Leases + 'static,
 {
-    Relay::new(store, uri, exchange)
+    if uri.starts_with("nats://") {
+        run(nats::Relay::new(store, uri, destination), lease).await;
+    } else {
+        run(amqp::Relay::new(store, uri, destination), lease).await;
+    }
+}
+
+async fn run<S, P>(relay: Relay<S, P>, lease: Duration)
+where
+    S: EventStore + Checkpoints + Leases + 'static,
+    P: Publisher,
+{
+    relay
         .lease(lease)
         .batch(100)
         .max_backoff(Duration::from_millis(500))

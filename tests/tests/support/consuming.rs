@@ -1,6 +1,7 @@
-//! A consuming context over any inbox, and the broadcasting scenarios every backend runs. It
-//! declares no handler: each test binary registers its backend's own (see `mod.rs` for
-//! SQLite's), so a binary includes this file alone when its backend is another one.
+//! A consuming context over any inbox, and the broadcasting scenarios every backend and every
+//! broker runs ([`Wire`]: RabbitMQ and NATS JetStream). It declares no handler: each test
+//! binary registers its backend's own (see `mod.rs` for SQLite's), so a binary includes this
+//! file alone when its backend is another one.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -11,10 +12,12 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tidings::broadcast::amqp::binding;
-use tidings::broadcast::amqp::{Activity, Consumer, ConsumerStatus, Relay, Topology};
+use tidings::broadcast::amqp::{self, binding, Topology};
+use tidings::broadcast::broker::{Publisher, Subscriber};
+use tidings::broadcast::nats;
+use tidings::broadcast::{Activity, Consumer, ConsumerStatus, Relay};
 use tidings::broadcast::{Checkpoints, Inbox, Leases};
-use tidings::persistence::{EventStore, ExpectedVersion, NewEvent};
+use tidings::persistence::{EventStore, ExpectedVersion, NewEvent, StoredEvent};
 use tidings::{Bus, Envelope};
 use tidings_tests::{unique, Internal, Numbered};
 use tokio::sync::{oneshot, watch};
@@ -31,17 +34,26 @@ pub trait Effects: Inbox + Clone + 'static {
 /// The numbers whose first delivery fails after its handler wrote the effect (which then
 /// rolls back with the inbox's record): provided to the consuming handler.
 #[derive(Debug, Default)]
-pub struct Flaky(Mutex<HashSet<u64>>);
+pub struct Flaky {
+    next: Mutex<HashSet<u64>>,
+    always: Mutex<HashSet<u64>>,
+}
 
 impl Flaky {
     /// Makes the next delivery of `n` fail.
     pub fn fail_next(&self, n: u64) {
-        self.0.lock().unwrap().insert(n);
+        self.next.lock().unwrap().insert(n);
     }
 
-    /// Whether this delivery of `n` fails (only the first after `fail_next`).
+    /// Makes every delivery of `n` fail.
+    pub fn fail_always(&self, n: u64) {
+        self.always.lock().unwrap().insert(n);
+    }
+
+    /// Whether this delivery of `n` fails (the first after `fail_next`, or any after
+    /// `fail_always`).
     pub fn fails(&self, n: u64) -> bool {
-        self.0.lock().unwrap().remove(&n)
+        self.next.lock().unwrap().remove(&n) || self.always.lock().unwrap().contains(&n)
     }
 }
 
@@ -144,10 +156,14 @@ impl<I: Effects> Consuming<I> {
         }
     }
 
-    /// Runs a consumer of `topology` in the background until the returned sender is dropped
-    /// or used; returns once it consumes (its queue declared and bound).
-    pub async fn consume(self: &Arc<Self>, uri: &str, topology: Topology) -> oneshot::Sender<()> {
-        let stop = self.start(uri, topology);
+    /// Runs `consumer` in the background until the returned sender is dropped or used;
+    /// returns once it consumes (its queue declared and bound, its durable consumer created).
+    pub async fn consume<B>(self: &Arc<Self>, consumer: Consumer<B>) -> oneshot::Sender<()>
+    where
+        B: Subscriber,
+        B::Error: std::fmt::Debug,
+    {
+        let stop = self.start(consumer);
         let mut status = self.consumers.lock().unwrap().last().unwrap().clone();
         let running = status.wait_for(|status| {
             assert_ne!(
@@ -165,11 +181,15 @@ impl<I: Effects> Consuming<I> {
         stop
     }
 
-    /// Runs a consumer of `topology` in the background until the returned sender is dropped
-    /// or used, without waiting for it to connect.
-    pub fn start(self: &Arc<Self>, uri: &str, topology: Topology) -> oneshot::Sender<()> {
+    /// Runs `consumer` in the background until the returned sender is dropped or used,
+    /// without waiting for it to connect.
+    pub fn start<B>(self: &Arc<Self>, consumer: Consumer<B>) -> oneshot::Sender<()>
+    where
+        B: Subscriber,
+        B::Error: std::fmt::Debug,
+    {
         let (stop, stopped) = oneshot::channel::<()>();
-        let consumer = Consumer::new(uri, topology).max_backoff(Duration::from_millis(500));
+        let consumer = consumer.max_backoff(Duration::from_millis(500));
         self.consumers.lock().unwrap().push(consumer.status());
         let context = self.clone();
         tokio::spawn(async move {
@@ -236,20 +256,22 @@ pub fn assert_once_in_order(effects: &[u64], count: u64) {
 
 /// Store → relay → broker → consumer → handler: each effect once and in order, also when the
 /// relay publishes everything again from the start.
-pub async fn relayed_events_have_their_effect_once_in_order<S, I>(
-    uri: &str,
+pub async fn relayed_events_have_their_effect_once_in_order<W, S, I>(
+    wire: &W,
     store: Arc<S>,
     shipping: Arc<Consuming<I>>,
 ) where
+    W: Wire,
     S: EventStore + Checkpoints + Leases + 'static,
     I: Effects,
 {
-    let exchange = unique("ordering");
-    let topology = Topology::new(&exchange, unique("shipping"));
-    let _stop = shipping.consume(uri, topology.clone()).await;
+    let destination = wire.destination("ordering");
+    let _stop = shipping
+        .consume(wire.consumer(&destination, "shipping"))
+        .await;
 
     append_numbered_to(&*store, "order-1", 1..=50).await;
-    let relay = Relay::new(store.clone(), uri, &exchange).batch(16);
+    let relay = wire.relay(store.clone(), &destination).batch(16);
     let checkpoint = relay.publish_pending().await.unwrap();
     let stored = store.read_all(0, 1000).await.unwrap();
     assert_eq!(stored.len(), 55);
@@ -265,9 +287,10 @@ pub async fn relayed_events_have_their_effect_once_in_order<S, I>(
     relay.publish_pending().await.unwrap();
     append_numbered_to(&*store, "order-1", 51..=60).await;
     relay.publish_pending().await.unwrap();
-    // 50 messages, the same 50 again, then 10 new ones.
-    let deliveries = shipping.until_settled(110).await;
-    assert_eq!((deliveries.handled, deliveries.repeats), (60, 50));
+    // 50 messages, the same 50 again (unless the broker drops them), then 10 new ones.
+    let repeats = if wire.drops_repeated_ids() { 0 } else { 50 };
+    let deliveries = shipping.until_settled(60 + repeats).await;
+    assert_eq!((deliveries.handled, deliveries.repeats), (60, repeats));
     assert_once_in_order(&shipping.inbox.recorded().await, 60);
     assert_eq!(store.read_all(0, 1000).await.unwrap().len(), 66);
 }
@@ -275,37 +298,24 @@ pub async fn relayed_events_have_their_effect_once_in_order<S, I>(
 /// The same messages sent three times, and one whose handler fails the first time (its
 /// effect and its inbox record roll back, and the redelivery has the effect): each effect
 /// happens once.
-pub async fn redelivered_and_failed_messages_have_their_effect_once<S, I>(
-    uri: &str,
+pub async fn redelivered_and_failed_messages_have_their_effect_once<W, S, I>(
+    wire: &W,
     store: &S,
     shipping: Arc<Consuming<I>>,
 ) where
+    W: Wire,
     S: EventStore,
     I: Effects,
 {
     append_numbered_to(store, "order-1", 1..=3).await;
     shipping.flaky.fail_next(2);
-    let topology = Topology::new(unique("ordering"), unique("shipping"));
-    let _stop = shipping.consume(uri, topology.clone()).await;
-
-    let connection = Connection::connect(uri, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    for _ in 0..3 {
-        for event in store.read_all(0, 10).await.unwrap() {
-            channel
-                .basic_publish(
-                    topology.exchange().into(),
-                    event.name().into(),
-                    BasicPublishOptions::default(),
-                    event.data().as_bytes(),
-                    binding::properties(&event).unwrap(),
-                )
-                .await
-                .unwrap();
-        }
-    }
+    let destination = wire.destination("ordering");
+    let _stop = shipping
+        .consume(wire.consumer(&destination, "shipping"))
+        .await;
+    let events = store.read_all(0, 10).await.unwrap();
+    let thrice: Vec<StoredEvent> = (0..3).flat_map(|_| events.iter().cloned()).collect();
+    wire.publish(&destination, &thrice).await;
     // Nine messages, and the failed one once more.
     let deliveries = shipping.until_settled(10).await;
     assert_eq!(deliveries.failed, 1, "{deliveries:?}");
@@ -314,6 +324,170 @@ pub async fn redelivered_and_failed_messages_have_their_effect_once<S, I>(
     let mut effects = shipping.inbox.recorded().await;
     effects.sort_unstable();
     assert_eq!(effects, [1, 2, 3], "nothing more came");
+}
+
+/// A broker the scenarios run against: how its relay and consumers are made, and what a
+/// test asks of it directly.
+pub trait Wire: Sync {
+    /// The consumer's side of the broker.
+    type Subscriber: Subscriber<Error: std::fmt::Debug>;
+    /// The relay's side of the broker.
+    type Publisher: Publisher;
+
+    /// Whether the broker drops a message published again with an id it has (JetStream's
+    /// de-duplication window).
+    fn drops_repeated_ids(&self) -> bool;
+
+    /// A fresh destination (an exchange, a stream) named after `label`.
+    fn destination(&self, label: &str) -> String;
+
+    /// A consumer of `destination` for the context `group` (a queue, a durable consumer),
+    /// one of several that keep the destination's order.
+    fn consumer(&self, destination: &str, group: &str) -> Consumer<Self::Subscriber>;
+
+    /// A consumer as [`Wire::consumer`] makes it, one of several that share the messages
+    /// without order.
+    fn competing(&self, destination: &str, group: &str) -> Consumer<Self::Subscriber>;
+
+    /// A relay of `store` to `destination`.
+    fn relay<S: EventStore + Checkpoints + Leases + 'static>(
+        &self,
+        store: Arc<S>,
+        destination: &str,
+    ) -> Relay<S, Self::Publisher>;
+
+    /// Publishes `events` to `destination` as the relay would, each message as it comes
+    /// (the broker keeps them all, repeats included), with no checkpoint.
+    fn publish(&self, destination: &str, events: &[StoredEvent]) -> impl Future<Output = ()>;
+
+    /// Returns once `count` consumers of `group` are attached.
+    fn until_consumers(
+        &self,
+        destination: &str,
+        group: &str,
+        count: u32,
+    ) -> impl Future<Output = ()>;
+}
+
+/// RabbitMQ at this URI.
+pub struct Amqp(pub String);
+
+/// The queue of `group` on `destination`.
+fn queue(destination: &str, group: &str) -> String {
+    format!("{destination}.{group}")
+}
+
+impl Wire for Amqp {
+    type Subscriber = amqp::Queue;
+    type Publisher = amqp::Exchange;
+
+    fn drops_repeated_ids(&self) -> bool {
+        false
+    }
+
+    fn destination(&self, label: &str) -> String {
+        unique(label)
+    }
+
+    fn consumer(&self, destination: &str, group: &str) -> Consumer<amqp::Queue> {
+        let topology = Topology::new(destination, queue(destination, group));
+        amqp::Consumer::new(&self.0, topology.single_active_consumer())
+    }
+
+    fn competing(&self, destination: &str, group: &str) -> Consumer<amqp::Queue> {
+        amqp::Consumer::new(
+            &self.0,
+            Topology::new(destination, queue(destination, group)),
+        )
+    }
+
+    fn relay<S: EventStore + Checkpoints + Leases + 'static>(
+        &self,
+        store: Arc<S>,
+        destination: &str,
+    ) -> Relay<S, amqp::Exchange> {
+        amqp::Relay::new(store, &self.0, destination)
+    }
+
+    async fn publish(&self, destination: &str, events: &[StoredEvent]) {
+        let connection = Connection::connect(&self.0, ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        for event in events {
+            channel
+                .basic_publish(
+                    destination.into(),
+                    event.name().into(),
+                    BasicPublishOptions::default(),
+                    event.data().as_bytes(),
+                    binding::properties(event).unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn until_consumers(&self, destination: &str, group: &str, count: u32) {
+        until_consumers(&self.0, &queue(destination, group), count).await;
+    }
+}
+
+/// NATS JetStream at this URL.
+pub struct Nats(pub String);
+
+impl Wire for Nats {
+    type Subscriber = nats::Durable;
+    type Publisher = nats::Stream;
+
+    fn drops_repeated_ids(&self) -> bool {
+        true
+    }
+
+    /// A stream's name has no dots.
+    fn destination(&self, label: &str) -> String {
+        unique(label).replace('.', "-")
+    }
+
+    fn consumer(&self, destination: &str, group: &str) -> Consumer<nats::Durable> {
+        nats::Consumer::new(&self.0, destination, group)
+    }
+
+    fn competing(&self, destination: &str, group: &str) -> Consumer<nats::Durable> {
+        nats::Consumer::new(&self.0, destination, group).in_flight(16)
+    }
+
+    fn relay<S: EventStore + Checkpoints + Leases + 'static>(
+        &self,
+        store: Arc<S>,
+        destination: &str,
+    ) -> Relay<S, nats::Stream> {
+        nats::Relay::new(store, &self.0, destination)
+    }
+
+    /// Published without a message id, so that JetStream keeps the repeats.
+    async fn publish(&self, destination: &str, events: &[StoredEvent]) {
+        let client = nats::async_nats::connect(&self.0).await.unwrap();
+        let context = nats::async_nats::jetstream::new(client);
+        let stream = nats::Stream::new(&self.0, destination);
+        for event in events {
+            let headers = nats::binding::headers(event).unwrap();
+            context
+                .publish_with_headers(
+                    stream.subject(event.name()),
+                    headers,
+                    event.data().to_owned().into(),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    }
+
+    /// A pull consumer is attached by its first pull: nothing to wait for once
+    /// [`Consuming::consume`] returned.
+    async fn until_consumers(&self, _destination: &str, _group: &str, _count: u32) {}
 }
 
 /// How many consumers the broker has attached to `queue` now; `None` before the queue exists.
@@ -353,24 +527,28 @@ async fn until_consumers(uri: &str, queue: &str, count: u32) {
 
 /// Competing consumers: three instances on one queue (one inbox) share its messages, and
 /// every event has its effect exactly once.
-pub async fn competing_consumers_have_each_effect_once<S, I>(
-    uri: &str,
+pub async fn competing_consumers_have_each_effect_once<W, S, I>(
+    wire: &W,
     store: Arc<S>,
     shipping: Arc<Consuming<I>>,
 ) where
+    W: Wire,
     S: EventStore + Checkpoints + Leases + 'static,
     I: Effects,
 {
-    let exchange = unique("ordering");
-    let topology = Topology::new(&exchange, unique("shipping"));
+    let destination = wire.destination("ordering");
     let mut stops = Vec::new();
     for _ in 0..3 {
-        stops.push(shipping.consume(uri, topology.clone()).await);
+        stops.push(
+            shipping
+                .consume(wire.competing(&destination, "shipping"))
+                .await,
+        );
     }
-    until_consumers(uri, topology.queue(), 3).await;
+    wire.until_consumers(&destination, "shipping", 3).await;
 
     append_numbered_to(&*store, "order-1", 1..=200).await;
-    Relay::new(store.clone(), uri, &exchange)
+    wire.relay(store.clone(), &destination)
         .batch(50)
         .publish_pending()
         .await
@@ -382,27 +560,31 @@ pub async fn competing_consumers_have_each_effect_once<S, I>(
     assert_once_in_order(&effects, 200);
 }
 
-/// A single active consumer: of two consumers on the queue the broker delivers to the first
-/// only; when it stops halfway, the second takes over, and the effects stay in store order,
-/// each once.
-pub async fn a_second_single_active_consumer_takes_over_in_order<S, I>(
-    uri: &str,
+/// Two consumers that keep the order (RabbitMQ's single active consumer; JetStream's one
+/// message in flight): when the first stops halfway, the second goes on, and the effects
+/// stay in store order, each once.
+pub async fn a_second_ordered_consumer_takes_over_in_order<W, S, I>(
+    wire: &W,
     store: Arc<S>,
     shipping: Arc<Consuming<I>>,
 ) where
+    W: Wire,
     S: EventStore + Checkpoints + Leases + 'static,
     I: Effects,
 {
-    let exchange = unique("ordering");
-    let topology = Topology::new(&exchange, unique("shipping")).single_active_consumer();
-    let first = shipping.consume(uri, topology.clone()).await;
-    until_consumers(uri, topology.queue(), 1).await;
-    // Attached as the one waiting (the broker counts only the active consumer of such a
+    let destination = wire.destination("ordering");
+    let first = shipping
+        .consume(wire.consumer(&destination, "shipping"))
+        .await;
+    wire.until_consumers(&destination, "shipping", 1).await;
+    // Attached as the one waiting (RabbitMQ counts only the active consumer of such a
     // queue).
-    let _second = shipping.consume(uri, topology.clone()).await;
+    let _second = shipping
+        .consume(wire.consumer(&destination, "shipping"))
+        .await;
 
     append_numbered_to(&*store, "order-1", 1..=300).await;
-    let relay = Relay::new(store.clone(), uri, &exchange).batch(50);
+    let relay = wire.relay(store.clone(), &destination).batch(50);
     relay.publish_pending().await.unwrap();
     let halfway = shipping.wait_for(100, WAIT).await;
     assert!(
@@ -411,7 +593,7 @@ pub async fn a_second_single_active_consumer_takes_over_in_order<S, I>(
         halfway.len()
     );
     drop(first);
-    until_consumers(uri, topology.queue(), 1).await;
+    wire.until_consumers(&destination, "shipping", 1).await;
 
     // The messages the first had been sent ahead went back to the queue, and the second
     // handled them in order (a message the first handled but whose acknowledgement the

@@ -1,4 +1,5 @@
-//! Two bounded contexts as two services, talking through RabbitMQ.
+//! Two bounded contexts as two services, talking through RabbitMQ (or NATS JetStream, with
+//! `--broker nats`).
 //!
 //! Ordering pays an order: the order's row and `OrderPaid` (an integration event) commit in
 //! one SQLite unit of work, so the event store is the outbox. The relay publishes the event to
@@ -21,6 +22,11 @@
 //! or, with a broker already running, `cargo run -p tidings-examples --features amqp --bin two-contexts [amqp-uri]`
 //! (default: `$TIDINGS_AMQP`, else `$TIDINGS_TEST_AMQP` as `scripts/test` exports it, else
 //! `amqp://guest:guest@127.0.0.1:5672/%2f`).
+//!
+//! Over NATS JetStream, the same services with the relay and the consumer of
+//! `tidings::broadcast::nats`: `scripts/test --run cargo run -p tidings-examples --features nats
+//! --bin two-contexts -- --broker nats [nats-url]` (default: `$TIDINGS_NATS`, else
+//! `$TIDINGS_TEST_NATS`, else `nats://127.0.0.1:4222`).
 
 mod catalog;
 mod contract;
@@ -33,6 +39,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 const DEFAULT_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const DEFAULT_NATS: &str = "nats://127.0.0.1:4222";
+
+/// The broker the two services talk through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broker {
+    RabbitMq,
+    Nats,
+}
 /// How long the shipment may take to be recorded before the program gives up.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,12 +65,32 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let uri = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("TIDINGS_AMQP").ok())
-        .or_else(|| std::env::var("TIDINGS_TEST_AMQP").ok())
-        .unwrap_or_else(|| DEFAULT_URI.to_owned());
-    match run(&uri).await {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let broker = match args.iter().position(|arg| arg == "--broker") {
+        Some(at) => {
+            let name = args.get(at + 1).cloned().unwrap_or_default();
+            args.drain(at..(at + 2).min(args.len()));
+            match name.as_str() {
+                "amqp" | "rabbitmq" => Broker::RabbitMq,
+                "nats" => Broker::Nats,
+                other => {
+                    eprintln!("two-contexts: --broker takes `amqp` or `nats`, not `{other}`");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => Broker::RabbitMq,
+    };
+    let (variables, default) = match broker {
+        Broker::RabbitMq => (["TIDINGS_AMQP", "TIDINGS_TEST_AMQP"], DEFAULT_URI),
+        Broker::Nats => (["TIDINGS_NATS", "TIDINGS_TEST_NATS"], DEFAULT_NATS),
+    };
+    let uri = args
+        .first()
+        .cloned()
+        .or_else(|| variables.iter().find_map(|name| std::env::var(name).ok()))
+        .unwrap_or_else(|| default.to_owned());
+    match run(broker, &uri).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("two-contexts: {error}");
@@ -74,21 +108,56 @@ fn write_catalog(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
-async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(broker: Broker, uri: &str) -> Result<(), Box<dyn std::error::Error>> {
     let traces = trace::install()?;
     let dir = std::env::temp_dir().join("tidings-two-contexts");
     write_catalog(&dir)?;
-    declare(uri).await?;
     let ordering = ordering::Ordering::open(&dir.join("ordering.db"))?;
     let shipping = std::sync::Arc::new(shipping::Shipping::open(&dir.join("shipping.db"))?);
     println!("ordering: {}", dir.join("ordering.db").display());
     println!("shipping: {}", dir.join("shipping.db").display());
+    match broker {
+        Broker::RabbitMq => {
+            declare(uri).await?;
+            let relay = ordering.relay(uri);
+            let consumer = shipping::Shipping::consumer(uri, ordering::EXCHANGE);
+            exchange(
+                &ordering, shipping, relay, consumer, &traces, "RabbitMQ", uri,
+            )
+            .await
+        }
+        #[cfg(feature = "nats")]
+        Broker::Nats => {
+            reach_nats(uri).await?;
+            println!("broker: NATS JetStream at {uri}");
+            let relay = ordering.relay_nats(uri);
+            let consumer = shipping::Shipping::consumer_nats(uri, ordering::STREAM);
+            exchange(&ordering, shipping, relay, consumer, &traces, "NATS", uri).await
+        }
+        #[cfg(not(feature = "nats"))]
+        Broker::Nats => Err("this build has no NATS: run it with `--features nats`".into()),
+    }
+}
 
+/// Pays an order in ordering, relays it through the broker, and waits for shipping to
+/// record the shipment, in the order's trace.
+async fn exchange<P, B>(
+    ordering: &ordering::Ordering,
+    shipping: std::sync::Arc<shipping::Shipping>,
+    relay: tidings::broadcast::Relay<tidings::persistence::sqlite::SqliteStore, P>,
+    consumer: tidings::broadcast::Consumer<B>,
+    traces: &trace::Traces,
+    name: &str,
+    uri: &str,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    P: tidings::broadcast::broker::Publisher,
+    B: tidings::broadcast::broker::Subscriber,
+{
     // Shipping's consumer and ordering's relay run in the background until told to stop.
     let (stop_consumer, consumer_stopped) = oneshot::channel::<()>();
     let consumer = {
         let shipping = shipping.clone();
-        let consumer = shipping::Shipping::consumer(uri, ordering::EXCHANGE);
         tokio::spawn(async move {
             let stopped = async {
                 let _ = consumer_stopped.await;
@@ -99,7 +168,6 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let (stop_relay, relay_stopped) = oneshot::channel::<()>();
-    let relay = ordering.relay(uri);
     let relay = tokio::spawn(async move {
         relay
             .run_until(async {
@@ -158,10 +226,36 @@ async fn run(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => Err(format!(
             "no shipment recorded for order {order}, in the order's trace, within \
-             {TIMEOUT:?}: the relay or the consumer could not get through to RabbitMQ at {uri}"
+             {TIMEOUT:?}: the relay or the consumer could not get through to {name} at {uri}"
         )
         .into()),
     }
+}
+
+/// Fails with a clear message when no NATS server answers at `url`.
+#[cfg(feature = "nats")]
+async fn reach_nats(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let connect = tidings::broadcast::nats::async_nats::connect(url);
+    let reached = tokio::time::timeout(Duration::from_secs(10), connect).await;
+    match reached {
+        Ok(Ok(client)) => {
+            client.drain().await?;
+            Ok(())
+        }
+        Ok(Err(error)) => Err(nats_unreachable(url, &error)),
+        Err(elapsed) => Err(nats_unreachable(url, &elapsed)),
+    }
+}
+
+#[cfg(feature = "nats")]
+fn nats_unreachable(url: &str, error: &dyn std::fmt::Display) -> Box<dyn std::error::Error> {
+    format!(
+        "cannot reach NATS at {url}: {error}. Start one with JetStream (`scripts/test --run \
+         cargo run -p tidings-examples --features nats --bin two-contexts -- --broker nats` \
+         starts local servers around the program), or pass its URL after `--broker nats` or \
+         in TIDINGS_NATS."
+    )
+    .into()
 }
 
 /// Declares shipping's queue and its binding to ordering's exchange before anything is

@@ -14,6 +14,9 @@ use tidings::{handler, Aggregate, AggregateEvent, Bus};
 
 /// The exchange ordering publishes its integration events to.
 pub(crate) const EXCHANGE: &str = "tidings.examples.ordering";
+/// The JetStream stream ordering's relay publishes to (a stream's name has no dots).
+#[cfg(feature = "nats")]
+pub(crate) const STREAM: &str = "tidings-examples-ordering";
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS orders (
     id TEXT PRIMARY KEY, amount_cents INTEGER NOT NULL, status TEXT NOT NULL)";
@@ -60,6 +63,12 @@ impl Ordering {
     /// The relay of this service's outbox to `uri`.
     pub(crate) fn relay(&self, uri: &str) -> Relay<SqliteStore> {
         Relay::new(self.store.clone(), uri, EXCHANGE)
+    }
+
+    /// The relay of this service's outbox to the JetStream server at `url`.
+    #[cfg(feature = "nats")]
+    pub(crate) fn relay_nats(&self, url: &str) -> tidings::broadcast::nats::Relay<SqliteStore> {
+        tidings::broadcast::nats::Relay::new(self.store.clone(), url, STREAM)
     }
 }
 

@@ -46,6 +46,13 @@ impl Shipping {
         Consumer::new(uri, Shipping::topology(exchange))
     }
 
+    /// The consumer of ordering's JetStream `stream` on the server at `url`: shipping's
+    /// durable consumer, one message in flight (in order).
+    #[cfg(feature = "nats")]
+    pub(crate) fn consumer_nats(url: &str, stream: &str) -> tidings::broadcast::nats::Consumer {
+        tidings::broadcast::nats::Consumer::new(url, stream, "shipping")
+    }
+
     /// The amount shipped for `order`, once its shipment is recorded.
     pub(crate) fn shipment(&self, order: &str) -> rusqlite::Result<Option<u64>> {
         self.inbox.with_connection(|conn| {

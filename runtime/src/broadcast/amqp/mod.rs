@@ -39,7 +39,8 @@
 //!   answering without closing the connection gets 30 s for each call (the connection's
 //!   setup, a publish, an acknowledgement; a confirm gets the relay's confirm timeout), and a
 //!   waiting consumer checks its connection every second; then the attempt starts again on a
-//!   fresh connection ([`Unanswered`], [`ConsumeError::Disconnected`]).
+//!   fresh connection ([`Unanswered`],
+//!   [`ConsumeError::Disconnected`]).
 //!
 //! The relay's process must link the crates that declare the integration events: it reads
 //! `#[event(integration)]` from the link-time registry, by event name.
@@ -77,16 +78,16 @@
 /// version they use: its types appear in their signatures.
 pub use lapin;
 
-mod backoff;
 pub mod binding;
-mod bounded;
 mod consumer;
 mod relay;
 mod report;
 mod topology;
 
-pub use bounded::Unanswered;
-pub use consumer::{ConsumeError, Consumer, DeadLetter};
-pub use relay::{Relay, RelayError};
-pub use report::{Activity, ConsumerStatus, Refusal, Refused, RelayStatus};
+pub use crate::broadcast::broker::DeadLetter;
+pub use crate::broadcast::status::{Activity, ConsumerStatus, RelayStatus};
+pub use crate::broadcast::Unanswered;
+pub use consumer::{ConsumeError, Consumer, Queue, QueueDelivery, Session};
+pub use relay::{Exchange, Relay, RelayError};
+pub use report::{Refusal, Refused};
 pub use topology::Topology;

@@ -1,40 +1,63 @@
-//! The relay: a catch-up processor that publishes integration events to RabbitMQ.
+//! The relay to RabbitMQ: the [`Publisher`] of an exchange, with publisher confirms.
 
-use super::backoff::Backoff;
 use super::binding::{self, AttributePrefix};
-use super::bounded::{self, within, Unanswered};
-use super::report::{self, refusal, Activity, Refused, RelayStatus};
+use super::report::{refusal, Refused};
 use super::topology::declare_exchange;
-use crate::broadcast::catch_up::{CatchUp, Checkpoints};
+use crate::broadcast::bounded::{self, within, Unanswered};
+use crate::broadcast::broker::{BrokerError, Publisher};
+use crate::broadcast::catch_up::Checkpoints;
 use crate::broadcast::lease::Leases;
-use crate::messaging::bus::registry::Registry;
 use crate::persistence::{EventStore, StoreError, StoredEvent};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
-use std::collections::HashSet;
-use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
-use uuid::Uuid;
 
-/// Publishes the store's integration events to an exchange, in store order, with publisher
-/// confirms; see the [module docs](super) for what it guarantees.
-#[derive(Debug)]
-pub struct Relay<S> {
-    catch_up: CatchUp<S>,
+/// Publishes the store's integration events to a topic exchange, in store order, with
+/// publisher confirms; see the [module docs](super) for what it guarantees. The relay is
+/// written once for every broker ([`broadcast::Relay`](crate::broadcast::Relay)); this is
+/// it over RabbitMQ.
+pub type Relay<S> = crate::broadcast::Relay<S, Exchange>;
+
+/// The relay's side of RabbitMQ: a topic exchange, published to in confirm mode, each event
+/// routed by its name ([`Publisher`]).
+#[derive(Debug, Clone)]
+pub struct Exchange {
     uri: String,
     exchange: String,
-    holder: String,
-    lease: Duration,
-    idle: Duration,
     confirm_timeout: Duration,
-    max_backoff: Duration,
     prefix: AttributePrefix,
-    batch: usize,
-    status: watch::Sender<RelayStatus>,
-    /// The names of the events passed over and warned about, once each.
-    passed_over: Mutex<HashSet<String>>,
+}
+
+impl Exchange {
+    /// The topic `exchange` of the broker at `uri` (`amqp://user:password@host:port/vhost`).
+    pub fn new(uri: impl Into<String>, exchange: impl Into<String>) -> Exchange {
+        Exchange {
+            uri: uri.into(),
+            exchange: exchange.into(),
+            confirm_timeout: Duration::from_secs(30),
+            prefix: AttributePrefix::default(),
+        }
+    }
+}
+
+impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
+    /// A relay of `store`'s integration events to the topic `exchange` of the broker at
+    /// `uri` (`amqp://user:password@host:port/vhost`). Its checkpoint and lease are named
+    /// `relay:<exchange>`.
+    pub fn new(store: Arc<S>, uri: impl Into<String>, exchange: impl Into<String>) -> Relay<S> {
+        Relay::over(store, Exchange::new(uri, exchange))
+    }
+
+    /// The prefix of the headers that carry each event's CloudEvents attributes (see
+    /// [`AttributePrefix`]): `cloudEvents:` by default, the AMQP binding's; `cloudEvents_`
+    /// for JMS 2.0 clients; `ce-` for consumers built on the RabbitMQ binding (Knative
+    /// eventing, the CloudEvents Python SDK's `rabbitmq` module). tidings' consumer reads
+    /// all three.
+    pub fn attribute_prefix(mut self, prefix: AttributePrefix) -> Relay<S> {
+        self.publisher_mut().prefix = prefix;
+        self
+    }
 }
 
 /// What stopped a relay's attempt. [`Relay::run_until`] returns a [`Refused`] (which
@@ -97,269 +120,29 @@ impl RelayError {
     }
 }
 
-impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
-    /// A relay of `store`'s integration events to the topic `exchange` of the broker at
-    /// `uri` (`amqp://user:password@host:port/vhost`). Its checkpoint and lease are named
-    /// `relay:<exchange>`.
-    pub fn new(store: Arc<S>, uri: impl Into<String>, exchange: impl Into<String>) -> Relay<S> {
-        let exchange = exchange.into();
-        Relay {
-            catch_up: CatchUp::new(store, format!("relay:{exchange}"))
-                .batch(500)
-                .integration_only(),
-            uri: uri.into(),
-            exchange,
-            holder: Uuid::now_v7().to_string(),
-            lease: Duration::from_secs(10),
-            idle: Duration::from_millis(20),
-            confirm_timeout: Duration::from_secs(30),
-            max_backoff: Duration::from_secs(5),
-            prefix: AttributePrefix::default(),
-            batch: 500,
-            status: watch::Sender::new(RelayStatus::default()),
-            passed_over: Mutex::default(),
-        }
+impl BrokerError for RelayError {
+    fn is_permanent(&self) -> bool {
+        RelayError::is_permanent(self)
     }
+}
 
-    /// The relay's state while it runs: what it is doing, its attempts and last error, the
-    /// position published, and how far (in events and time) it is behind the store's head.
-    /// The same figures go to `metrics` (`tidings_relay_*`, labelled `relay`) and each change
-    /// of activity and error to `tracing`.
-    pub fn status(&self) -> watch::Receiver<RelayStatus> {
-        self.status.subscribe()
-    }
+impl Publisher for Exchange {
+    type Channel = (Connection, Channel);
+    type Error = RelayError;
 
-    /// The prefix of the headers that carry each event's CloudEvents attributes (see
-    /// [`AttributePrefix`]): `cloudEvents:` by default, the AMQP binding's; `cloudEvents_`
-    /// for JMS 2.0 clients; `ce-` for consumers built on the RabbitMQ binding (Knative
-    /// eventing, the CloudEvents Python SDK's `rabbitmq` module). tidings' consumer reads
-    /// all three.
-    pub fn attribute_prefix(mut self, prefix: AttributePrefix) -> Relay<S> {
-        self.prefix = prefix;
-        self
-    }
-
-    /// At most `events` events read per batch (500 by default).
-    pub fn batch(mut self, events: usize) -> Relay<S> {
-        self.batch = events.max(1);
-        self.catch_up = self.catch_up.batch(events);
-        self
-    }
-
-    /// How long the lease lasts (10 s by default): how soon another instance takes over
-    /// from one that died.
-    pub fn lease(mut self, lease: Duration) -> Relay<S> {
-        self.lease = lease.max(Duration::from_millis(100));
-        self
-    }
-
-    /// How long to wait before reading again when caught up (20 ms by default).
-    pub fn idle(mut self, idle: Duration) -> Relay<S> {
-        self.idle = idle;
-        self
-    }
-
-    /// The longest wait between attempts to reach the broker (5 s by default).
-    pub fn max_backoff(mut self, wait: Duration) -> Relay<S> {
-        self.max_backoff = wait;
-        self
-    }
-
-    /// The name of the relay's checkpoint and lease.
-    pub fn name(&self) -> &str {
-        self.catch_up.name()
-    }
-
-    /// Runs until `stop` completes (`Ok`), or the broker refuses what retrying cannot fix
-    /// ([`RelayError::Refused`]: credentials, virtual host, an exchange of another type):
-    /// connects, publishes, and after any other failure of the broker or the store waits
-    /// (doubling, up to the ceiling) and starts again from the checkpoint. Each failure is a
-    /// `tracing` event (WARN when retried, ERROR when it stops the relay) and is kept in
-    /// [`Relay::status`].
-    pub async fn run_until(&self, stop: impl Future<Output = ()>) -> Result<(), RelayError> {
-        let mut stop = std::pin::pin!(stop);
-        let mut backoff = Backoff::new(self.max_backoff);
-        if !Registry::get().has_integration_events() {
-            tracing::warn!(
-                relay = self.name(),
-                "this program declares no integration event, so the relay publishes \
-                 nothing: declare the events other contexts need \
-                 `#[event(name = \"..\", integration)]`, and link the crates that declare them"
-            );
-        }
-        let outcome = loop {
-            self.report(|status| {
-                status.attempts += 1;
-                status.activity = Activity::Connecting;
-            });
-            metrics::counter!("tidings_relay_attempts_total", "relay" => self.name().to_owned())
-                .increment(1);
-            let attempt = async {
-                let channel = self.connect().await?;
-                backoff.reset();
-                self.report(|status| status.activity = Activity::Running);
-                self.serve(&channel.1).await
-            };
-            tokio::select! {
-                () = &mut stop => break Ok(()),
-                outcome = attempt => {
-                    if let Err(error) = outcome {
-                        if error.is_permanent() {
-                            tracing::error!(relay = self.name(), error = %error, "relay stopped");
-                            self.report(|status| {
-                                status.activity = Activity::Failed;
-                                status.last_error = Some(error.to_string());
-                            });
-                            break Err(error);
-                        }
-                        tracing::warn!(relay = self.name(), error = %error, "relay interrupted; retrying");
-                        self.report(|status| {
-                            status.activity = Activity::Waiting;
-                            status.last_error = Some(error.to_string());
-                        });
-                    }
-                }
-            }
-            // While it cannot publish, the lag still grows: keep it in view.
-            let _ = self.measure_lag().await;
-            tokio::select! {
-                () = &mut stop => break Ok(()),
-                () = tokio::time::sleep(backoff.next()) => {}
-            }
-        };
-        let _ = self.store().release(self.name(), &self.holder).await;
-        if outcome.is_ok() {
-            self.report(|status| status.activity = Activity::Stopped);
-        }
-        outcome
-    }
-
-    /// Changes the status, and tells watchers and `metrics` when anything changed.
-    fn report(&self, change: impl FnOnce(&mut RelayStatus)) {
-        self.status.send_if_modified(|status| {
-            let before = (
-                status.activity,
-                status.attempts,
-                status.last_error.clone(),
-                status.published,
-                status.lag_events,
-                status.behind,
-            );
-            change(status);
-            let after = (
-                status.activity,
-                status.attempts,
-                status.last_error.clone(),
-                status.published,
-                status.lag_events,
-                status.behind,
-            );
-            if before == after {
-                return false;
-            }
-            let relay = self.name().to_owned();
-            metrics::gauge!("tidings_relay_published_position", "relay" => relay.clone())
-                .set(status.published as f64);
-            metrics::gauge!("tidings_relay_lag_events", "relay" => relay.clone())
-                .set(status.lag_events as f64);
-            metrics::gauge!("tidings_relay_lag_seconds", "relay" => relay)
-                .set(status.behind.as_secs_f64());
-            true
-        });
-    }
-
-    /// Reads what follows the checkpoint, to report the lag while nothing is published.
-    async fn measure_lag(&self) -> Result<(), StoreError> {
-        let published = self.store().checkpoint(self.name()).await?;
-        let waiting = self.store().read_all(published, self.batch).await?;
-        self.lagging(published, &waiting);
-        Ok(())
-    }
-
-    /// Reports `waiting`, the events read after `published`, as the lag.
-    fn lagging(&self, published: u64, waiting: &[StoredEvent]) {
-        let behind = waiting.first().map_or(Duration::ZERO, |first| {
-            report::since(first.metadata().occurred_on().into())
-        });
-        self.report(|status| {
-            status.published = published;
-            status.lag_events = waiting.len() as u64;
-            status.behind = behind;
-        });
-    }
-
-    /// Says, once per event name, which events the relay passes over: at WARN those no type
-    /// of this program is registered for (it cannot tell what they are), at INFO the events
-    /// not declared integration.
-    fn warn_passed_over(&self, events: &[StoredEvent]) {
-        let registry = Registry::get();
-        for event in events {
-            if registry.is_integration(event.name()) {
-                continue;
-            }
-            let mut warned = self
-                .passed_over
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if warned.contains(event.name()) {
-                continue;
-            }
-            warned.insert(event.name().to_owned());
-            if registry.named(event.name()).is_empty() {
-                tracing::warn!(
-                    relay = self.name(),
-                    event = event.name(),
-                    position = event.position(),
-                    "the relay passes over `{}`: no type of that name is registered in this \
-                     program; link the crate that declares it (`tidings::linked!`) if other \
-                     contexts need it",
-                    event.name()
-                );
-            } else {
-                tracing::info!(
-                    relay = self.name(),
-                    event = event.name(),
-                    position = event.position(),
-                    "the relay passes over `{}`: it is not an integration event; declare it \
-                     `#[event(name = \"{}\", integration)]` if other contexts need it",
-                    event.name(),
-                    event.name()
-                );
-            }
-        }
-    }
-
-    /// Publishes everything after the checkpoint on one connection, then returns the
-    /// checkpoint reached; waits for the lease while another instance holds it.
-    pub async fn publish_pending(&self) -> Result<u64, RelayError> {
-        let (_connection, channel) = self.connect().await?;
-        let mut renewed = None;
-        loop {
-            if let Some(0) = self.serve_once(&channel, &mut renewed).await? {
-                return Ok(self.store().checkpoint(self.name()).await?);
-            }
-        }
-    }
-
-    fn store(&self) -> &S {
-        self.catch_up.store()
-    }
-
-    async fn acquire(&self) -> Result<bool, StoreError> {
-        self.store()
-            .acquire(self.name(), &self.holder, self.lease)
-            .await
+    fn destination(&self) -> &str {
+        &self.exchange
     }
 
     /// A fresh connection and a channel in confirm mode. Each attempt starts afresh rather
     /// than through lapin's recovery, which can lose track of pending confirms (lapin #450).
-    async fn connect(&self) -> Result<(Connection, Channel), RelayError> {
+    async fn connect(&self, relay: &str) -> Result<(Connection, Channel), RelayError> {
         within(
             "the relay's connection and channel setup",
             bounded::SETUP,
             async {
                 let properties = ConnectionProperties::default()
-                    .with_connection_name(format!("tidings {}", self.name()).into());
+                    .with_connection_name(format!("tidings {relay}").into());
                 let connection = Connection::connect(&self.uri, properties).await?;
                 let channel = connection.create_channel().await?;
                 channel
@@ -372,88 +155,16 @@ impl<S: EventStore + Checkpoints + Leases + 'static> Relay<S> {
         .await
     }
 
-    /// Holds the lease and publishes batch after batch, until something fails.
-    async fn serve(&self, channel: &Channel) -> Result<(), RelayError> {
-        let mut renewed = None;
-        loop {
-            if let Some(0) = self.serve_once(channel, &mut renewed).await? {
-                tokio::time::sleep(self.idle).await;
-            }
-        }
-    }
-
-    /// Renews the lease when a quarter of it has passed since `renewed`, then publishes one
-    /// batch: the events read, or `None` when the lease is another's or ran short.
-    async fn serve_once(
-        &self,
-        channel: &Channel,
-        renewed: &mut Option<Instant>,
-    ) -> Result<Option<u64>, RelayError> {
-        if renewed.is_none_or(|at| at.elapsed() >= self.lease / 4) {
-            let at = Instant::now();
-            if self.acquire().await? {
-                *renewed = Some(at);
-            } else {
-                *renewed = None;
-                tokio::time::sleep(self.lease / 4).await;
-                return Ok(None);
-            }
-        }
-        let Some(at) = *renewed else {
-            return Ok(None);
-        };
-        let done = self.step(channel, at + self.lease * 3 / 4).await?;
-        if done.is_none() {
-            // The lease ran short: renew before going on.
-            *renewed = None;
-        }
-        Ok(done)
-    }
-
-    /// Publishes the next batch and advances the checkpoint once every message is
-    /// confirmed: the events read (0: caught up), or `None` when the lease ran short.
-    async fn step(&self, channel: &Channel, deadline: Instant) -> Result<Option<u64>, RelayError> {
-        let after = self.store().checkpoint(self.name()).await?;
-        let waiting = self.store().read_all(after, self.batch).await?;
-        let Some(through) = waiting.last().map(StoredEvent::position) else {
-            self.lagging(after, &[]);
-            return Ok(Some(0));
-        };
-        self.lagging(after, &waiting);
-        self.warn_passed_over(&waiting);
-        let full = waiting.len() >= self.batch;
-        let registry = Registry::get();
-        let events: Vec<StoredEvent> = waiting
-            .into_iter()
-            .filter(|event| registry.is_integration(event.name()))
-            .collect();
-        if !self.publish(channel, &events, deadline).await? {
-            return Ok(None);
-        }
-        self.store().advance(self.name(), through).await?;
-        let confirmed = events.len() as u64;
-        self.report(|status| {
-            status.published = through;
-            status.confirmed += confirmed;
-            if !full {
-                status.lag_events = 0;
-                status.behind = Duration::ZERO;
-            }
-        });
-        metrics::counter!("tidings_relay_confirmed_total", "relay" => self.name().to_owned())
-            .increment(confirmed);
-        Ok(Some(through - after))
-    }
-
     /// Publishes `events` and waits for all their confirms; `false` when the lease ran short
     /// first (nothing is then counted as done). A confirm still pending when the connection
     /// drops resolves to an error: the batch is not confirmed, and is published again.
     async fn publish(
         &self,
-        channel: &Channel,
+        channel: &mut Self::Channel,
         events: &[StoredEvent],
         deadline: Instant,
     ) -> Result<bool, RelayError> {
+        let channel = &channel.1;
         let mut confirms = Vec::with_capacity(events.len());
         let sent = within::<_, RelayError>("the publishes of a batch", bounded::CALL, async {
             for event in events {

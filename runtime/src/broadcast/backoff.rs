@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 #[derive(Debug)]
-pub(super) struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
     ceiling: Duration,
 }
@@ -11,7 +11,7 @@ pub(super) struct Backoff {
 const FIRST: Duration = Duration::from_millis(100);
 
 impl Backoff {
-    pub(super) fn new(ceiling: Duration) -> Backoff {
+    pub(crate) fn new(ceiling: Duration) -> Backoff {
         Backoff {
             next: FIRST,
             ceiling,
@@ -20,14 +20,14 @@ impl Backoff {
 
     /// The wait before the next attempt: 100 ms, then twice as long each time, up to the
     /// ceiling, each shortened by up to a half at random so that instances spread out.
-    pub(super) fn next(&mut self) -> Duration {
+    pub(crate) fn next(&mut self) -> Duration {
         let wait = self.next;
         self.next = (self.next * 2).min(self.ceiling);
         wait.mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 
     /// After a success: the next failure waits 100 ms again.
-    pub(super) fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = FIRST;
     }
 }

@@ -7,14 +7,16 @@ use std::future::Future;
 use std::time::Duration;
 
 /// The longest a connection and its channel's setup may take.
-pub(super) const SETUP: Duration = Duration::from_secs(30);
+#[cfg_attr(not(any(feature = "amqp", feature = "nats")), allow(dead_code))]
+pub(crate) const SETUP: Duration = Duration::from_secs(30);
 
 /// The longest one call on an open channel may take (sending an acknowledgement, a
 /// publisher confirm of the dead-letter queue).
-pub(super) const CALL: Duration = Duration::from_secs(30);
+pub(crate) const CALL: Duration = Duration::from_secs(30);
 
 /// How often a consumer waiting for messages checks that its connection is still up.
-pub(super) const WATCH: Duration = Duration::from_secs(1);
+#[cfg_attr(not(any(feature = "amqp", feature = "nats")), allow(dead_code))]
+pub(crate) const WATCH: Duration = Duration::from_secs(1);
 
 /// A broker call that got no answer in time: the attempt is abandoned and starts again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +39,7 @@ impl Unanswered {
 }
 
 /// `call`'s outcome, or [`Unanswered`] once `after` has passed.
-pub(super) async fn within<T, E: From<Unanswered>>(
+pub(crate) async fn within<T, E: From<Unanswered>>(
     what: &'static str,
     after: Duration,
     call: impl Future<Output = Result<T, E>>,
