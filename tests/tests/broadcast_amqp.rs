@@ -1,6 +1,6 @@
 //! The relay and the consumer against a real RabbitMQ (`TIDINGS_TEST_AMQP`; `scripts/test`
 //! starts one): store → relay → broker → consumer → handler, each effect once, with the
-//! SQLite store and inbox. `broadcast_amqp_postgres.rs` runs the same scenarios on
+//! SQLite store and inbox. `broadcast_brokers_postgres.rs` runs the same scenarios on
 //! PostgreSQL.
 
 mod support;

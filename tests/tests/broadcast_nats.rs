@@ -166,6 +166,41 @@ async fn a_message_whose_handlers_fail_on_every_delivery_lands_in_the_dead_lette
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_put_back_once_its_cause_is_fixed_and_has_its_effect_once() {
+    let url = nats_url();
+    let dir = Scratch::new("nats-replay");
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    append_numbered(&store, "order-1", 1..=3);
+    let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
+    shipping.flaky.fail_always(2);
+    let stream = Nats(url.clone()).destination("ordering");
+    let consumer = Consumer::new(&url, &stream, "shipping").max_deliver(2);
+    let _stop = shipping.consume(consumer.clone()).await;
+    let relay = Relay::new(store.clone(), &url, &stream);
+    relay.publish_pending().await.unwrap();
+    let deliveries = shipping.until_settled(2 + 2).await;
+    assert_eq!((deliveries.handled, deliveries.dead_lettered), (2, 1));
+    assert_eq!(consumer.dead_letters().await.unwrap().len(), 1);
+
+    // The bug fixed: put back, it has its effect, and the dead letters are empty.
+    shipping.flaky.heal(2);
+    assert_eq!(consumer.replay_dead_letters().await.unwrap(), 1);
+    shipping.until(|deliveries| deliveries.handled >= 3).await;
+    assert_eq!(shipping.effects(), [1, 3, 2]);
+    assert_eq!(consumer.dead_letters().await.unwrap(), []);
+    assert_eq!(consumer.replay_dead_letters().await.unwrap(), 0);
+
+    // Published again without message ids (as after the stream's de-duplication window):
+    // the inbox absorbs the repeats.
+    Nats(url.clone())
+        .publish(&stream, &store.read_all_sync(0, 10).unwrap())
+        .await;
+    let deliveries = shipping.until(|deliveries| deliveries.repeats >= 3).await;
+    assert_eq!(deliveries.handled, 3, "{deliveries:?}");
+    assert_eq!(shipping.effects(), [1, 3, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_publishes_again_is_deduplicated_by_the_stream() {
     let url = nats_url();
     let dir = Scratch::new("nats-dedup");

@@ -50,6 +50,11 @@ impl Flaky {
         self.always.lock().unwrap().insert(n);
     }
 
+    /// Makes the deliveries of `n` succeed again after `fail_always`.
+    pub fn heal(&self, n: u64) {
+        self.always.lock().unwrap().remove(&n);
+    }
+
     /// Whether this delivery of `n` fails (the first after `fail_next`, or any after
     /// `fail_always`).
     pub fn fails(&self, n: u64) -> bool {

@@ -12,10 +12,13 @@ use crate::messaging::cloudevents::DecodeError;
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream, AckKind};
-use async_nats::Client;
+use async_nats::{Client, HeaderMap};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::time::Interval;
+
+/// The header of a dead letter that names the subject it came from.
+const SUBJECT_HEADER: &str = "tidings-dead-letter-subject";
 
 /// Consumes a JetStream stream through a durable pull consumer; see the
 /// [module docs](super) for what it guarantees. The consumer is written once for every
@@ -202,6 +205,64 @@ impl Consumer {
                 });
             }
             Ok(letters)
+        })
+        .await
+    }
+}
+
+impl Consumer {
+    /// Puts the dead letters back on the stream once their cause is fixed (a handler linked,
+    /// a bug fixed): each is published again to the subject it came from, with the stream's
+    /// acknowledgement (and without its message id, which the stream's de-duplication window
+    /// may still hold), then removed from the dead letters, and counted
+    /// (`tidings_consumer_replayed_total`). Returns how many were put back: only those that
+    /// were there when it started, so one that fails again is not put back twice. A message
+    /// that does not say where it came from (put there by another program) stays.
+    pub async fn replay_dead_letters(&self) -> Result<usize, ConsumeError> {
+        let durable = self.subscriber();
+        within("putting back the dead letters", bounded::SETUP, async {
+            let client = durable.client().await?;
+            let context = jetstream::new(client);
+            let mut stream = match context.get_stream(durable.dead_letter_stream()).await {
+                Ok(stream) => stream,
+                Err(error) if is_not_found(&error.kind()) => return Ok(0),
+                Err(error) => return Err(broker(error)),
+            };
+            let state = stream.info().await.map_err(broker)?.state.clone();
+            let mut replayed = 0;
+            if state.messages == 0 {
+                return Ok(replayed);
+            }
+            for sequence in state.first_sequence..=state.last_sequence {
+                let Ok(message) = stream.get_raw_message(sequence).await else {
+                    continue; // removed
+                };
+                let Some(subject) = binding::header(&message.headers, SUBJECT_HEADER) else {
+                    continue;
+                };
+                let mut headers = HeaderMap::new();
+                for (name, values) in message.headers.iter() {
+                    let name: &str = name.as_ref();
+                    let ours = [REASON_HEADER, SUBJECT_HEADER, "Nats-Msg-Id"]
+                        .iter()
+                        .any(|header| name.eq_ignore_ascii_case(header));
+                    if !ours {
+                        for value in values {
+                            headers.append(name, value.as_str());
+                        }
+                    }
+                }
+                let again = PublishMessage::build()
+                    .payload(message.payload.clone())
+                    .headers(headers);
+                let ack = context.send_publish(subject, again).await.map_err(broker)?;
+                ack.await.map_err(broker)?;
+                stream.delete_message(sequence).await.map_err(broker)?;
+                replayed += 1;
+                self.count("tidings_consumer_replayed_total");
+            }
+            tracing::info!(queue = durable.source(), replayed, "dead letters put back");
+            Ok(replayed)
         })
         .await
     }
@@ -460,7 +521,7 @@ impl broker::Delivery for DurableDelivery {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         headers.insert(REASON_HEADER, reason.as_str());
-        headers.insert("tidings-dead-letter-subject", self.message.subject.as_str());
+        headers.insert(SUBJECT_HEADER, self.message.subject.as_str());
         let copy = PublishMessage::build()
             .payload(self.message.payload.clone())
             .headers(headers);

@@ -37,7 +37,8 @@
 //!   goes to the dead-letter subject `tidings.dead_letters.<stream>.<durable>` (its own
 //!   stream, `<stream>-<durable>-dead-letters`) with the reason in the
 //!   `tidings-dead-letter-reason` header; one whose handlers failed on its last delivery
-//!   ([`Consumer::max_deliver`]) goes there too. [`Consumer::dead_letters`] lists them.
+//!   ([`Consumer::max_deliver`]) goes there too. [`Consumer::dead_letters`] lists them;
+//!   [`Consumer::replay_dead_letters`] puts them back once their cause is fixed.
 //! - **Server down.** Both back off (100 ms, doubling, up to 5 s) and resume on a fresh
 //!   connection: the relay from its checkpoint, the consumer from the durable consumer's
 //!   position. Every call is bounded in time, and a consumer waiting for messages checks its

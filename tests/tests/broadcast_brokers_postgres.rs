@@ -1,19 +1,20 @@
-//! The relay and the consumer on PostgreSQL, against a real RabbitMQ (`TIDINGS_TEST_AMQP`)
-//! and PostgreSQL (`TIDINGS_TEST_POSTGRES`): the relay reads a `PostgresStore` and keeps its
-//! checkpoint and lease there, the consumer's `PostgresInbox` records each event in the
-//! transaction of the handler's effects. The scenarios are the SQLite ones
-//! (`support/consuming.rs`).
+//! The relay and the consumer on PostgreSQL (`TIDINGS_TEST_POSTGRES`), against a real
+//! RabbitMQ (`TIDINGS_TEST_AMQP`) and a real NATS server with JetStream (`TIDINGS_TEST_NATS`):
+//! the relay reads a `PostgresStore` and keeps its checkpoint and lease there, the consumer's
+//! `PostgresInbox` records each event in the transaction of the handler's effects. The
+//! scenarios are the SQLite ones (`support/consuming.rs`), for each broker.
 
 #[path = "support/consuming.rs"]
 mod consuming;
 
-use consuming::{Amqp, Consuming, Effects, Failed, Flaky};
+use consuming::{Amqp, Consuming, Effects, Failed, Flaky, Nats};
 use std::sync::Arc;
 use tidings::broadcast::postgres::PostgresInbox;
 use tidings::broadcast::{Delivered, Inbox, InboxError};
 use tidings::persistence::postgres::sqlx::{self, PgPool};
 use tidings::persistence::postgres::{PostgresStore, PostgresTransaction};
 use tidings::{handler, AnyEnvelope, Envelope};
+use tidings_tests::nats::nats_url;
 use tidings_tests::postgres::PgSchema;
 use tidings_tests::{amqp_uri, Numbered};
 
@@ -64,41 +65,55 @@ async fn shipping(schema: &PgSchema) -> Arc<Consuming<PostgresInbox>> {
     Arc::new(Consuming::new(inbox))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_integration_events_reach_the_other_context_once_in_order() {
-    let uri = amqp_uri();
-    let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
-    let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
-    let shipping = shipping(&shipping_schema).await;
-    consuming::relayed_events_have_their_effect_once_in_order(&Amqp(uri), store, shipping).await;
+/// Each scenario of `support/consuming.rs` on PostgreSQL, over `wire`.
+macro_rules! scenarios {
+    ($($broker:ident: $wire:expr;)*) => {$(
+        mod $broker {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn stored_integration_events_reach_the_other_context_once_in_order() {
+                let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
+                let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
+                let shipping = shipping(&shipping_schema).await;
+                consuming::relayed_events_have_their_effect_once_in_order(&$wire, store, shipping)
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_redelivered_or_failed_message_has_its_effect_once() {
+                let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
+                let store = PostgresStore::open(ordering.pool(2).await).await.unwrap();
+                let shipping = shipping(&shipping_schema).await;
+                consuming::redelivered_and_failed_messages_have_their_effect_once(
+                    &$wire, &store, shipping,
+                )
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn competing_consumers_have_each_effect_once() {
+                let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
+                let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
+                let shipping = shipping(&shipping_schema).await;
+                consuming::competing_consumers_have_each_effect_once(&$wire, store, shipping).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_second_ordered_consumer_takes_over_in_store_order() {
+                let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
+                let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
+                let shipping = shipping(&shipping_schema).await;
+                consuming::a_second_ordered_consumer_takes_over_in_order(&$wire, store, shipping)
+                    .await;
+            }
+        }
+    )*};
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redelivered_or_failed_message_has_its_effect_once() {
-    let uri = amqp_uri();
-    let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
-    let store = PostgresStore::open(ordering.pool(2).await).await.unwrap();
-    let shipping = shipping(&shipping_schema).await;
-    consuming::redelivered_and_failed_messages_have_their_effect_once(&Amqp(uri), &store, shipping)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn competing_consumers_on_one_queue_have_each_effect_once() {
-    let uri = amqp_uri();
-    let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
-    let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
-    let shipping = shipping(&shipping_schema).await;
-    consuming::competing_consumers_have_each_effect_once(&Amqp(uri), store, shipping).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_single_active_consumer_takes_over_in_store_order() {
-    let uri = amqp_uri();
-    let (ordering, shipping_schema) = (PgSchema::new(), PgSchema::new());
-    let store = Arc::new(PostgresStore::open(ordering.pool(4).await).await.unwrap());
-    let shipping = shipping(&shipping_schema).await;
-    consuming::a_second_ordered_consumer_takes_over_in_order(&Amqp(uri), store, shipping).await;
+scenarios! {
+    rabbitmq: Amqp(amqp_uri());
+    jetstream: Nats(nats_url());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
