@@ -1,4 +1,4 @@
-"""The other side of tidings' wire, written with the CloudEvents Python SDK and pika.
+"""The other side of tidings' wire, written with the CloudEvents Python SDK, pika and nats-py.
 
 Run by tests/tests/interop_python.rs with the virtual environment `scripts/test` creates:
 
@@ -8,6 +8,13 @@ Run by tests/tests/interop_python.rs with the virtual environment `scripts/test`
   interop.py read-relay URI QUEUE COUNT BINDING
       reads COUNT messages from QUEUE and parses each with the SDK's BINDING module
       (`amqp` or `rabbitmq`), one JSON line per event on standard output;
+  interop.py nats-publish URL SUBJECT FORM SOURCE FIRST COUNT
+      publishes COUNT `tidings_tests.numbered` events to SUBJECT of a JetStream stream in FORM
+      (`nats-binary`: the SDK's HTTP binding in binary mode, whose `ce-` headers and
+      Content-Type are the NATS binding's; `nats-structured`), each twice, ids `py-FORM-n`;
+  interop.py nats-read-relay URL STREAM COUNT
+      reads COUNT messages of STREAM and parses each with the SDK's HTTP binding, one JSON
+      line per event on standard output;
   interop.py read-feed URL
       reads a page of the feed and parses each event with the SDK's JSON format;
   interop.py read-live URL COUNT
@@ -16,13 +23,15 @@ Run by tests/tests/interop_python.rs with the virtual environment `scripts/test`
 Every failure is an exception, so the process exits non-zero with a traceback.
 """
 
+import asyncio
 import json
 import sys
 import urllib.request
 from datetime import datetime, timezone
 
+import nats
 import pika
-from cloudevents.core.bindings import amqp, rabbitmq
+from cloudevents.core.bindings import amqp, http, rabbitmq
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
@@ -116,6 +125,44 @@ def read_relay(uri, queue, count, binding):
     connection.close()
 
 
+NATS_FORMS = ("nats-binary", "nats-structured")
+
+
+def nats_publish(url, subject, form, source, first, count):
+    if form not in NATS_FORMS:
+        raise SystemExit(f"unknown form {form}: one of {NATS_FORMS}")
+
+    async def run():
+        client = await nats.connect(url)
+        stream = client.jetstream()
+        for n in range(int(first), int(first) + int(count)):
+            ev = event(form, source, n)
+            m = (http.to_structured_event if form.endswith("structured") else http.to_binary_event)(ev)
+            for _ in range(2):
+                # No message id: the stream keeps both, and the consumer's inbox absorbs one.
+                await stream.publish(subject, m.body, headers=dict(m.headers))
+        await client.close()
+
+    asyncio.run(run())
+
+
+def nats_read_relay(url, stream_name, count):
+    async def run():
+        client = await nats.connect(url)
+        stream = client.jetstream()
+        reader = await stream.pull_subscribe(f"{stream_name}.>", durable="python-reader", stream=stream_name)
+        read = 0
+        while read < int(count):
+            for msg in await reader.fetch(int(count) - read, timeout=30):
+                ev = http.from_http_event(http.HTTPMessage(headers=dict(msg.headers or {}), body=msg.data))
+                print(json.dumps(describe(ev)), flush=True)
+                await msg.ack()
+                read += 1
+        await client.close()
+
+    asyncio.run(run())
+
+
 def parse(document):
     return JSONFormat().read(None, json.dumps(document).encode())
 
@@ -141,4 +188,11 @@ def read_live(url, count):
 
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"publish": publish, "read-relay": read_relay, "read-feed": read_feed, "read-live": read_live}[command](*arguments)
+    {
+        "publish": publish,
+        "read-relay": read_relay,
+        "nats-publish": nats_publish,
+        "nats-read-relay": nats_read_relay,
+        "read-feed": read_feed,
+        "read-live": read_live,
+    }[command](*arguments)

@@ -220,6 +220,33 @@ async fn a_relay_that_publishes_again_is_deduplicated_by_the_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_larger_than_the_client_s_window_of_acknowledgements_is_published_whole() {
+    let url = nats_url();
+    let dir = Scratch::new("nats-large-batch");
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    // More than async-nats lets await their acknowledgement at once (5,000).
+    const EVENTS: u64 = 6_000;
+    for first in (1..=EVENTS).step_by(500) {
+        let batch: Vec<_> = (first..first + 500)
+            .map(|n| tidings::persistence::NewEvent::from_envelope(&Envelope::new(Numbered { n })))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        store
+            .append_sync("orders", tidings::persistence::ExpectedVersion::Any, &batch)
+            .unwrap();
+    }
+    let stream = Nats(url.clone()).destination("ordering");
+    let relay = Relay::new(store.clone(), &url, &stream).batch(EVENTS as usize);
+    let published = tokio::time::timeout(WAIT, relay.publish_pending())
+        .await
+        .expect("the batch is published within the wait")
+        .unwrap();
+    assert_eq!(published, EVENTS, "the checkpoint passed every event");
+    let mut info = jetstream().await.get_stream(&stream).await.unwrap();
+    assert_eq!(info.info().await.unwrap().state.messages, EVENTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_structured_event_from_another_producer_has_its_effect() {
     let url = nats_url();
     let dir = Scratch::new("nats-structured");

@@ -1,11 +1,15 @@
 //! tidings against the other side of its wire as other services build it: the CloudEvents
-//! Python SDK (2.2) and pika (`TIDINGS_TEST_PYTHON`, the virtual environment `scripts/test`
-//! makes; `python/interop.py` is the Python side) with a real RabbitMQ (`TIDINGS_TEST_AMQP`).
+//! Python SDK (2.2), pika and nats-py (`TIDINGS_TEST_PYTHON`, the virtual environment
+//! `scripts/test` makes; `python/interop.py` is the Python side) with a real RabbitMQ
+//! (`TIDINGS_TEST_AMQP`) and a real NATS server with JetStream (`TIDINGS_TEST_NATS`).
 //!
 //! - Every form the SDK publishes (its AMQP binding in binary mode under either prefix, with
 //!   `time` as milliseconds or an AMQP timestamp; its RabbitMQ binding's `ce-` headers;
 //!   structured mode through both) has its effect once, and none is dead-lettered.
 //! - The relay's messages parse with the SDK's binding of the prefix it is set to.
+//! - Over JetStream, both forms the SDK makes with its HTTP binding (binary mode's `ce-`
+//!   headers and `Content-Type` are the NATS binding's; structured mode) have their effect
+//!   once, and the NATS relay's messages parse with that binding.
 //! - The feed's pages and its live tail parse with the SDK's JSON format.
 
 mod support;
@@ -23,6 +27,7 @@ use tidings::broadcast::http::Feed;
 use tidings::persistence::sqlite::{rusqlite, SqliteStore};
 use tidings::persistence::StoredEvent;
 use tidings::Metadata;
+use tidings_tests::nats::nats_url;
 use tidings_tests::{amqp_uri, unique, Scratch};
 
 /// Each form `interop.py publish` knows.
@@ -213,6 +218,90 @@ async fn the_relay_s_messages_parse_with_the_python_sdk_s_binding_of_its_prefix(
             assert_read_as_stored(read, stored, typeversion.clone());
             assert_eq!(read["subject"], "order-1", "{prefix:?}");
         }
+    }
+}
+
+/// Each form `interop.py nats-publish` knows.
+const NATS_FORMS: [&str; 2] = ["nats-binary", "nats-structured"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_the_python_sdk_publishes_to_jetstream_has_its_effect_once_and_none_is_dead_lettered(
+) {
+    let url = nats_url();
+    let dir = Scratch::new("interop-python-nats-forms");
+    let shipping = Arc::new(Context::open(&dir.join("shipping.db")));
+    let stream = unique("storefront").replace('.', "-");
+    let consumer = tidings::broadcast::nats::Consumer::new(&url, &stream, "shipping");
+    let _stop = shipping.consume(consumer.clone()).await;
+    const EACH: usize = 10;
+    for (i, form) in NATS_FORMS.iter().enumerate() {
+        let subject = format!("{stream}.tidings_tests.numbered");
+        let args = [
+            "nats-publish",
+            &url,
+            &subject,
+            form,
+            "/storefront",
+            &(i * EACH + 1).to_string(),
+            &EACH.to_string(),
+        ];
+        python(args.map(str::to_owned).to_vec()).await;
+    }
+    // Each event went twice, and the consumer keeps the stream's order: once the last has
+    // had its effect, every repeat before it was absorbed.
+    let count = NATS_FORMS.len() * EACH;
+    let effects = shipping.wait_for(count, WAIT).await;
+    assert_once_in_order(&effects, count as u64);
+    let deliveries = shipping.until_settled(2 * count as u64).await;
+    assert_eq!(
+        (
+            deliveries.handled,
+            deliveries.repeats,
+            deliveries.dead_lettered
+        ),
+        (count as u64, count as u64, 0),
+        "{deliveries:?}"
+    );
+    assert_eq!(consumer.dead_letters().await.unwrap(), []);
+    let mut ids: Vec<(String, String)> = shipping.inbox.with_connection(|conn| {
+        let mut statement = conn
+            .prepare("SELECT source, event_id FROM tidings_inbox")
+            .unwrap();
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        rows.collect::<rusqlite::Result<_>>().unwrap()
+    });
+    ids.sort();
+    let mut expected: Vec<(String, String)> = (0..count)
+        .map(|i| {
+            let id = format!("py-{}-{}", NATS_FORMS[i / EACH], i + 1);
+            ("/storefront".to_owned(), id)
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected, "the sources and ids as the SDK sent them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nats_relay_s_messages_parse_with_the_python_sdk_s_ce_headers_binding() {
+    let url = nats_url();
+    let dir = Scratch::new("interop-python-nats-relay");
+    let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
+    append_numbered(&store, "order-1", 1..=5);
+    let stream = unique("ordering").replace('.', "-");
+    tidings::broadcast::nats::Relay::new(store.clone(), &url, &stream)
+        .publish_pending()
+        .await
+        .unwrap();
+    let args = ["nats-read-relay", &url, &stream, "5"];
+    let read = lines(&python(args.map(str::to_owned).to_vec()).await);
+    let stored = store.read_all_sync(0, 10).unwrap();
+    assert_eq!(read.len(), 5);
+    for (read, stored) in read.iter().zip(&stored) {
+        // Every `ce-` header is text.
+        assert_read_as_stored(read, stored, Value::from("1"));
+        assert_eq!(read["subject"], "order-1");
     }
 }
 

@@ -14,6 +14,85 @@
 //!
 //! tidings implements it for RabbitMQ ([`amqp`](super::amqp), feature `amqp`) and NATS
 //! JetStream ([`nats`](super::nats), feature `nats`).
+//!
+//! A broker of one's own implements the port, and the relay runs over it as over RabbitMQ.
+//! Here, a log in memory that takes every event at once:
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Instant;
+//! use tidings::broadcast::broker::{BrokerError, Publisher, Unanswered};
+//! use tidings::broadcast::Relay;
+//! use tidings::persistence::sqlite::SqliteStore;
+//! use tidings::persistence::{EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+//! use tidings::{DomainEvent, Envelope};
+//!
+//! #[derive(DomainEvent, Debug)]
+//! #[event(name = "docs.broker_parcel_sent", integration)]
+//! struct ParcelSent { parcel: u64 }
+//!
+//! /// The names of the events it took, in order.
+//! #[derive(Default)]
+//! struct Log(Mutex<Vec<String>>);
+//!
+//! /// What the relay over it can fail with: the store, or a call that took too long.
+//! #[derive(Debug)]
+//! struct LogError(String);
+//!
+//! impl std::fmt::Display for LogError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str(&self.0)
+//!     }
+//! }
+//! impl std::error::Error for LogError {}
+//! impl From<StoreError> for LogError {
+//!     fn from(error: StoreError) -> LogError { LogError(error.to_string()) }
+//! }
+//! impl From<Unanswered> for LogError {
+//!     fn from(error: Unanswered) -> LogError { LogError(error.to_string()) }
+//! }
+//! impl BrokerError for LogError {
+//!     fn is_permanent(&self) -> bool { false }
+//! }
+//!
+//! impl Publisher for Log {
+//!     type Channel = ();
+//!     type Error = LogError;
+//!
+//!     fn destination(&self) -> &str { "parcels" }
+//!
+//!     async fn connect(&self, _relay: &str) -> Result<(), LogError> { Ok(()) }
+//!
+//!     async fn publish(
+//!         &self,
+//!         _channel: &mut (),
+//!         events: &[StoredEvent],
+//!         _deadline: Instant,
+//!     ) -> Result<bool, LogError> {
+//!         let mut log = self.0.lock().unwrap();
+//!         log.extend(events.iter().map(|event| event.name().to_owned()));
+//!         Ok(true) // every event acknowledged
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let store = Arc::new(SqliteStore::open_in_memory()?);
+//! let sent = NewEvent::from_envelope(&Envelope::new(ParcelSent { parcel: 1 }))?;
+//! store.append("parcel-1", ExpectedVersion::NoStream, &[sent]).await?;
+//!
+//! // The relay's checkpoint and lease are `relay:parcels`, in the store's database.
+//! let relay = Relay::over(store, Log::default());
+//! relay.publish_pending().await?;
+//! assert_eq!(*relay.publisher().0.lock().unwrap(), ["docs.broker_parcel_sent"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
+//! ```
 
 use crate::broadcast::inbox::InboxError;
 use crate::messaging::any::AnyEnvelope;

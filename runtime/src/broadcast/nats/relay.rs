@@ -10,6 +10,7 @@ use crate::persistence::{EventStore, StoreError, StoredEvent};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -158,18 +159,26 @@ impl Publisher for Stream {
     /// Publishes `events` and waits for every acknowledgement; `false` when the lease ran
     /// short first (nothing is then counted as done). An acknowledgement that does not come
     /// (the connection dropped, the server restarted) fails the batch, which is published
-    /// again; the repeats within the de-duplication window are dropped by the stream.
+    /// again; the repeats within the de-duplication window are dropped by the stream. At most
+    /// 1,024 publishes await their acknowledgement at once, below the client's own
+    /// limit, so a batch of any size goes through.
     async fn publish(
         &self,
         context: &mut jetstream::Context,
         events: &[StoredEvent],
         deadline: Instant,
     ) -> Result<bool, RelayError> {
-        let mut acks: Vec<(u64, PublishAckFuture)> = Vec::with_capacity(events.len());
+        let mut acks: VecDeque<(u64, PublishAckFuture)> =
+            VecDeque::with_capacity(events.len().min(IN_FLIGHT));
         let sent = within::<_, RelayError>("the publishes of a batch", bounded::CALL, async {
             for event in events {
                 if Instant::now() >= deadline {
                     return Ok(false);
+                }
+                if acks.len() >= IN_FLIGHT {
+                    if let Some((position, ack)) = acks.pop_front() {
+                        acknowledged(position, ack).await?;
+                    }
                 }
                 let position = event.position();
                 let headers = binding::headers(event)
@@ -185,7 +194,7 @@ impl Publisher for Stream {
                         position,
                         source: error.into(),
                     })?;
-                acks.push((position, ack));
+                acks.push_back((position, ack));
             }
             Ok(true)
         })
@@ -194,12 +203,22 @@ impl Publisher for Stream {
             return Ok(false);
         }
         for (position, ack) in acks {
-            // Each acknowledgement is bounded by the context's timeout.
-            ack.await.map_err(|error| RelayError::NotAcknowledged {
-                position,
-                source: error.into(),
-            })?;
+            acknowledged(position, ack).await?;
         }
         Ok(true)
     }
+}
+
+/// How many publishes may await their acknowledgement at once: below async-nats' limit
+/// (5,000), which would otherwise hold the next publish until one of them is awaited.
+const IN_FLIGHT: usize = 1_024;
+
+/// Awaits one publish's acknowledgement, bounded by the context's timeout.
+async fn acknowledged(position: u64, ack: PublishAckFuture) -> Result<(), RelayError> {
+    ack.await
+        .map(drop)
+        .map_err(|error| RelayError::NotAcknowledged {
+            position,
+            source: error.into(),
+        })
 }
