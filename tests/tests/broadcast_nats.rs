@@ -315,10 +315,25 @@ async fn what_retrying_cannot_fix_stops_the_consumer_and_the_relay_naming_the_fi
     .await;
     assert!(matches!(error, ConsumeError::Unhandled { .. }), "{error}");
     assert!(
-        error.to_string().contains("`tidings_tests.numbered`"),
+        error.to_string().contains("`tidings_tests.numbered`")
+            && error.to_string().contains("Consumer::filter"),
         "{error}"
     );
     assert!(error.is_permanent());
+    // Filtered to other events, it starts.
+    let filtered = Consumer::new(&url, &stream, "shipping-others").filter("others.*");
+    let mut status = filtered.status();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = filtered.run_until(&inbox, &unhandled, async {
+        let _ = stopped.await;
+    });
+    let check = async {
+        let running = status.wait_for(|s| s.activity == tidings::broadcast::Activity::Running);
+        tokio::time::timeout(WAIT, running).await.unwrap().unwrap();
+        stop.send(()).unwrap();
+    };
+    let (outcome, ()) = tokio::join!(run, check);
+    outcome.unwrap();
 
     // A durable consumer's name with a dot.
     let bus = Bus::builder()

@@ -1,8 +1,9 @@
-//! One trace across contexts, against a real RabbitMQ (`TIDINGS_TEST_AMQP`; `scripts/test`
-//! starts one): a command in ordering commits `OrderPaid` through a unit of work (the store
-//! is the outbox), the relay publishes it, shipping's consumer delivers it through its inbox,
-//! and every span, in both contexts, is one tree of one trace in an in-memory OpenTelemetry
-//! exporter. A message from another producer that carries a `traceparent` makes the
+//! One trace across contexts, against a real RabbitMQ (`TIDINGS_TEST_AMQP`) and a real NATS
+//! server with JetStream (`TIDINGS_TEST_NATS`; `scripts/test` starts both): a command in
+//! ordering commits `OrderPaid` through a unit of work (the store is the outbox), the relay
+//! publishes it, shipping's consumer delivers it through its inbox, and every span, in both
+//! contexts, is one tree of one trace in an in-memory OpenTelemetry exporter, over either
+//! broker. A message from another producer that carries a `traceparent` makes the
 //! consuming handler's span a child of the producer's span.
 
 use lapin::options::BasicPublishOptions;
@@ -12,12 +13,14 @@ use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tidings::broadcast::amqp::{Consumer, Relay, Topology};
+use tidings::broadcast::amqp::Topology;
+use tidings::broadcast::broker::{Publisher, Subscriber};
 use tidings::broadcast::sqlite::SqliteInbox;
-use tidings::broadcast::Activity;
+use tidings::broadcast::{amqp, nats, Activity, Consumer, Relay};
 use tidings::persistence::sqlite::{SqliteStore, SqliteTransaction};
 use tidings::persistence::{ExpectedVersion, StoreError, UnitOfWorkError};
 use tidings::{handler, Bus, Command, Context, DomainEvent, Envelope, Pending, TraceParent};
+use tidings_tests::nats::nats_url;
 use tidings_tests::otel::{self, Traces};
 use tidings_tests::{amqp_uri, unique, Scratch};
 use tokio::sync::oneshot;
@@ -100,14 +103,18 @@ fn ordering(store: &Arc<SqliteStore>) -> Bus {
         .unwrap()
 }
 
-/// Shipping: its inbox (whose database holds its shipments), its bus and its consumer of
-/// `topology`, running until the returned sender is dropped.
+/// Shipping: its inbox (whose database holds its shipments), its bus and its `consumer`,
+/// running until the returned sender is dropped.
 struct Shipping {
     booked: Arc<Booked>,
     _stop: oneshot::Sender<()>,
 }
 
-async fn shipping(dir: &Scratch, uri: &str, topology: Topology) -> Shipping {
+async fn shipping<B>(dir: &Scratch, consumer: Consumer<B>) -> Shipping
+where
+    B: Subscriber,
+    B::Error: std::fmt::Debug,
+{
     let inbox = SqliteInbox::open(dir.join("shipping.db")).unwrap();
     inbox.with_connection(|conn| {
         conn.execute_batch("CREATE TABLE shipments (order_id TEXT PRIMARY KEY)")
@@ -122,7 +129,6 @@ async fn shipping(dir: &Scratch, uri: &str, topology: Topology) -> Shipping {
         })
         .build()
         .unwrap();
-    let consumer = Consumer::new(uri, topology);
     let mut status = consumer.status();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -165,12 +171,45 @@ fn handler_span(name: &str) -> impl Fn(&SpanData) -> bool + '_ {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_relayed_to_another_context_is_one_trace_of_one_tree() {
-    let traces: &Traces = otel::install();
+    // One broker after the other: each run finds the command's span of a trace not seen yet.
     let uri = amqp_uri();
-    let dir = Scratch::new("trace-across");
     let exchange = unique("trace-ordering");
     let topology = Topology::new(&exchange, unique("trace-shipping")).binding("trace_test.*");
-    let shipping = shipping(&dir, &uri, topology).await;
+    let over_rabbitmq = one_trace(
+        Scratch::new("trace-across"),
+        amqp::Consumer::new(&uri, topology),
+        |store| amqp::Relay::new(store, &uri, &exchange),
+        None,
+    )
+    .await;
+
+    let url = nats_url();
+    let stream = unique("trace-ordering").replace('.', "-");
+    one_trace(
+        Scratch::new("trace-across-nats"),
+        nats::Consumer::new(&url, &stream, "trace-shipping").filter("trace_test.*"),
+        |store| nats::Relay::new(store, &url, &stream),
+        Some(over_rabbitmq),
+    )
+    .await;
+}
+
+/// Ordering's command, relayed by `relay` to shipping's `consumer`: every span is one tree of
+/// one trace, which it returns; `seen`, a trace an earlier run made.
+async fn one_trace<B, P>(
+    dir: Scratch,
+    consumer: Consumer<B>,
+    relay: impl FnOnce(Arc<SqliteStore>) -> Relay<SqliteStore, P>,
+    seen: Option<TraceId>,
+) -> TraceId
+where
+    B: Subscriber,
+    B::Error: std::fmt::Debug,
+    P: Publisher,
+    P::Error: std::fmt::Debug,
+{
+    let traces: &Traces = otel::install();
+    let shipping = shipping(&dir, consumer).await;
 
     // Ordering: the command, its unit of work, then the relay (another task, no span).
     let store = Arc::new(SqliteStore::open(dir.join("ordering.db")).unwrap());
@@ -181,7 +220,7 @@ async fn a_command_relayed_to_another_context_is_one_trace_of_one_tree() {
         })
         .await
         .unwrap();
-    let relay = Relay::new(store.clone(), &uri, &exchange);
+    let relay = relay(store.clone());
     tokio::spawn(async move { relay.publish_pending().await.unwrap() })
         .await
         .unwrap();
@@ -190,6 +229,7 @@ async fn a_command_relayed_to_another_context_is_one_trace_of_one_tree() {
     let sent = traces
         .until(WAIT, |s| {
             otel::is(s, "tidings.send", "command", "trace_test.pay_order")
+                && Some(s.span_context.trace_id()) != seen
         })
         .await;
     let trace: TraceId = sent.span_context.trace_id();
@@ -277,6 +317,7 @@ async fn a_command_relayed_to_another_context_is_one_trace_of_one_tree() {
         stored.parent_id(),
         format!("{}", committed.span_context.span_id())
     );
+    trace
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +327,7 @@ async fn a_message_from_another_producer_makes_the_handler_span_its_child() {
     let dir = Scratch::new("trace-foreign");
     let topology =
         Topology::new(unique("trace-other"), unique("trace-shipping")).binding("trace_test.*");
-    let _shipping = shipping(&dir, &uri, topology.clone()).await;
+    let _shipping = shipping(&dir, amqp::Consumer::new(&uri, topology.clone())).await;
 
     // Binary mode as another producer writes it: the trace context among the attributes.
     let trace = TraceId::from(fastrand::u128(1..));

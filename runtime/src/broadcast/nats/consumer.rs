@@ -38,6 +38,8 @@ pub struct Durable {
     max_deliver: i64,
     ack_wait: Duration,
     in_flight: i64,
+    /// The events it takes, as a pattern over their names (`None`: all of the stream's).
+    filter: Option<String>,
 }
 
 /// What stopped a consumer's attempt.
@@ -66,7 +68,8 @@ pub enum ConsumeError {
     #[error(
         "consumer `{durable}` of stream `{stream}` cannot start: the stream carries {} that no \
          handler of this program takes: {}. Link the crate that handles each \
-         (`Bus::builder().require(tidings::linked!(that_crate))`)",
+         (`Bus::builder().require(tidings::linked!(that_crate))`), or take only the events \
+         this program handles (`Consumer::filter`)",
         if events.len() == 1 { "an integration event" } else { "integration events" },
         events.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
     )]
@@ -116,6 +119,26 @@ impl BrokerError for ConsumeError {
     }
 }
 
+/// The dead letter at `sequence`; `None` when it was removed (put back, or deleted by hand).
+async fn dead_letter(
+    stream: &jetstream::stream::Stream,
+    sequence: u64,
+) -> Result<Option<jetstream::message::StreamMessage>, ConsumeError> {
+    use jetstream::stream::RawMessageErrorKind;
+    match stream.get_raw_message(sequence).await {
+        Ok(message) => Ok(Some(message)),
+        Err(error) => match error.kind() {
+            RawMessageErrorKind::NoMessageFound => Ok(None),
+            RawMessageErrorKind::JetStream(error)
+                if error.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND =>
+            {
+                Ok(None)
+            }
+            _ => Err(broker(error)),
+        },
+    }
+}
+
 /// Whether JetStream said the stream does not exist (no message was dead-lettered yet).
 fn is_not_found(kind: &jetstream::context::GetStreamErrorKind) -> bool {
     matches!(
@@ -148,6 +171,7 @@ impl Consumer {
             max_deliver: 5,
             ack_wait: Duration::from_secs(30),
             in_flight: 1,
+            filter: None,
         })
     }
 
@@ -164,6 +188,16 @@ impl Consumer {
     /// not hold up the stream for long.
     pub fn ack_wait(mut self, wait: Duration) -> Consumer {
         self.subscriber_mut().ack_wait = wait;
+        self
+    }
+
+    /// Takes only the events whose names match `pattern`, in NATS' wildcards over the
+    /// dot-separated parts of a name (`shop.*` takes `shop.order_paid`; `shop.>` takes
+    /// `shop.order.paid` too), when the consumer creates the durable consumer: its filter
+    /// subject is `<stream>.<pattern>`. Every event of the stream by default. Events the
+    /// pattern leaves out need no handler in this program.
+    pub fn filter(mut self, pattern: impl Into<String>) -> Consumer {
+        self.subscriber_mut().filter = Some(pattern.into());
         self
     }
 
@@ -193,8 +227,8 @@ impl Consumer {
                 return Ok(letters);
             }
             for sequence in state.first_sequence..=state.last_sequence {
-                let Ok(message) = stream.get_raw_message(sequence).await else {
-                    continue; // removed
+                let Some(message) = dead_letter(&stream, sequence).await? else {
+                    continue;
                 };
                 let headers = &message.headers;
                 let text = |name: &str| binding::header(headers, name);
@@ -208,9 +242,7 @@ impl Consumer {
         })
         .await
     }
-}
 
-impl Consumer {
     /// Puts the dead letters back on the stream once their cause is fixed (a handler linked,
     /// a bug fixed): each is published again to the subject it came from, with the stream's
     /// acknowledgement (and without its message id, which the stream's de-duplication window
@@ -234,8 +266,8 @@ impl Consumer {
                 return Ok(replayed);
             }
             for sequence in state.first_sequence..=state.last_sequence {
-                let Ok(message) = stream.get_raw_message(sequence).await else {
-                    continue; // removed
+                let Some(message) = dead_letter(&stream, sequence).await? else {
+                    continue;
                 };
                 let Some(subject) = binding::header(&message.headers, SUBJECT_HEADER) else {
                     continue;
@@ -329,6 +361,11 @@ impl Durable {
                     ack_wait: self.ack_wait,
                     max_deliver: self.max_deliver,
                     max_ack_pending: self.in_flight,
+                    filter_subject: self
+                        .filter
+                        .as_ref()
+                        .map(|pattern| format!("{}.{pattern}", self.stream))
+                        .unwrap_or_default(),
                     ..pull::Config::default()
                 },
             )
@@ -381,7 +418,11 @@ impl Subscriber for Durable {
     fn check(&self, bus: &Bus) -> Result<(), ConsumeError> {
         names::check_stream(&self.stream).map_err(|refused| self.refused(refused))?;
         names::check_durable(&self.durable).map_err(|refused| self.refused(refused))?;
-        let events = broker::unhandled(bus, |_| true);
+        let events = broker::unhandled(bus, |name| {
+            self.filter
+                .as_deref()
+                .is_none_or(|pattern| matches(pattern, name))
+        });
         if events.is_empty() {
             return Ok(());
         }
@@ -471,6 +512,21 @@ impl Subscriber for Durable {
     }
 }
 
+/// Whether the event name `name` matches `pattern` in NATS' wildcards: `*` stands for one
+/// dot-separated part, a final `>` for one or more.
+fn matches(pattern: &str, name: &str) -> bool {
+    let mut parts = name.split('.');
+    for token in pattern.split('.') {
+        match (token, parts.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (token, Some(part)) if token == part => {}
+            _ => return false,
+        }
+    }
+    parts.next().is_none()
+}
+
 /// A message of a durable consumer.
 #[derive(Debug)]
 pub struct DurableDelivery {
@@ -543,5 +599,22 @@ impl broker::Delivery for DurableDelivery {
             });
         published.await?;
         self.settle(AckKind::Ack).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn a_filter_matches_names_as_nats_matches_subjects() {
+        assert!(matches("shop.*", "shop.order_paid"));
+        assert!(!matches("shop.*", "shop.order.paid"));
+        assert!(matches("shop.>", "shop.order.paid"));
+        assert!(!matches("shop.>", "shop"));
+        assert!(matches("shop.order_paid", "shop.order_paid"));
+        assert!(!matches("shop.order_paid", "shop.order_placed"));
+        assert!(!matches("shop.*.paid", "shop.order"));
+        assert!(matches("*.*.paid", "a.b.paid"));
     }
 }
