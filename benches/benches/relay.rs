@@ -13,8 +13,11 @@
 //! - latency: 300 events appended one at a time, 10 ms apart, with a relay (`idle` 5 ms)
 //!   and a consumer (SQLite inbox) running; from the append's return to the handler's call.
 
+mod relayed;
+
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueuePurgeOptions};
 use lapin::{Connection, ConnectionProperties};
+use relayed::{event, filled_store, median, OrderPaid, BATCH, EVENTS};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,16 +25,8 @@ use tidings::broadcast::amqp::{binding, Consumer, Relay, Topology};
 use tidings::broadcast::sqlite::SqliteInbox;
 use tidings::broadcast::Checkpoints;
 use tidings::persistence::sqlite::SqliteStore;
-use tidings::persistence::{ExpectedVersion, NewEvent, StoredEvent};
-use tidings::{handler, Bus, DomainEvent, Envelope};
-
-#[derive(DomainEvent, Debug, Clone)]
-#[event(name = "bench.order_paid", integration)]
-struct OrderPaid {
-    order_id: u64,
-    cents: u64,
-    currency: String,
-}
+use tidings::persistence::{ExpectedVersion, StoredEvent};
+use tidings::{handler, Bus};
 
 /// When each order's append committed, and how long until its handler ran.
 #[derive(Default)]
@@ -47,23 +42,7 @@ fn paid(event: &OrderPaid, clock: &Clock) {
     }
 }
 
-const EVENTS: u64 = 5_000;
-const BATCH: usize = 500;
 const ROUNDS: usize = 5;
-
-fn event(order_id: u64) -> NewEvent {
-    NewEvent::from_envelope(&Envelope::new(OrderPaid {
-        order_id,
-        cents: 1_000 + order_id % 977,
-        currency: "EUR".into(),
-    }))
-    .unwrap()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 fn main() {
     let uri = std::env::var("TIDINGS_TEST_AMQP")
@@ -79,15 +58,7 @@ fn main() {
 
 async fn throughput(uri: &str) {
     let dir = std::env::temp_dir().join(format!("tidings-bench-relay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(SqliteStore::open(dir.join("events.db")).unwrap());
-    for chunk in (1..=EVENTS).collect::<Vec<_>>().chunks(100) {
-        let events: Vec<_> = chunk.iter().map(|&n| event(n)).collect();
-        store
-            .append_sync("orders", ExpectedVersion::Any, &events)
-            .unwrap();
-    }
-    let stored = store.read_all_sync(0, EVENTS as usize).unwrap();
+    let (store, stored) = filled_store(&dir);
     let exchange = format!("bench.relay.{}", std::process::id());
     let topology = Topology::new(&exchange, format!("{exchange}.queue"));
     let connection = Connection::connect(uri, ConnectionProperties::default())

@@ -14,39 +14,14 @@
 //! side meets the other's message ids in the de-duplication window; each side goes first in
 //! turn, and the median of the rounds is reported.
 
-use std::sync::Arc;
+mod relayed;
+
+use relayed::{filled_store, median, BATCH, EVENTS};
 use std::time::{Duration, Instant};
 use tidings::broadcast::nats::async_nats::jetstream::{self, stream};
 use tidings::broadcast::nats::{async_nats, binding, Relay, Stream};
 use tidings::broadcast::Checkpoints;
-use tidings::persistence::sqlite::SqliteStore;
-use tidings::persistence::{ExpectedVersion, NewEvent, StoredEvent};
-use tidings::{DomainEvent, Envelope};
-
-#[derive(DomainEvent, Debug, Clone)]
-#[event(name = "bench.order_paid", integration)]
-struct OrderPaid {
-    order_id: u64,
-    cents: u64,
-    currency: String,
-}
-
-const EVENTS: u64 = 5_000;
-const BATCH: usize = 500;
-
-fn event(order_id: u64) -> NewEvent {
-    NewEvent::from_envelope(&Envelope::new(OrderPaid {
-        order_id,
-        cents: 1_000 + order_id % 977,
-        currency: "EUR".into(),
-    }))
-    .unwrap()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
+use tidings::persistence::StoredEvent;
 
 fn main() {
     let url =
@@ -65,15 +40,7 @@ fn main() {
 
 async fn throughput(url: &str, rounds: usize) {
     let dir = std::env::temp_dir().join(format!("tidings-bench-relay-nats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(SqliteStore::open(dir.join("events.db")).unwrap());
-    for chunk in (1..=EVENTS).collect::<Vec<_>>().chunks(100) {
-        let events: Vec<_> = chunk.iter().map(|&n| event(n)).collect();
-        store
-            .append_sync("orders", ExpectedVersion::Any, &events)
-            .unwrap();
-    }
-    let stored = store.read_all_sync(0, EVENTS as usize).unwrap();
+    let (store, stored) = filled_store(&dir);
     let name = format!("bench-relay-{}", std::process::id());
     let admin = jetstream::new(async_nats::connect(url).await.unwrap_or_else(|error| {
         panic!("no NATS server at {url} ({error}): run the benchmark through scripts/test --run")

@@ -14,6 +14,7 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream, AckKind};
 use async_nats::{Client, HeaderMap};
 use futures_util::StreamExt;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 use tokio::time::Interval;
 
@@ -214,19 +215,11 @@ impl Consumer {
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ConsumeError> {
         let durable = self.subscriber();
         within("listing the dead letters", bounded::SETUP, async {
-            let client = durable.client().await?;
-            let context = jetstream::new(client);
-            let mut stream = match context.get_stream(durable.dead_letter_stream()).await {
-                Ok(stream) => stream,
-                Err(error) if is_not_found(&error.kind()) => return Ok(Vec::new()),
-                Err(error) => return Err(broker(error)),
-            };
-            let state = stream.info().await.map_err(broker)?.state.clone();
             let mut letters = Vec::new();
-            if state.messages == 0 {
+            let Some((_, stream, sequences)) = durable.dead_letters_held().await? else {
                 return Ok(letters);
-            }
-            for sequence in state.first_sequence..=state.last_sequence {
+            };
+            for sequence in sequences {
                 let Some(message) = dead_letter(&stream, sequence).await? else {
                     continue;
                 };
@@ -253,19 +246,11 @@ impl Consumer {
     pub async fn replay_dead_letters(&self) -> Result<usize, ConsumeError> {
         let durable = self.subscriber();
         within("putting back the dead letters", bounded::SETUP, async {
-            let client = durable.client().await?;
-            let context = jetstream::new(client);
-            let mut stream = match context.get_stream(durable.dead_letter_stream()).await {
-                Ok(stream) => stream,
-                Err(error) if is_not_found(&error.kind()) => return Ok(0),
-                Err(error) => return Err(broker(error)),
-            };
-            let state = stream.info().await.map_err(broker)?.state.clone();
             let mut replayed = 0;
-            if state.messages == 0 {
+            let Some((context, stream, sequences)) = durable.dead_letters_held().await? else {
                 return Ok(replayed);
-            }
-            for sequence in state.first_sequence..=state.last_sequence {
+            };
+            for sequence in sequences {
                 let Some(message) = dead_letter(&stream, sequence).await? else {
                     continue;
                 };
@@ -310,6 +295,35 @@ impl Durable {
     /// The stream that keeps its dead letters: `<stream>-<durable>-dead-letters`.
     pub fn dead_letter_stream(&self) -> String {
         format!("{}-{}-dead-letters", self.stream, self.durable)
+    }
+
+    /// On a fresh connection, the stream of its dead letters and the sequences they span;
+    /// `None` when it holds none (or was never made: nothing was dead-lettered yet).
+    async fn dead_letters_held(
+        &self,
+    ) -> Result<
+        Option<(
+            jetstream::Context,
+            jetstream::stream::Stream,
+            RangeInclusive<u64>,
+        )>,
+        ConsumeError,
+    > {
+        let context = jetstream::new(self.client().await?);
+        let mut stream = match context.get_stream(self.dead_letter_stream()).await {
+            Ok(stream) => stream,
+            Err(error) if is_not_found(&error.kind()) => return Ok(None),
+            Err(error) => return Err(broker(error)),
+        };
+        let state = stream.info().await.map_err(broker)?.state.clone();
+        if state.messages == 0 {
+            return Ok(None);
+        }
+        Ok(Some((
+            context,
+            stream,
+            state.first_sequence..=state.last_sequence,
+        )))
     }
 
     fn refused(&self, source: Refused) -> ConsumeError {
