@@ -167,25 +167,21 @@ impl<S: EventStore + Checkpoints + Leases + 'static, P: Publisher> Relay<S, P> {
 
     /// Changes the status, and tells watchers and `metrics` when anything changed.
     fn report(&self, change: impl FnOnce(&mut RelayStatus)) {
+        /// What a change is told by (`confirmed` moves with `published`).
+        fn figures(status: &RelayStatus) -> impl PartialEq {
+            (
+                status.activity,
+                status.attempts,
+                status.last_error.clone(),
+                status.published,
+                status.lag_events,
+                status.behind,
+            )
+        }
         self.status.send_if_modified(|status| {
-            let before = (
-                status.activity,
-                status.attempts,
-                status.last_error.clone(),
-                status.published,
-                status.lag_events,
-                status.behind,
-            );
+            let before = figures(status);
             change(status);
-            let after = (
-                status.activity,
-                status.attempts,
-                status.last_error.clone(),
-                status.published,
-                status.lag_events,
-                status.behind,
-            );
-            if before == after {
+            if before == figures(status) {
                 return false;
             }
             let relay = self.name().to_owned();
