@@ -3,7 +3,7 @@
 use crate::messaging::bus::registry::Registry;
 use crate::messaging::cloudevents::{self, DecodeError, Incoming};
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::erased::{ErasedCommand, ErasedEvent};
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::message::{Message, MessageKind};
 use crate::messaging::payload::Payload;
 
@@ -139,7 +139,7 @@ impl AnyEnvelope {
     }
 
     /// The envelope erased for dispatch, if it holds an event; `self` back otherwise.
-    pub(crate) fn into_event(self) -> Result<Box<dyn ErasedEvent>, AnyEnvelope> {
+    pub(crate) fn into_event(self) -> Result<Box<dyn ErasedMessage>, AnyEnvelope> {
         match self.kind() {
             MessageKind::Event => Ok(self.payload.into_erased(self.meta)),
             _ => Err(self),
@@ -151,9 +151,9 @@ impl AnyEnvelope {
         not(any(feature = "sqlite", feature = "postgres")),
         allow(dead_code, reason = "used only by the schedulers of the backends")
     )]
-    pub(crate) fn into_command(self) -> Result<Box<dyn ErasedCommand>, AnyEnvelope> {
+    pub(crate) fn into_command(self) -> Result<Box<dyn ErasedMessage>, AnyEnvelope> {
         match self.kind() {
-            MessageKind::Command => Ok(self.payload.into_erased_command(self.meta)),
+            MessageKind::Command => Ok(self.payload.into_erased(self.meta)),
             _ => Err(self),
         }
     }

@@ -5,75 +5,60 @@ use crate::messaging::envelope::{Envelope, Metadata};
 use crate::messaging::message::Message;
 use std::any::Any;
 
-/// An `Envelope<E>` whose `E` is known only at run time.
-pub(crate) trait ErasedEvent: Send + Sync {
+/// An `Envelope<M>` whose `M` is known only at run time: an event to dispatch, or a command
+/// to send.
+///
+/// One trait for both kinds, implemented for every message type, so that each type the
+/// derives register instantiates one vtable of it, not one per kind.
+pub(crate) trait ErasedMessage: Send + Sync {
     fn name(&self) -> &'static str;
     fn version(&self) -> u32;
     fn meta(&self) -> &Metadata;
-    /// The event type's routing slot.
+    /// The message type's routing slot.
     fn slot(&self) -> usize;
-    /// The `Envelope<E>` itself, to downcast.
+    /// The payload's JSON text, written by the encoder the registration instantiates.
+    fn payload_text(&self) -> serde_json::Result<String>;
+    /// The `Envelope<M>` itself, to downcast.
     fn as_any(&self) -> &(dyn Any + Send + Sync);
-    /// The CloudEvents JSON form.
-    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
-}
-
-// Implemented for every message so that a decoded `AnyEnvelope` can be erased without knowing
-// its kind statically; only events are ever dispatched as one (`AnyEnvelope::into_event`).
-impl<E: Message> ErasedEvent for Envelope<E> {
-    fn name(&self) -> &'static str {
-        E::NAME
-    }
-    fn version(&self) -> u32 {
-        E::VERSION
-    }
-    fn meta(&self) -> &Metadata {
-        &self.meta
-    }
-    fn slot(&self) -> usize {
-        <E as Message>::slot().index()
-    }
-    fn as_any(&self) -> &(dyn Any + Send + Sync) {
-        self
-    }
-    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
-        // Through the payload's text, whose encoder the registration already instantiates:
-        // the envelope's encoder is compiled once, not once per event type.
-        let data: serde_json::Value = serde_json::from_str(&serde_json::to_string(&self.payload)?)?;
-        crate::messaging::cloudevents::to_value(&self.meta, E::NAME, E::VERSION, &data)
-    }
-}
-
-/// An `Envelope<C>` of a command whose `C` is known only at run time.
-pub(crate) trait ErasedCommand: Send {
-    fn name(&self) -> &'static str;
-    fn meta(&self) -> &Metadata;
-    /// The command type's routing slot.
-    fn slot(&self) -> usize;
-    /// The `Envelope<C>` itself, to downcast.
+    /// The `Envelope<M>` itself, to downcast by value.
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
-// Implemented for every message, as `ErasedEvent` is, so that a decoded `AnyEnvelope` can be
-// erased without knowing its kind statically; only commands are ever sent as one
-// (`AnyEnvelope::into_command`).
-impl<C: Message> ErasedCommand for Envelope<C> {
+impl<M: Message> ErasedMessage for Envelope<M> {
     fn name(&self) -> &'static str {
-        C::NAME
+        M::NAME
+    }
+    fn version(&self) -> u32 {
+        M::VERSION
     }
     fn meta(&self) -> &Metadata {
         &self.meta
     }
     fn slot(&self) -> usize {
-        <C as Message>::slot().index()
+        <M as Message>::slot().index()
+    }
+    fn payload_text(&self) -> serde_json::Result<String> {
+        serde_json::to_string(&self.payload)
+    }
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
         self
     }
 }
 
+impl dyn ErasedMessage + '_ {
+    /// The CloudEvents JSON form, through the payload's text, whose encoder the registration
+    /// already instantiates: written once, not once per message type.
+    pub(crate) fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        let data: serde_json::Value = serde_json::from_str(&self.payload_text()?)?;
+        crate::messaging::cloudevents::to_value(self.meta(), self.name(), self.version(), &data)
+    }
+}
+
 /// A message a handler published or queued, waiting for its turn.
 pub(crate) enum Queued {
-    Event(Box<dyn ErasedEvent>),
-    Command(Box<dyn ErasedCommand>),
+    Event(Box<dyn ErasedMessage>),
+    Command(Box<dyn ErasedMessage>),
 }

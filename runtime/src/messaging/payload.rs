@@ -1,7 +1,7 @@
 //! A message payload behind a trait object, as decoded envelopes hold it.
 
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::erased::{ErasedCommand, ErasedEvent};
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::message::{Message, MessageKind};
 use std::any::Any;
 
@@ -16,10 +16,8 @@ pub(crate) trait Payload: Any + Send + Sync {
     fn to_text(&self) -> serde_json::Result<String>;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
-    /// The typed envelope of this payload and `meta`, erased for dispatch.
-    fn into_erased(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedEvent>;
-    /// The typed envelope of this payload and `meta`, erased for sending as a command.
-    fn into_erased_command(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedCommand>;
+    /// The typed envelope of this payload and `meta`, erased for dispatch or sending.
+    fn into_erased(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedMessage>;
 }
 
 impl<M: Message> Payload for M {
@@ -44,13 +42,7 @@ impl<M: Message> Payload for M {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
         self
     }
-    fn into_erased(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedEvent> {
-        Box::new(Envelope {
-            meta,
-            payload: *self,
-        })
-    }
-    fn into_erased_command(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedCommand> {
+    fn into_erased(self: Box<Self>, meta: Metadata) -> Box<dyn ErasedMessage> {
         Box::new(Envelope {
             meta,
             payload: *self,

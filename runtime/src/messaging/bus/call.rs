@@ -7,7 +7,7 @@ use crate::messaging::bus::run::Run;
 use crate::messaging::bus::scoped::ScopedType;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Envelope;
-use crate::messaging::erased::{ErasedCommand, ErasedEvent};
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::error::{BoxError, FailureReason};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::{DomainEvent, Request};
@@ -118,20 +118,30 @@ pub(super) enum Mode {
     Async,
 }
 
-/// One handler, typed for its message.
+/// The handler of a command or query, typed for its message.
 pub(super) struct Handler<C> {
     pub(super) call: C,
     pub(super) name: &'static str,
     pub(super) takes_context: bool,
     pub(super) slots: Box<[usize]>,
-    /// The type of the value the handler must be lent, if it takes one.
-    pub(super) scoped: Option<&'static ScopedType>,
 }
 
 pub(super) enum EventCall<E> {
     Sync(EventFn<E>),
     Async(AsyncEventFn<E>),
-    Closure(EventClosure<E>),
+    /// An [`EventClosure<E>`], typed when it is called: it stands in for a handler only in
+    /// tests, and leaving it erased spares every event type the code of an `Arc` of its own.
+    Closure(Arc<dyn Any + Send + Sync>),
+}
+
+impl<E: DomainEvent> EventCall<E> {
+    /// The closure's call, typed.
+    fn closure(closure: &(dyn Any + Send + Sync), envelope: &Envelope<E>) -> HandlerResult {
+        let Some(closure) = closure.downcast_ref::<EventClosure<E>>() else {
+            unreachable!("the table types each closure for its route's event when it is built")
+        };
+        closure(envelope)
+    }
 }
 
 pub(super) enum RequestCall<R: Request> {
@@ -140,12 +150,54 @@ pub(super) enum RequestCall<R: Request> {
     Closure(RequestClosure<R>),
 }
 
-/// The handlers of one event type in one phase.
+/// The handlers of one event type in one phase: their calls, typed for the event, apart from
+/// the rest of each, which is not, so that each event type adds only its calls' code.
 pub(super) struct EventHandlers<E> {
-    pub(super) handlers: Box<[Handler<EventCall<E>>]>,
+    /// Each handler's call, in the order of `parts`.
+    pub(super) calls: Vec<EventCall<E>>,
+    pub(super) parts: Box<[Part]>,
     /// Every handler is sync and takes no `Context` and no lent value: the phase runs as a
     /// plain loop, and nothing can be published from it.
     pub(super) simple: bool,
+}
+
+/// A handler's parts that do not depend on its message type.
+pub(super) struct Part {
+    pub(super) name: &'static str,
+    pub(super) takes_context: bool,
+    pub(super) slots: Box<[usize]>,
+    /// The type of the value the handler must be lent, if it takes one.
+    pub(super) scoped: Option<&'static ScopedType>,
+}
+
+impl Part {
+    pub(super) fn info(&self) -> Info<'_> {
+        Info {
+            name: self.name,
+            takes_context: self.takes_context,
+            slots: &self.slots,
+            scoped: self.scoped,
+        }
+    }
+
+    /// The parts of a phase's handlers, and whether the phase is simple.
+    fn of(specs: &[&Spec]) -> (Box<[Part]>, bool) {
+        let simple = specs.iter().all(|spec| {
+            !spec.takes_context
+                && spec.scoped.is_none()
+                && !matches!(spec.callee, Callee::Registered(Invoke::AsyncEvent(_)))
+        });
+        let parts = specs
+            .iter()
+            .map(|spec| Part {
+                name: spec.name,
+                takes_context: spec.takes_context,
+                slots: spec.slots.clone(),
+                scoped: spec.scoped,
+            })
+            .collect();
+        (parts, simple)
+    }
 }
 
 /// [`EventHandlers`] of some event type: the bus downcasts it once per publish, or runs it
@@ -164,7 +216,7 @@ pub(super) trait TypedEvent: Send + Sync {
     fn call_sync(
         &self,
         index: usize,
-        event: &dyn ErasedEvent,
+        event: &dyn ErasedMessage,
         invocation: &Invocation<'_>,
     ) -> Option<Result<(), FailureReason>>;
 
@@ -172,12 +224,12 @@ pub(super) trait TypedEvent: Send + Sync {
     fn call_async<'a>(
         &'a self,
         index: usize,
-        event: &'a dyn ErasedEvent,
+        event: &'a dyn ErasedMessage,
         invocation: &'a Invocation<'a>,
     ) -> Option<BoxFuture<'a, HandlerResult>>;
 }
 
-/// A handler's parts that do not depend on its message type.
+/// A handler's parts that do not depend on its message type, borrowed.
 #[derive(Clone, Copy)]
 pub(super) struct Info<'a> {
     pub(super) name: &'static str,
@@ -186,46 +238,35 @@ pub(super) struct Info<'a> {
     pub(super) scoped: Option<&'static ScopedType>,
 }
 
-impl<C> Handler<C> {
-    pub(super) fn info(&self) -> Info<'_> {
-        Info {
-            name: self.name,
-            takes_context: self.takes_context,
-            slots: &self.slots,
-            scoped: self.scoped,
-        }
-    }
-}
-
 impl<E: DomainEvent> TypedEvent for EventHandlers<E> {
     fn as_any(&self) -> &dyn Any {
         self
     }
 
     fn count(&self) -> usize {
-        self.handlers.len()
+        self.calls.len()
     }
 
     fn info(&self, index: usize) -> Info<'_> {
-        self.handlers[index].info()
+        self.parts[index].info()
     }
 
     fn call_sync(
         &self,
         index: usize,
-        event: &dyn ErasedEvent,
+        event: &dyn ErasedMessage,
         invocation: &Invocation<'_>,
     ) -> Option<Result<(), FailureReason>> {
-        self.handlers[index].call_sync(own(event), invocation)
+        self.calls[index].call_sync(own(event), invocation)
     }
 
     fn call_async<'a>(
         &'a self,
         index: usize,
-        event: &'a dyn ErasedEvent,
+        event: &'a dyn ErasedMessage,
         invocation: &'a Invocation<'a>,
     ) -> Option<BoxFuture<'a, HandlerResult>> {
-        match &self.handlers[index].call {
+        match &self.calls[index] {
             EventCall::Async(f) => Some(f(own(event), invocation)),
             EventCall::Sync(_) | EventCall::Closure(_) => None,
         }
@@ -233,7 +274,7 @@ impl<E: DomainEvent> TypedEvent for EventHandlers<E> {
 }
 
 /// The envelope of a route's own type.
-fn own<E: DomainEvent>(event: &dyn ErasedEvent) -> &Envelope<E> {
+fn own<E: DomainEvent>(event: &dyn ErasedMessage) -> &Envelope<E> {
     event
         .as_any()
         .downcast_ref::<Envelope<E>>()
@@ -247,7 +288,7 @@ pub(super) trait TypedRequest: Send + Sync {
 
     fn run_queued<'a>(
         &'a self,
-        command: Box<dyn ErasedCommand>,
+        command: Box<dyn ErasedMessage>,
         bus: &'a Bus,
         lineage: &'a Lineage,
         cause: Option<&'a tracing::Span>,
@@ -257,37 +298,35 @@ pub(super) trait TypedRequest: Send + Sync {
 }
 
 pub(super) fn event_handlers<E: DomainEvent>(specs: &[&Spec]) -> OrMismatch<Box<dyn TypedEvent>> {
-    // A plain loop: this is instantiated for every event type the program registers.
-    let mut handlers = Vec::with_capacity(specs.len());
-    let mut simple = true;
+    // Instantiated for every event type the program registers: it only types the calls, in
+    // a plain loop with no closures; the rest of each handler is built once, in `Part::of`.
+    let mut calls = Vec::with_capacity(specs.len());
     for spec in specs {
         let call = match &spec.callee {
-            Callee::Registered(Invoke::Event(f)) => {
-                f.downcast_ref::<EventFn<E>>().map(|f| EventCall::Sync(*f))
+            Callee::Registered(Invoke::Event(f)) => match f.downcast_ref::<EventFn<E>>() {
+                Some(f) => EventCall::Sync(*f),
+                None => return Err(spec.name),
+            },
+            Callee::Registered(Invoke::AsyncEvent(f)) => {
+                match f.downcast_ref::<AsyncEventFn<E>>() {
+                    Some(f) => EventCall::Async(*f),
+                    None => return Err(spec.name),
+                }
             }
-            Callee::Registered(Invoke::AsyncEvent(f)) => f
-                .downcast_ref::<AsyncEventFn<E>>()
-                .map(|f| EventCall::Async(*f)),
-            Callee::Closure(closure) => closure
-                .downcast_ref::<EventClosure<E>>()
-                .map(|c| EventCall::Closure(c.clone())),
-            Callee::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => None,
+            Callee::Closure(closure) if closure.is::<EventClosure<E>>() => {
+                EventCall::Closure(closure.clone())
+            }
+            Callee::Closure(_)
+            | Callee::Registered(Invoke::Request(_) | Invoke::AsyncRequest(_)) => {
+                return Err(spec.name)
+            }
         };
-        let Some(call) = call else {
-            return Err(spec.name);
-        };
-        simple &=
-            !spec.takes_context && spec.scoped.is_none() && !matches!(call, EventCall::Async(_));
-        handlers.push(Handler {
-            call,
-            name: spec.name,
-            takes_context: spec.takes_context,
-            slots: spec.slots.clone(),
-            scoped: spec.scoped,
-        });
+        calls.push(call);
     }
+    let (parts, simple) = Part::of(specs);
     Ok(Box::new(EventHandlers {
-        handlers: handlers.into_boxed_slice(),
+        calls,
+        parts,
         simple,
     }))
 }
@@ -310,7 +349,6 @@ pub(super) fn request_handler<R: Request>(spec: &Spec) -> OrMismatch<Box<dyn Typ
         name: spec.name,
         takes_context: spec.takes_context,
         slots: spec.slots.clone(),
-        scoped: spec.scoped,
     }))
 }
 
@@ -328,36 +366,36 @@ impl<E: DomainEvent> EventHandlers<E> {
         provided: &[Provided],
         mut failed: impl FnMut(&'static str, FailureReason),
     ) {
-        let handlers = &self.handlers;
+        let (calls, parts) = (&self.calls, &self.parts);
         let mut next = 0;
-        while next < handlers.len() {
+        while next < calls.len() {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                while let Some(handler) = handlers.get(next) {
+                while let (Some(call), Some(part)) = (calls.get(next), parts.get(next)) {
                     next += 1;
                     let invocation = Invocation {
                         provided,
-                        slots: &handler.slots,
+                        slots: &part.slots,
                         context: None,
                         scope: None,
                     };
-                    let result = match &handler.call {
+                    let result = match call {
                         EventCall::Sync(f) => f(envelope, &invocation),
-                        EventCall::Closure(closure) => closure(envelope),
+                        EventCall::Closure(closure) => EventCall::closure(&**closure, envelope),
                         EventCall::Async(_) => unreachable!("a simple phase has no async handler"),
                     };
                     if let Err(error) = result {
-                        failed(handler.name, FailureReason::Error(error));
+                        failed(part.name, FailureReason::Error(error));
                     }
                 }
             }));
             if let Err(panic) = outcome {
-                failed(handlers[next - 1].name, panicked(panic));
+                failed(parts[next - 1].name, panicked(panic));
             }
         }
     }
 }
 
-impl<E: DomainEvent> Handler<EventCall<E>> {
+impl<E: DomainEvent> EventCall<E> {
     /// Calls a sync handler; `None` for an async one.
     #[inline]
     pub(super) fn call_sync(
@@ -365,12 +403,15 @@ impl<E: DomainEvent> Handler<EventCall<E>> {
         envelope: &Envelope<E>,
         invocation: &Invocation<'_>,
     ) -> Option<Result<(), FailureReason>> {
-        let result = match &self.call {
-            EventCall::Sync(f) => guard(|| f(envelope, invocation)),
-            EventCall::Closure(closure) => guard(|| closure(envelope)),
-            EventCall::Async(_) => return None,
+        if let EventCall::Async(_) = self {
+            return None;
+        }
+        let mut call = || match self {
+            EventCall::Sync(f) => f(envelope, invocation),
+            EventCall::Closure(closure) => EventCall::closure(&**closure, envelope),
+            EventCall::Async(_) => unreachable!("an async handler returned above"),
         };
-        Some(flatten(result))
+        Some(flatten(guard_handler(&mut call)))
     }
 }
 
@@ -412,6 +453,12 @@ impl<R: Request> Handler<RequestCall<R>> {
 #[inline]
 pub(super) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, FailureReason> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(panicked)
+}
+
+/// [`guard`] for an event handler's call, behind `dyn` so that the code that catches its
+/// panic is compiled once, not once per event type.
+fn guard_handler(call: &mut dyn FnMut() -> HandlerResult) -> Result<HandlerResult, FailureReason> {
+    guard(call)
 }
 
 pub(super) async fn guard_async<T>(future: impl Future<Output = T>) -> Result<T, FailureReason> {

@@ -7,13 +7,13 @@
 
 use crate::messaging::bus::call::{guard, HandlerResult};
 use crate::messaging::bus::registry::Location;
-use crate::messaging::erased::ErasedEvent;
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::error::FailureReason;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 /// A subscribed closure, erased: it downcasts the envelope to its event type.
-pub(super) type LiveFn = Arc<dyn Fn(&dyn ErasedEvent) -> HandlerResult + Send + Sync>;
+pub(super) type LiveFn = Arc<dyn Fn(&dyn ErasedMessage) -> HandlerResult + Send + Sync>;
 
 #[derive(Clone)]
 pub(super) struct Subscriber {
@@ -49,7 +49,7 @@ impl Live {
     #[cold]
     pub(super) fn run(
         &self,
-        event: &dyn ErasedEvent,
+        event: &dyn ErasedMessage,
         mut failed: impl FnMut(&'static str, FailureReason),
     ) {
         for subscriber in self.snapshot().iter() {

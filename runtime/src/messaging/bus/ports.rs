@@ -3,7 +3,7 @@
 //! queue.
 
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::erased::{ErasedEvent, Queued};
+use crate::messaging::erased::{ErasedMessage, Queued};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::DomainEvent;
 use std::collections::VecDeque;
@@ -47,11 +47,11 @@ pub trait Observer: Send + Sync + 'static {
 /// An envelope being dispatched, as an [`Observer`] sees it.
 #[derive(Clone, Copy)]
 pub struct EnvelopeRef<'a> {
-    event: &'a dyn ErasedEvent,
+    event: &'a dyn ErasedMessage,
 }
 
 impl<'a> EnvelopeRef<'a> {
-    pub(super) fn new(event: &'a dyn ErasedEvent) -> EnvelopeRef<'a> {
+    pub(super) fn new(event: &'a dyn ErasedMessage) -> EnvelopeRef<'a> {
         EnvelopeRef { event }
     }
 

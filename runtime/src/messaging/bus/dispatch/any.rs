@@ -9,7 +9,7 @@ use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
-use crate::messaging::erased::ErasedCommand;
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::error::PublishError;
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::MessageKind;
@@ -125,7 +125,7 @@ impl Bus {
         not(any(feature = "sqlite", feature = "postgres")),
         allow(dead_code, reason = "used only by the schedulers of the backends")
     )]
-    pub(crate) fn sends(&self, command: &dyn ErasedCommand) -> bool {
+    pub(crate) fn sends(&self, command: &dyn ErasedMessage) -> bool {
         self.inner
             .table
             .route(command.slot())
@@ -143,7 +143,7 @@ impl Bus {
     )]
     pub(crate) async fn send_any(
         &self,
-        command: Box<dyn ErasedCommand>,
+        command: Box<dyn ErasedMessage>,
     ) -> Result<(), PublishError> {
         let mut sink = BreadthFirst::default();
         let mut run = Run::new(&mut sink);

@@ -22,7 +22,7 @@ use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Metadata;
-use crate::messaging::erased::{ErasedCommand, ErasedEvent, Queued};
+use crate::messaging::erased::{ErasedMessage, Queued};
 use crate::messaging::error::{FailureReason, HandlerFailure};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::MessageKind;
@@ -122,7 +122,7 @@ fn log_failure(
 impl Bus {
     /// Shows `event` to every observer.
     #[inline]
-    fn observe(&self, event: &dyn ErasedEvent) {
+    fn observe(&self, event: &dyn ErasedMessage) {
         for observer in self.inner.observers.iter() {
             observer.dispatched(EnvelopeRef::new(event));
         }
@@ -149,7 +149,7 @@ impl Bus {
 
     /// Runs the live subscribers of an envelope, recording their failures.
     #[cold]
-    fn run_live(&self, live: &Live, event: &dyn ErasedEvent, failures: &mut Vec<HandlerFailure>) {
+    fn run_live(&self, live: &Live, event: &dyn ErasedMessage, failures: &mut Vec<HandlerFailure>) {
         live.run(event, |name, reason| {
             failures.push(self.failed(name, event.name(), event.meta().id, reason));
         });
@@ -205,7 +205,7 @@ impl Bus {
     /// Runs a follow-up event's handlers and live subscribers.
     async fn dispatch_event(
         &self,
-        event: &dyn ErasedEvent,
+        event: &dyn ErasedMessage,
         lineage: &Lineage,
         cause: &Span,
         mode: Mode,
@@ -229,7 +229,7 @@ impl Bus {
     /// Runs a queued command's handler; a command without one is its queuer's failure.
     async fn dispatch_command(
         &self,
-        command: Box<dyn ErasedCommand>,
+        command: Box<dyn ErasedMessage>,
         lineage: &Lineage,
         cause: Option<&Span>,
         mode: Mode,

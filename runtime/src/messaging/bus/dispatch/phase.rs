@@ -14,12 +14,12 @@ use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::scoped::Scope;
 use crate::messaging::bus::Bus;
-use crate::messaging::erased::ErasedEvent;
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::error::PublishError;
 use crate::messaging::lineage::Lineage;
 
 /// An event collected by a unit of work, ready for its phases.
-pub(crate) struct PhaseEvent(Box<dyn ErasedEvent>);
+pub(crate) struct PhaseEvent(Box<dyn ErasedMessage>);
 
 impl PhaseEvent {
     /// The envelope, if it holds an event; `envelope` back otherwise.

@@ -12,7 +12,7 @@ use crate::messaging::bus::registry::Phase;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Envelope;
-use crate::messaging::erased::ErasedEvent;
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::error::{FailureReason, PublishError};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::DomainEvent;
@@ -91,17 +91,16 @@ impl Bus {
         // `debug_span!`'s own first test, made once: without a subscriber no span is built.
         if tracing::level_enabled!(tracing::Level::DEBUG) {
             let _publish = publish_span(None, E::NAME, &envelope.meta).entered();
-            for handler in handlers.handlers.iter() {
+            for (call, part) in handlers.calls.iter().zip(handlers.parts.iter()) {
                 let invocation = Invocation {
                     provided: &self.inner.provided,
-                    slots: &handler.slots,
+                    slots: &part.slots,
                     context: None,
                     scope: None,
                 };
-                let _span =
-                    tracing::debug_span!("tidings.handler", handler = handler.name).entered();
-                if let Some(Err(reason)) = handler.call_sync(envelope, &invocation) {
-                    failed(handler.name, reason);
+                let _span = tracing::debug_span!("tidings.handler", handler = part.name).entered();
+                if let Some(Err(reason)) = call.call_sync(envelope, &invocation) {
+                    failed(part.name, reason);
                 }
             }
         } else {
@@ -150,7 +149,7 @@ impl Bus {
     pub(in crate::messaging::bus) async fn run_typed(
         &self,
         handlers: &dyn TypedEvent,
-        envelope: &dyn ErasedEvent,
+        envelope: &dyn ErasedMessage,
         lineage: &Lineage,
         span: Span,
         mode: Mode,

@@ -11,7 +11,7 @@ use crate::messaging::bus::ports::BreadthFirst;
 use crate::messaging::bus::run::Run;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::{Envelope, Metadata};
-use crate::messaging::erased::ErasedCommand;
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::error::{FailureReason, SendError};
 use crate::messaging::lineage::Lineage;
 use crate::messaging::message::{Command, Query, Request};
@@ -58,11 +58,11 @@ impl Bus {
         message: R,
         origin: Origin<'_>,
     ) -> Result<R::Output, SendError<R>> {
-        let Prepared {
-            handler,
-            meta,
-            context,
-        } = self.prepare::<R>(origin)?;
+        let (handler, lineage) = self.route::<R>(&origin)?;
+        let meta = stamp::<R>(origin);
+        let context = handler
+            .takes_context
+            .then(|| Context::new(self, &meta, R::NAME, handler.name, &lineage));
         let invocation = self.invocation(handler, context.as_ref());
         let span = request_span(R::KIND, None, R::NAME, &meta);
         let handler_span =
@@ -90,11 +90,13 @@ impl Bus {
         message: R,
         origin: Origin<'_>,
     ) -> Result<R::Output, SendError<R>> {
-        let Prepared {
-            handler,
-            meta,
-            context,
-        } = self.prepare::<R>(origin)?;
+        let (handler, lineage) = self.route::<R>(&origin)?;
+        // Each part is made where it is used: moved out of a returned struct, the metadata and
+        // the context would be copied on every send.
+        let meta = stamp::<R>(origin);
+        let context = handler
+            .takes_context
+            .then(|| Context::new(self, &meta, R::NAME, handler.name, &lineage));
         let invocation = self.invocation(handler, context.as_ref());
         let call = || {
             handler
@@ -132,10 +134,13 @@ impl Bus {
         finish(output, run)
     }
 
-    /// Finds the handler, stamps the message's metadata and makes its context, if it takes one.
-    // Inlined into the sync path, where moving the metadata out otherwise costs measurably.
+    /// Finds the handler of a command or query sent from `origin`, and the lineage it is sent
+    /// in, checked against the depth limit.
     #[inline(always)]
-    fn prepare<R: Request>(&self, origin: Origin<'_>) -> Result<Prepared<'_, R>, SendError<R>> {
+    fn route<R: Request>(
+        &self,
+        origin: &Origin<'_>,
+    ) -> Result<(&Handler<RequestCall<R>>, Lineage), SendError<R>> {
         let inner = &*self.inner;
         let lineage = match origin {
             Origin::Handler(ctx) => ctx.lineage.child(ctx.message, ctx.handler),
@@ -147,18 +152,7 @@ impl Bus {
         let Some(handler) = inner.table.request_handler::<R>() else {
             return Err(SendError::NoHandler { message: R::NAME });
         };
-        let meta = match origin {
-            Origin::Handler(ctx) => Metadata::caused_by(&ctx.meta, R::SOURCE),
-            Origin::Caller(values) => Metadata::root_with(R::SOURCE, values),
-        };
-        let context = handler
-            .takes_context
-            .then(|| Context::new(self, &meta, R::NAME, handler.name, &lineage));
-        Ok(Prepared {
-            handler,
-            meta,
-            context,
-        })
+        Ok((handler, lineage))
     }
 
     fn invocation<'a, C>(
@@ -220,7 +214,7 @@ impl<R: Request> TypedRequest for Handler<RequestCall<R>> {
 
     fn run_queued<'a>(
         &'a self,
-        command: Box<dyn ErasedCommand>,
+        command: Box<dyn ErasedMessage>,
         bus: &'a Bus,
         lineage: &'a Lineage,
         cause: Option<&'a Span>,
@@ -235,11 +229,13 @@ impl<R: Request> TypedRequest for Handler<RequestCall<R>> {
     }
 }
 
-/// A command's or query's handler, the message's metadata, and its context if it takes one.
-struct Prepared<'b, R: Request> {
-    handler: &'b Handler<RequestCall<R>>,
-    meta: Metadata,
-    context: Option<Context>,
+/// The metadata of a command or query sent from `origin`.
+#[inline(always)]
+fn stamp<R: Request>(origin: Origin<'_>) -> Metadata {
+    match origin {
+        Origin::Handler(ctx) => Metadata::caused_by(&ctx.meta, R::SOURCE),
+        Origin::Caller(values) => Metadata::root_with(R::SOURCE, values),
+    }
 }
 
 /// Turns the handler's outcome into its output or the error the caller sees.

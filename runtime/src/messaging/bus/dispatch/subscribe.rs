@@ -5,7 +5,7 @@ use crate::messaging::bus::live::{LiveFn, Subscription};
 use crate::messaging::bus::registry::Location;
 use crate::messaging::bus::Bus;
 use crate::messaging::envelope::Envelope;
-use crate::messaging::erased::ErasedEvent;
+use crate::messaging::erased::ErasedMessage;
 use crate::messaging::error::BoxError;
 use crate::messaging::message::{DomainEvent, Message};
 use std::sync::Arc;
@@ -77,7 +77,7 @@ impl Bus {
         let caller = std::panic::Location::caller();
         let name = std::any::type_name::<F>();
         let location = Location::new(caller.file(), caller.line(), name);
-        let call: LiveFn = Arc::new(move |event: &dyn ErasedEvent| {
+        let call: LiveFn = Arc::new(move |event: &dyn ErasedMessage| {
             match event.as_any().downcast_ref::<Envelope<E>>() {
                 Some(envelope) => subscriber(envelope).into_handler_result(),
                 None => Ok(()),
