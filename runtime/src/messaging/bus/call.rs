@@ -171,15 +171,6 @@ pub(super) struct Part {
 }
 
 impl Part {
-    pub(super) fn info(&self) -> Info<'_> {
-        Info {
-            name: self.name,
-            takes_context: self.takes_context,
-            slots: &self.slots,
-            scoped: self.scoped,
-        }
-    }
-
     /// The parts of a phase's handlers, and whether the phase is simple.
     fn of(specs: &[&Spec]) -> (Box<[Part]>, bool) {
         let simple = specs.iter().all(|spec| {
@@ -205,12 +196,10 @@ impl Part {
 pub(super) trait TypedEvent: Send + Sync {
     fn as_any(&self) -> &dyn Any;
 
-    /// How many handlers there are.
-    fn count(&self) -> usize;
-
-    /// What the dispatch needs of handler `index` besides its call: no part of it depends on
-    /// the event type, so the loop that runs an erased envelope's handlers is compiled once.
-    fn info(&self, index: usize) -> Info<'_>;
+    /// What the dispatch needs of each handler besides its call, in the order of the calls:
+    /// no part of it depends on the event type, so the loop that runs an erased envelope's
+    /// handlers is compiled once.
+    fn parts(&self) -> &[Part];
 
     /// Calls handler `index` if it is sync; `None` for an async one.
     fn call_sync(
@@ -229,26 +218,13 @@ pub(super) trait TypedEvent: Send + Sync {
     ) -> Option<BoxFuture<'a, HandlerResult>>;
 }
 
-/// A handler's parts that do not depend on its message type, borrowed.
-#[derive(Clone, Copy)]
-pub(super) struct Info<'a> {
-    pub(super) name: &'static str,
-    pub(super) takes_context: bool,
-    pub(super) slots: &'a [usize],
-    pub(super) scoped: Option<&'static ScopedType>,
-}
-
 impl<E: DomainEvent> TypedEvent for EventHandlers<E> {
     fn as_any(&self) -> &dyn Any {
         self
     }
 
-    fn count(&self) -> usize {
-        self.calls.len()
-    }
-
-    fn info(&self, index: usize) -> Info<'_> {
-        self.parts[index].info()
+    fn parts(&self) -> &[Part] {
+        &self.parts
     }
 
     fn call_sync(

@@ -158,8 +158,7 @@ impl Bus {
         let scope = run.scope;
         let (name, meta) = (envelope.name(), envelope.meta());
         async {
-            for index in 0..handlers.count() {
-                let handler = handlers.info(index);
+            for (index, handler) in handlers.parts().iter().enumerate() {
                 if let Some(scoped) = handler.scoped {
                     if !scope.is_some_and(|scope| scope.lends(scoped)) {
                         let reason = FailureReason::NotLent {
@@ -176,7 +175,7 @@ impl Bus {
                     .then(|| Context::new(self, meta, name, handler.name, lineage));
                 let invocation = Invocation {
                     provided: &self.inner.provided,
-                    slots: handler.slots,
+                    slots: &handler.slots,
                     context: context.as_ref(),
                     scope,
                 };
